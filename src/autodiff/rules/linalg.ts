@@ -1,0 +1,38 @@
+import { gemm, matmul, mul, reshape, transpose } from "../../graph/ops.ts";
+import type { Tensor } from "../../graph/graph.ts";
+import { grad, input, type Rule, sumToShape } from "../rule.ts";
+
+const swapLast = (t: Tensor): Tensor => {
+  const r = t.shape.length;
+  return transpose(t, [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]);
+};
+
+/** A^T g for a 2-D weight B shared across A's batch: one Gemm over the flattened batch beats a batched MatMul + ReduceSum. */
+const sharedWeightGrad = (a: Tensor, g: Tensor): Tensor => {
+  const k = a.shape[a.shape.length - 1]!;
+  const n = g.shape[g.shape.length - 1]!;
+  return gemm(reshape(a, [-1, k]), reshape(g, [-1, n]), undefined, { transA: true });
+};
+
+export const linalgRules: Record<string, Rule> = {
+  MatMul: (ctx) => {
+    const [a, b] = [input(ctx, 0), input(ctx, 1)];
+    const g = grad(ctx);
+    const ga = ctx.needs[0] ? sumToShape(matmul(g, swapLast(b)), a.shape) : undefined;
+    const gb = !ctx.needs[1] ? undefined : b.shape.length === 2 && a.shape.length > 2 ? sharedWeightGrad(a, g) : sumToShape(matmul(swapLast(a), g), b.shape);
+    return [ga, gb];
+  },
+  Gemm: (ctx) => {
+    const [a, b, c] = [input(ctx, 0), input(ctx, 1), ctx.node.inputs[2]];
+    const g = grad(ctx);
+    const transA = ctx.node.attrs.transA === 1;
+    const transB = ctx.node.attrs.transB === 1;
+    const alpha = (ctx.node.attrs.alpha as number | undefined) ?? 1;
+    const beta = (ctx.node.attrs.beta as number | undefined) ?? 1;
+    // dA' = alpha g B'^T and dB' = alpha A'^T g, written as Gemms on the stored (possibly transposed) operands.
+    const ga = !ctx.needs[0] ? undefined : transA ? gemm(b, g, undefined, { transA: transB, transB: true, alpha }) : gemm(g, b, undefined, { transB: !transB, alpha });
+    const gb = !ctx.needs[1] ? undefined : transB ? gemm(g, a, undefined, { transA: true, transB: transA, alpha }) : gemm(a, g, undefined, { transA: !transA, alpha });
+    const gc = c && ctx.needs[2] ? sumToShape(beta === 1 ? g : mul(g, beta), c.shape) : undefined;
+    return [ga, gb, gc];
+  },
+};

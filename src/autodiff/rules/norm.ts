@@ -1,0 +1,50 @@
+import { add, div, mul, reduceMean, reduceSum, reshape, sqrt, square, sub } from "../../graph/ops.ts";
+import type { Tensor } from "../../graph/graph.ts";
+import { grad, input, type Rule, sumToShape } from "../rule.ts";
+
+/**
+ * Backward of x_hat = (x - mean) / sqrt(var + eps) over `axes`, given d(loss)/d(x_hat):
+ * dx = (dxh - mean(dxh) - x_hat * mean(dxh * x_hat)) / sqrt(var + eps).
+ */
+const normalisedBackward = (x: Tensor, dxHat: Tensor, axes: readonly number[], epsilon: number): { dx: Tensor; xHat: Tensor } => {
+  const centred = sub(x, reduceMean(x, axes, true));
+  const invStd = div(1, sqrt(add(reduceMean(square(centred), axes, true), epsilon)));
+  const xHat = mul(centred, invStd);
+  const dx = mul(invStd, sub(sub(dxHat, reduceMean(dxHat, axes, true)), mul(xHat, reduceMean(mul(dxHat, xHat), axes, true))));
+  return { dx, xHat };
+};
+
+const epsilonOf = (attrs: Readonly<Record<string, unknown>>): number => (attrs.epsilon as number | undefined) ?? 1e-5;
+
+export const normRules: Record<string, Rule> = {
+  Softmax: (ctx) => {
+    const y = ctx.node.outputs[0]!;
+    const axis = (ctx.node.attrs.axis as number | undefined) ?? -1;
+    const g = grad(ctx);
+    return [mul(y, sub(g, reduceSum(mul(g, y), [axis], true)))];
+  },
+  LayerNormalization: (ctx) => {
+    const [x, scale, bias] = [input(ctx, 0), input(ctx, 1), ctx.node.inputs[2]];
+    const g = grad(ctx);
+    const rank = x.shape.length;
+    const axis = (((ctx.node.attrs.axis as number | undefined) ?? -1) + rank) % rank;
+    const axes = x.shape.map((_, i) => i).filter((i) => i >= axis);
+    const { dx, xHat } = normalisedBackward(x, mul(g, scale), axes, epsilonOf(ctx.node.attrs));
+    return [dx, ctx.needs[1] ? sumToShape(mul(g, xHat), scale.shape) : undefined, bias && ctx.needs[2] ? sumToShape(g, bias.shape) : undefined];
+  },
+  GroupNormalization: (ctx) => {
+    const [x, scale] = [input(ctx, 0), input(ctx, 1)];
+    const g = grad(ctx);
+    const groups = ctx.node.attrs.num_groups as number;
+    const channels = x.shape[1]!;
+    const perChannel = [channels, ...x.shape.slice(2).map(() => 1)];
+    const grouped = [x.shape[0]!, groups, -1];
+    const { dx, xHat } = normalisedBackward(reshape(x, grouped), reshape(mul(g, reshape(scale, perChannel)), grouped), [2], epsilonOf(ctx.node.attrs));
+    const otherAxes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    return [
+      reshape(dx, x.shape),
+      ctx.needs[1] ? reduceSum(mul(g, reshape(xHat, x.shape)), otherAxes, false) : undefined,
+      ctx.needs[2] ? reduceSum(g, otherAxes, false) : undefined,
+    ];
+  },
+};

@@ -1,0 +1,52 @@
+/** Element types the engine builds graphs with, and their ONNX TensorProto.DataType codes. */
+export type DType = "float32" | "float64" | "int64" | "int32" | "bool";
+
+export const onnxTypeCode: Readonly<Record<DType, number>> = {
+  float32: 1,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float64: 11,
+};
+
+const dtypeByCode = new Map<number, DType>(Object.entries(onnxTypeCode).map(([k, v]) => [v, k as DType]));
+
+export const dtypeFromOnnx = (code: number): DType | undefined => dtypeByCode.get(code);
+
+export const isFloat = (dtype: DType): boolean => dtype === "float32" || dtype === "float64";
+
+export type TypedArrayOf<D extends DType> = D extends "float32"
+  ? Float32Array
+  : D extends "float64"
+    ? Float64Array
+    : D extends "int64"
+      ? BigInt64Array
+      : D extends "int32"
+        ? Int32Array
+        : Uint8Array;
+
+export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+
+export const bytesPerElement: Readonly<Record<DType, number>> = {
+  float32: 4,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  bool: 1,
+};
+
+/** Copies numbers into a fresh typed array of the dtype (bool as 0/1 bytes). */
+export const typedArrayFrom = (dtype: DType, values: ArrayLike<number>): AnyTypedArray => {
+  switch (dtype) {
+    case "float32":
+      return Float32Array.from(values);
+    case "float64":
+      return Float64Array.from(values);
+    case "int32":
+      return Int32Array.from(values);
+    case "int64":
+      return BigInt64Array.from(Array.from(values, (v) => BigInt(Math.trunc(v))));
+    case "bool":
+      return Uint8Array.from(values, (v) => (v ? 1 : 0));
+  }
+};

@@ -1,0 +1,39 @@
+import { intAttr, normaliseAxis, type OpDef, required } from "./types.ts";
+
+export const normOps: Record<string, OpDef> = {
+  Softmax: {
+    attrs: { axis: "int" },
+    infer: (ctx) => {
+      const x = required(ctx, 0, "input");
+      normaliseAxis(ctx, intAttr(ctx, "axis", -1), x.shape.length);
+      return [{ dtype: x.dtype, shape: x.shape }];
+    },
+  },
+  LayerNormalization: {
+    attrs: { axis: "int", epsilon: "float", stash_type: "int" },
+    infer: (ctx) => {
+      const x = required(ctx, 0, "X");
+      const axis = normaliseAxis(ctx, intAttr(ctx, "axis", -1), x.shape.length);
+      const normalised = x.shape.slice(axis).join(",");
+      for (const [i, what] of [[1, "Scale"], [2, "B"]] as const) {
+        const p = ctx.inputs[i];
+        if (p && p.shape.join(",") !== normalised) ctx.fail(`${what} must have shape [${normalised}], got [${p.shape.join(",")}]`);
+      }
+      return [{ dtype: x.dtype, shape: x.shape }];
+    },
+  },
+  GroupNormalization: {
+    attrs: { num_groups: "int", epsilon: "float", stash_type: "int" },
+    infer: (ctx) => {
+      const x = required(ctx, 0, "X");
+      const groups = intAttr(ctx, "num_groups", 0);
+      const channels = x.shape[1] ?? ctx.fail("X needs rank >= 2");
+      if (groups < 1 || channels % groups !== 0) ctx.fail(`num_groups ${groups} must divide channels ${channels}`);
+      for (const [i, what] of [[1, "scale"], [2, "bias"]] as const) {
+        const p = required(ctx, i, what);
+        if (p.shape.length !== 1 || p.shape[0] !== channels) ctx.fail(`${what} must have shape [${channels}] (opset 21 per-channel)`);
+      }
+      return [{ dtype: x.dtype, shape: x.shape }];
+    },
+  },
+};

@@ -1,0 +1,60 @@
+import { type AnyTypedArray, onnxTypeCode } from "./dtype.ts";
+import type { AttrValue, Graph, Tensor } from "./graph.ts";
+import { opDefinitions } from "./op-defs/index.ts";
+import type { AttrKind } from "./op-defs/types.ts";
+import { type AttributeMessage, attributeTypes, encodeModel, type TensorMessage, type ValueInfo } from "./onnx-proto.ts";
+
+/** ai.onnx opset the builder targets: GroupNormalization needs 21, ORT 1.30 refuses 27. */
+export const OPSET = 21;
+const IR_VERSION = 10;
+
+const valueInfo = (t: Tensor): ValueInfo => ({
+  name: t.name,
+  type: { tensorType: { elemType: onnxTypeCode[t.dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } } },
+});
+
+const rawBytes = (values: AnyTypedArray): Uint8Array => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+
+export const tensorMessage = (t: Tensor): TensorMessage => ({
+  name: t.name,
+  dims: [...t.shape],
+  dataType: onnxTypeCode[t.dtype],
+  rawData: rawBytes(t.constValue!),
+});
+
+const attribute = (name: string, kind: AttrKind, value: AttrValue): AttributeMessage => {
+  switch (kind) {
+    case "int":
+      return { name, type: attributeTypes.INT, i: value as number };
+    case "float":
+      return { name, type: attributeTypes.FLOAT, f: value as number };
+    case "ints":
+      return { name, type: attributeTypes.INTS, ints: [...(value as number[])] };
+    case "floats":
+      return { name, type: attributeTypes.FLOATS, floats: [...(value as number[])] };
+    case "string":
+      return { name, type: attributeTypes.STRING, s: new TextEncoder().encode(value as string) };
+  }
+};
+
+/** Serialises the graph as an ONNX model; its inputs, outputs and every node keep their names. */
+export const toOnnx = (graph: Graph, metadata: Readonly<Record<string, string>> = {}): Uint8Array =>
+  encodeModel({
+    irVersion: IR_VERSION,
+    producerName: "advgrpo",
+    opsetImport: [{ domain: "", version: OPSET }],
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+    graph: {
+      name: graph.name,
+      input: graph.inputs.map(valueInfo),
+      output: graph.outputs.map(valueInfo),
+      initializer: graph.initializers.map(tensorMessage),
+      node: graph.nodes.map((node) => ({
+        name: node.name,
+        opType: node.op,
+        input: node.inputs.map((t) => t?.name ?? ""),
+        output: node.outputs.map((t) => t.name),
+        attribute: Object.entries(node.attrs).map(([key, value]) => attribute(key, opDefinitions[node.op]!.attrs[key]!, value)),
+      })),
+    },
+  });
