@@ -50,7 +50,12 @@ export const readSignature = (bytes: Uint8Array, source: string): ModelSignature
   };
 };
 
-const copyBytes = (bytes: Uint8Array): ArrayBuffer => bytes.slice().buffer;
+/** Node Buffers share a pool (and Buffer#slice is a view), so raw tensor bytes are copied into their own buffer. */
+const copyBytes = (bytes: Uint8Array): ArrayBuffer => {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+};
 
 const tensorValues = (t: TensorMessage, dtype: DType, source: string): AnyTypedArray => {
   if (t.dataLocation === 1) throw new OnnxImportError({ source, reason: `initialiser '${t.name}' uses external data, which is not supported; re-export with weights embedded` });
@@ -124,6 +129,8 @@ export const importGraph = (bytes: Uint8Array, source: string, dims: Readonly<Re
     const produced = graph.op(node.opType, nodeInputs, attrs, node.name || undefined);
     (node.output ?? []).forEach((name, i) => produced[i] && values.set(name, produced[i]));
   }
-  const outputs = Object.fromEntries((g.output ?? []).map((o) => [o.name, values.get(o.name) ?? fail(`output '${o.name}' is never produced`)]));
+  const outputs = Object.fromEntries(
+    (g.output ?? []).map((o) => [o.name, graph.output(values.get(o.name) ?? fail(`output '${o.name}' is never produced`), o.name)]),
+  );
   return { graph, inputs, outputs };
 };

@@ -14,6 +14,9 @@ import { gradients } from "../../src/autodiff/gradients.ts";
 import { LocalSession } from "../../src/runtime/local-session.ts";
 import { hostTensor, type HostTensor } from "../../src/runtime/tensors.ts";
 import { makeRng } from "../../src/util/prng.ts";
+import { initParams } from "../../src/nn/params.ts";
+import { compileForward, compileTrainStep, type ModelBuilder, paramFeeds, runTrainStep } from "../../src/train/train-graph.ts";
+import type { Feeds } from "../../src/runtime/tensors.ts";
 
 export interface InputSpec {
   readonly shape: readonly number[];
@@ -86,5 +89,48 @@ export const gradCheck = async (c: GradCase): Promise<GradReport> => {
     }
   }
   await Promise.all([forward.release(), full.release()]);
+  return { maxAbsError, checked };
+};
+
+export interface ModelCheckOptions {
+  /** Random elements checked per parameter tensor (whole models are too big to check every weight). */
+  readonly samplesPerParam: number;
+  readonly seed?: number;
+}
+
+/**
+ * End-to-end check of a whole fp32 model: the compiled training graph's gradients against central
+ * differences of the compiled forward graph, on randomly chosen elements of every parameter.
+ */
+export const modelGradCheck = async (build: ModelBuilder, data: Feeds, options: ModelCheckOptions): Promise<GradReport> => {
+  const forwardGraph = compileForward("model-forward", build);
+  const trainGraph = compileTrainStep("model-train", build);
+  const params = initParams(trainGraph.params, options.seed ?? 3);
+  const forward = await LocalSession.create(forwardGraph.name, forwardGraph.bytes);
+  const train = await LocalSession.create(trainGraph.name, trainGraph.bytes);
+  const { grads } = await runTrainStep(train, trainGraph, params, data);
+  const lossAt = async () => Number((await forward.run({ ...paramFeeds(params), ...data }, ["loss"])).loss!.data[0]);
+  const rng = makeRng(options.seed ?? 3);
+  const eps = 3e-3;
+  let maxAbsError = 0;
+  let checked = 0;
+  for (const [k, p] of params.entries()) {
+    for (let s = 0; s < Math.min(options.samplesPerParam, p.data.length); s++) {
+      const i = rng.int(p.data.length);
+      const saved = p.data[i]!;
+      p.data[i] = saved + eps;
+      const up = await lossAt();
+      p.data[i] = saved - eps;
+      const down = await lossAt();
+      p.data[i] = saved;
+      const numeric = (up - down) / (2 * eps);
+      const got = grads[k]!.data[i]!;
+      const error = Math.abs(got - numeric);
+      maxAbsError = Math.max(maxAbsError, error);
+      checked++;
+      if (error > 3e-3 + 3e-2 * Math.abs(numeric)) throw new Error(`d loss / d ${p.name}[${i}]: backward graph ${got}, finite differences ${numeric}`);
+    }
+  }
+  await Promise.all([forward.release(), train.release()]);
   return { maxAbsError, checked };
 };
