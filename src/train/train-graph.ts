@@ -1,4 +1,5 @@
 import { gradients } from "../autodiff/gradients.ts";
+import { graphFlops } from "../graph/flops.ts";
 import { Graph, type Tensor } from "../graph/graph.ts";
 import { toOnnx } from "../graph/serialize.ts";
 import { ParamScope, type ParamSpec } from "../nn/params.ts";
@@ -21,6 +22,8 @@ export interface CompiledGraph {
   /** Non-parameter inputs (data) with their shapes, in declaration order. */
   readonly dataInputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
   readonly outputs: readonly string[];
+  /** Matrix FLOPs of one run (see graph/flops.ts), for throughput figures. */
+  readonly flops: number;
 }
 
 export interface CompiledTrainGraph extends CompiledGraph {
@@ -43,6 +46,7 @@ const compile = (name: string, build: ModelBuilder, differentiate: (outputs: Mod
       params: scope.specs,
       dataInputs: graph.inputs.filter((t) => !paramNames.has(t.name)).map((t) => ({ name: t.name, shape: t.shape })),
       outputs: [...named, ...trainable.map(gradName)],
+      flops: graphFlops(graph),
     },
     trainable,
   };
