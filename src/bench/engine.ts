@@ -12,7 +12,7 @@ import { LocalSession } from "../runtime/local-session.ts";
 import { f32 } from "../runtime/tensors.ts";
 import { compileForward, compileTrainStep, type ModelBuilder, paramFeeds, runTrainStep } from "../train/train-graph.ts";
 import { makeRng } from "../util/prng.ts";
-import { gflops, measure } from "./measure.ts";
+import { gflops, measure } from "../util/measure.ts";
 
 export interface BlockSizes {
   readonly batch: number;

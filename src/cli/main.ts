@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/** The `advgrpo` command: one subcommand per job; errors are shown once, here, with their context. */
+import { runBenchmarks } from "../bench/main.ts";
+
+const commands: Readonly<Record<string, { readonly summary: string; readonly run: (args: readonly string[]) => Promise<void> }>> = {
+  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run", run: () => runBenchmarks() },
+};
+
+const usage = () =>
+  ["usage: advgrpo <command> [args]", "", ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)].join("\n");
+
+const main = async (argv: readonly string[]): Promise<number> => {
+  const [name, ...args] = argv;
+  const command = name ? commands[name] : undefined;
+  if (!command) {
+    process.stderr.write(`${name ? `unknown command '${name}'\n\n` : ""}${usage()}\n`);
+    return 2;
+  }
+  try {
+    await command.run(args);
+    return 0;
+  } catch (error) {
+    const e = error as Error & { _tag?: string };
+    process.stderr.write(`advgrpo ${name}: ${e._tag ? `${e._tag}: ` : ""}${e.message}\n`);
+    return 1;
+  }
+};
+
+process.exitCode = await main(process.argv.slice(2));

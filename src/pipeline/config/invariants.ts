@@ -1,0 +1,106 @@
+/**
+ * Rules that span several fields, checked on the resolved (merged, decoded) pipeline: a preset
+ * combined with a child file can break them even when every field is valid on its own.
+ */
+import type { Path } from "./merge.ts";
+import type { PipelineConfig } from "./schema.ts";
+
+export interface Violation {
+  readonly path: Path;
+  readonly problem: string;
+  readonly fix: string;
+}
+
+type Invariant = (config: PipelineConfig) => ReadonlyArray<Violation>;
+
+const when = (broken: boolean, violation: Violation): ReadonlyArray<Violation> => (broken ? [violation] : []);
+
+const windowFitsSteps: Invariant = ({ sampler }) =>
+  when(sampler.window.start + sampler.window.size > sampler.steps, {
+    path: ["sampler", "window"],
+    problem: `the SDE window covers steps ${sampler.window.start}..${sampler.window.start + sampler.window.size - 1} but the sampler takes only ${sampler.steps} steps (0..${sampler.steps - 1})`,
+    fix: `lower sampler.window.start or sampler.window.size, or raise sampler.steps to at least ${sampler.window.start + sampler.window.size}`,
+  });
+
+const cpsNoiseAtMostOne: Invariant = ({ sampler }) =>
+  when(sampler.kind === "cps" && sampler.noiseLevel > 1, {
+    path: ["sampler", "noiseLevel"],
+    problem: `Flow-CPS takes its noise as sin(a * pi / 2), which needs a in [0, 1]; found ${sampler.noiseLevel}`,
+    fix: "set sampler.noiseLevel to at most 1 (0.8 in the released code)",
+  });
+
+const onnxGeneratorHasPaths: Invariant = ({ generator }) => [
+  ...when(generator.kind === "onnx" && generator.onnx === undefined, {
+    path: ["generator", "onnx"],
+    problem: "generator.kind is onnx but no model files are given",
+    fix: "add generator.onnx.velocityModel and generator.onnx.textEncoder, or set generator.kind: embedded",
+  }),
+  ...when(generator.kind === "embedded" && generator.onnx !== undefined, {
+    path: ["generator", "onnx"],
+    problem: "generator.onnx is given but generator.kind is embedded, so it would be ignored",
+    fix: "set generator.kind: onnx to use these files, or remove generator.onnx",
+  }),
+];
+
+const rewardKindsUnique: Invariant = ({ rewards }) =>
+  rewards.flatMap((reward, index) =>
+    when(rewards.findIndex((other) => other.kind === reward.kind) !== index, {
+      path: ["rewards", index, "kind"],
+      problem: `the reward component ${reward.kind} appears more than once; components are recorded by kind`,
+      fix: `merge the ${reward.kind} entries into one and set its weight`,
+    }),
+  );
+
+const rewardWeightsPositive: Invariant = ({ rewards }) =>
+  when(rewards.reduce((sum, reward) => sum + reward.weight, 0) <= 0, {
+    path: ["rewards"],
+    problem: rewards.length === 0 ? "no reward components are listed" : "the reward weights sum to zero or less, so there is nothing to maximise",
+    fix: "list at least one reward component with a positive weight, e.g. - kind: adversarial-dino",
+  });
+
+const frozenDiscriminatorIsTrained: Invariant = ({ rewards, discriminator }) =>
+  rewards.flatMap((reward, index) =>
+    when(reward.kind === "frozen-discriminator" && reward.checkpoint === undefined && discriminator.warmupEpochs === 0, {
+      path: ["rewards", index],
+      problem: "a frozen discriminator without a checkpoint would score with an untrained head",
+      fix: `set rewards.${index}.checkpoint to a trained head, or discriminator.warmupEpochs above 0 to train it before freezing`,
+    }),
+  );
+
+const weightPairPositive = (path: Path, sum: number, what: string): ReadonlyArray<Violation> =>
+  when(sum <= 0, { path, problem: `the ${what} weights are all zero`, fix: `give ${path.join(".")} at least one positive weight` });
+
+const discriminatorWeightsPositive: Invariant = ({ discriminator }) => [
+  ...weightPairPositive(["discriminator", "lossWeights"], discriminator.lossWeights.global + discriminator.lossWeights.local, "discriminator loss"),
+  ...weightPairPositive(["discriminator", "rewardWeights"], discriminator.rewardWeights.cls + discriminator.rewardWeights.patches, "discriminator reward"),
+];
+
+const optimiserStepsHaveRollouts: Invariant = ({ learner, sampler }) => {
+  const rollouts = sampler.promptsPerEpoch * sampler.groupSize;
+  return when(learner.stepsPerEpoch > rollouts, {
+    path: ["learner", "stepsPerEpoch"],
+    problem: `${learner.stepsPerEpoch} optimiser steps per epoch but an epoch makes only ${rollouts} rollouts (promptsPerEpoch * groupSize)`,
+    fix: `set learner.stepsPerEpoch to at most ${rollouts}, or sample more prompts per epoch`,
+  });
+};
+
+const emaEvaluationNeedsEma: Invariant = ({ eval: evaluation, learner }) =>
+  when(evaluation.useEma && !learner.ema.enabled, {
+    path: ["eval", "useEma"],
+    problem: "evaluation asks for EMA weights but learner.ema.enabled is false",
+    fix: "set learner.ema.enabled: true, or eval.useEma: false",
+  });
+
+const invariants: ReadonlyArray<Invariant> = [
+  windowFitsSteps,
+  cpsNoiseAtMostOne,
+  onnxGeneratorHasPaths,
+  rewardKindsUnique,
+  rewardWeightsPositive,
+  frozenDiscriminatorIsTrained,
+  discriminatorWeightsPositive,
+  optimiserStepsHaveRollouts,
+  emaEvaluationNeedsEma,
+];
+
+export const checkInvariants = (config: PipelineConfig): ReadonlyArray<Violation> => invariants.flatMap((invariant) => invariant(config));

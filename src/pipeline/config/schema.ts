@@ -1,0 +1,362 @@
+/**
+ * The pipeline file: every number a user tunes, with the default algorithm.md gives (paper and
+ * released-code values for the algorithm's knobs; small sizes for the embedded world and compute).
+ * pipelines/default.yaml overrides what the 2-core embedded default needs.
+ */
+import { Effect, Schema, SchemaGetter } from "effect";
+import {
+  Betas,
+  NonEmptyString,
+  NonNegativeInt,
+  NonNegativeNumber,
+  PositiveInt,
+  PositiveNumber,
+  Probability,
+  field,
+  optionalField,
+  requiredField,
+  section,
+} from "./field.ts";
+
+const Run = section("What this run is called, where it writes, and how long it lasts.", {
+  name: field(NonEmptyString, { description: "Run name; the run folder is outputDir/name.", default: "adv-grpo" }),
+  outputDir: field(NonEmptyString, {
+    description: "Folder holding run folders (Arrow logs, checkpoints, report), relative to the working directory.",
+    unit: "path",
+    default: "runs",
+  }),
+  seed: field(NonNegativeInt, { description: "Root seed: prompt order, initial noise, SDE noise and patch draws all derive from it.", unit: "integer seed", default: 0 }),
+  epochs: field(PositiveInt, {
+    description: "Total epochs, discriminator-only and generator epochs together (see discriminator.dTimes).",
+    unit: "epochs",
+    default: 100,
+  }),
+  resume: field(Schema.Boolean, { description: "Continue from the latest checkpoint in the run folder if there is one.", default: false }),
+});
+
+const ExecutionProvider = Schema.Literals(["cpu", "cuda", "tensorrt", "webgpu"]);
+
+const Compute = section("How ONNX Runtime executes: providers, threads, workers.", {
+  executionProviders: field(Schema.NonEmptyArray(ExecutionProvider), {
+    description: "ONNX Runtime execution providers in order of preference, e.g. [cuda, cpu]; the CPU provider is the tested path.",
+    default: ["cpu"],
+  }),
+  intraOpThreads: field(NonNegativeInt, { description: "Threads per ONNX Runtime session (0 lets ONNX Runtime choose).", unit: "threads", default: 2 }),
+  allowSpinning: field(Schema.Boolean, {
+    description: "Let idle ONNX Runtime threads spin; off measured faster on 2 cores.",
+    default: false,
+  }),
+  workers: field(PositiveInt, {
+    description: "Worker threads running sessions (session.run blocks its thread, so sessions live off the main loop).",
+    unit: "workers",
+    default: 1,
+  }),
+});
+
+const OnnxGenerator = Schema.Struct({
+  velocityModel: requiredField(NonEmptyString, {
+    description: "ONNX velocity model with inputs latents, timestep (or sigma) and text embeddings.",
+    unit: "path",
+  }),
+  textEncoder: requiredField(NonEmptyString, { description: "ONNX text encoder producing the velocity model's text embeddings.", unit: "path" }),
+  timestepScale: field(PositiveNumber, {
+    description: "The model's timestep input is sigma * timestepScale (1000 for networks trained on integer timesteps, 1 for sigma inputs).",
+    unit: "timestep units per sigma",
+    default: 1000,
+  }),
+}).annotate({ description: "An external (e.g. SD3-style) generator exported to ONNX." });
+
+const Generator = section("The flow-matching text-to-image generator being fine-tuned.", {
+  kind: field(Schema.Literals(["embedded", "onnx"]), {
+    description: "embedded: the project's small velocity network; onnx: an external export described by generator.onnx.",
+    default: "embedded",
+  }),
+  checkpoint: field(NonEmptyString, {
+    description: "Weights (.safetensors) the embedded generator starts from; embedded = the committed pretrained weights.",
+    unit: "path or \"embedded\"",
+    default: "embedded",
+  }),
+  sampleSize: field(PositiveInt, { description: "Height = width of the sampled latent.", unit: "latent pixels", default: 32 }),
+  latentChannels: field(PositiveInt, { description: "Channels of the sampled latent (3 for a pixel-space generator).", unit: "channels", default: 3 }),
+  onnx: optionalField(OnnxGenerator, { description: "Paths of an external generator.", whenAbsent: "kind must be embedded" }),
+});
+
+const SamplerKind = Schema.Literals(["cps", "sde"]);
+/** algorithm.md section 3: each sampler has its own default noise level. */
+const defaultNoiseLevel = { cps: 0.8, sde: 0.7 } as const;
+
+const samplerFields = {
+  kind: field(SamplerKind, {
+    description: "Stochastic sampler: cps = Flow-CPS (released Adv-GRPO code), sde = Flow-SDE (Flow-GRPO).",
+    default: "cps",
+  }),
+  steps: field(PositiveInt, { description: "Sampling steps N of a training rollout.", unit: "steps", default: 10 }),
+  shift: field(PositiveNumber, { description: "Sigma schedule shift s (3 for SD3.5, 1 = unshifted).", unit: "dimensionless", default: 3 }),
+  window: section("The SDE window: which steps are stochastic and trained; all others are ODE steps.", {
+    start: field(NonNegativeInt, { description: "First stochastic step (0 = noisiest).", unit: "step index", default: 0 }),
+    size: field(PositiveInt, { description: "Number W of stochastic, trained steps.", unit: "steps", default: 2 }),
+  }),
+  cfgWeight: field(NonNegativeNumber, { description: "Classifier-free guidance weight w in v_u + w (v_c - v_u).", unit: "dimensionless", default: 4.5 }),
+  groupSize: field(
+    Schema.Int.check(
+      Schema.isGreaterThanOrEqualTo(2, {
+        expected: "a group size of at least 2 (rewards are normalised into advantages within a group; 16 in the paper)",
+      }),
+    ),
+    { description: "Samples per prompt G (advantages are normalised within a prompt's group).", unit: "samples", default: 16 },
+  ),
+  promptsPerEpoch: field(PositiveInt, { description: "Prompts sampled per epoch; an epoch makes promptsPerEpoch * groupSize rollouts.", unit: "prompts", default: 8 }),
+  evalSteps: field(PositiveInt, { description: "Euler ODE steps when sampling for evaluation.", unit: "steps", default: 40 }),
+  logProb: field(Schema.Literals(["released", "gaussian"]), {
+    description:
+      "Flow-CPS log-prob form: released = -mean (x' - mean)^2 as in the released code; gaussian = the scaled Gaussian log-density (re-tune learner.clipRange). Flow-SDE is always Gaussian.",
+    default: "released",
+  }),
+};
+
+const SamplerFile = Schema.Struct({
+  ...samplerFields,
+  noiseLevel: optionalField(NonNegativeNumber, {
+    description: "Noise level a of the stochastic sampler (0 turns both samplers into the ODE).",
+    whenAbsent: "0.8 for cps, 0.7 for sde",
+  }),
+}).annotate({ description: "The stochastic sampler that produces rollouts with log-probabilities." });
+const SamplerResolved = Schema.Struct({ ...samplerFields, noiseLevel: NonNegativeNumber });
+
+/** The noise level's default depends on the sampler kind, so it is filled after the other fields decode. */
+const Sampler = SamplerFile.pipe(
+  Schema.decodeTo(Schema.toType(SamplerResolved), {
+    decode: SchemaGetter.transform((sampler) => ({ ...sampler, noiseLevel: sampler.noiseLevel ?? defaultNoiseLevel[sampler.kind] })),
+    encode: SchemaGetter.passthrough(),
+  }),
+  Schema.withDecodingDefaultKey(Effect.succeed({})),
+);
+
+const World = section("The embedded procedural shapes world (prompts, renders, held-out split).", {
+  imageSize: field(PositiveInt, { description: "Height = width of rendered images.", unit: "pixels", default: 32 }),
+  referenceStyle: field(Schema.Literals(["shaded", "striped"]), {
+    description:
+      "Which reference rendering plays the paper's high-quality references: shaded (outline, radial shading, vignette) or striped (two-tone stripes, background gradient).",
+    default: "shaded",
+  }),
+});
+
+const Prompts = section("Where prompts come from.", {
+  train: field(NonEmptyString, {
+    description: "Training prompts: a text file with one prompt per line, or embedded = the shapes world's prompt grammar.",
+    unit: "path or \"embedded\"",
+    default: "embedded",
+  }),
+  heldOut: field(NonEmptyString, {
+    description: "Evaluation prompts never trained on: a text file with one prompt per line, or embedded = the shapes world's held-out split.",
+    unit: "path or \"embedded\"",
+    default: "embedded",
+  }),
+});
+
+const References = section("The reference images: positives of the discriminator and targets of similarity rewards.", {
+  source: field(NonEmptyString, {
+    description: "A folder with a prompt -> files JSON manifest, the manifest file itself, or embedded = the shapes world's reference renders.",
+    unit: "path or \"embedded\"",
+    default: "embedded",
+  }),
+  perPrompt: field(PositiveInt, { description: "Reference images used per prompt.", unit: "images", default: 8 }),
+});
+
+const Features = section("The frozen vision backbone (DINOv2 interface: pixel_values -> last_hidden_state).", {
+  backbone: field(NonEmptyString, {
+    description: "ONNX backbone file, or embedded = the project's small self-supervised ViT.",
+    unit: "path or \"embedded\"",
+    default: "embedded",
+  }),
+  inputSize: field(PositiveInt, { description: "Images are resized (bicubic) to this height = width before the backbone (518 for DINOv2 ViT-B/14 in the paper).", unit: "pixels", default: 518 }),
+  registerTokens: field(NonNegativeInt, { description: "Register tokens between CLS and the patches (4 for the with-registers DINOv2 variants).", unit: "tokens", default: 0 }),
+  tokenTransform: field(Schema.Literals(["raw", "l2"]), {
+    description: "Transform applied to tokens before the discriminator head, identically for training and scoring.",
+    default: "raw",
+  }),
+});
+
+const weight = field(Schema.Finite, { description: "Weight of this component in the total reward.", unit: "dimensionless", default: 1 });
+
+const RewardComponent = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("adversarial-dino"), weight }).annotate({
+    description: "The discriminator that keeps training: 0.7 h(cls) + 0.3 mean h(patches) (see discriminator).",
+  }),
+  Schema.Struct({ kind: Schema.Literal("dino-similarity"), weight }).annotate({
+    description: "Static DINO similarity: cosine of pooled features, max over the prompt's references.",
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("frozen-discriminator"),
+    weight,
+    checkpoint: optionalField(NonEmptyString, {
+      description: "Trained discriminator head (.safetensors) to freeze.",
+      whenAbsent: "the head is trained for discriminator.warmupEpochs, then frozen",
+    }),
+  }).annotate({ description: "A discriminator that never updates: the fixed learned reward baseline." }),
+  Schema.Struct({
+    kind: Schema.Literal("ocr"),
+    weight,
+    lambda: field(Probability, {
+      description: "Mix lambda * R_ocr + (1 - lambda) * reference similarity.",
+      unit: "fraction",
+      default: 0.5,
+    }),
+  }).annotate({ description: "PP-OCRv4 edit-distance reward on the prompt's quoted text, mixed with reference similarity." }),
+]).annotate({
+  expected: 'a reward component { kind: "adversarial-dino" | "dino-similarity" | "frozen-discriminator" | "ocr", weight, ... }',
+});
+
+const Rewards = field(Schema.Array(RewardComponent), {
+  description: "Reward components, each recorded separately; the total reward is their weighted sum.",
+  default: [{ kind: "adversarial-dino" }],
+});
+
+const Discriminator = section("The head on backbone tokens and its adversarial training (hinge loss).", {
+  hiddenWidth: field(PositiveInt, { description: "Hidden width of Linear(D -> width) -> GELU -> Linear(width -> 1).", unit: "units", default: 512 }),
+  lr: field(PositiveNumber, { description: "Adam learning rate.", unit: "learning rate", default: 1e-4 }),
+  betas: field(Betas, { description: "Adam (beta1, beta2).", unit: "dimensionless", default: [0.5, 0.999] }),
+  patches: field(PositiveInt, { description: "Patch tokens drawn uniformly with replacement per image, for the loss and the reward.", unit: "patches", default: 64 }),
+  lossWeights: section("L_D = global * L_global + local * L_local.", {
+    global: field(NonNegativeNumber, { description: "Weight of the CLS hinge loss.", unit: "dimensionless", default: 1.0 }),
+    local: field(NonNegativeNumber, { description: "Weight of the patch hinge loss (the paper's text says 7:3, its code 1.0:0.3).", unit: "dimensionless", default: 0.3 }),
+  }),
+  rewardWeights: section("R = cls * h(cls) + patches * mean h(patch).", {
+    cls: field(NonNegativeNumber, { description: "Weight of the CLS logit in the reward.", unit: "dimensionless", default: 0.7 }),
+    patches: field(NonNegativeNumber, { description: "Weight of the mean patch logit in the reward.", unit: "dimensionless", default: 0.3 }),
+  }),
+  dTimes: field(PositiveInt, {
+    description: "D:G schedule: of every dTimes epochs, dTimes - 1 update only the discriminator and one updates the generator (1 = every epoch updates both).",
+    unit: "epochs",
+    default: 10,
+  }),
+  trigger: field(Schema.Literals(["schedule", "when-generated-exceeds-reference"]), {
+    description: "schedule: follow dTimes; when-generated-exceeds-reference: update the discriminator only on epochs where generated rewards exceed reference rewards, and skip the generator update then.",
+    default: "schedule",
+  }),
+  warmupEpochs: field(NonNegativeInt, { description: "Discriminator-only epochs before the schedule starts (none in the paper).", unit: "epochs", default: 0 }),
+  feed: field(Schema.Literals(["fresh", "recorded"]), {
+    description: "fresh: discriminator epochs sample new rollouts (faithful); recorded: they reuse the most recent recorded rollouts (faster, measure it).",
+    default: "fresh",
+  }),
+});
+
+const Lora = Schema.Struct({
+  rank: field(PositiveInt, { description: "Adapter rank r.", unit: "rank", default: 32 }),
+  alpha: field(PositiveNumber, { description: "Adapter scale alpha (the update is alpha / r * B A).", unit: "dimensionless", default: 64 }),
+  targets: field(Schema.NonEmptyArray(NonEmptyString), {
+    description: "Substrings of weight names whose linear projections get adapters.",
+    default: ["to_q", "to_k", "to_v", "to_out"],
+  }),
+}).annotate({ description: "Train low-rank adapters only (needed for large external generators)." });
+
+const Learner = section("The GRPO policy update (algorithm.md section 5).", {
+  lr: field(PositiveNumber, {
+    description: "AdamW learning rate (the paper's LoRA value; a small generator trained in full needs about 1e-5..3e-5).",
+    unit: "learning rate",
+    default: 3e-4,
+  }),
+  betas: field(Betas, { description: "AdamW (beta1, beta2).", unit: "dimensionless", default: [0.9, 0.999] }),
+  weightDecay: field(NonNegativeNumber, { description: "AdamW decoupled weight decay.", unit: "per step, times lr", default: 1e-4 }),
+  epsilon: field(PositiveNumber, { description: "AdamW epsilon.", unit: "dimensionless", default: 1e-8 }),
+  clipRange: field(
+    Schema.Finite.check(
+      Schema.isGreaterThan(0, {
+        expected: "a positive clip range such as 1e-5 (Adv-GRPO) or 1e-4 (Flow-GRPO); at 0 every ratio is clipped and nothing trains",
+      }),
+    ),
+    { description: "PPO clip range eps: ratios are clipped to [1 - eps, 1 + eps].", unit: "ratio", default: 1e-5 },
+  ),
+  advantageClip: field(PositiveNumber, { description: "Advantages are clamped to [-advantageClip, advantageClip].", unit: "standard deviations", default: 5 }),
+  advantageStd: field(Schema.Literals(["global", "group"]), {
+    description: "Advantage denominator: population std of all the epoch's rewards (global, released code) or of the prompt's group (paper).",
+    default: "global",
+  }),
+  advantageEpsilon: field(PositiveNumber, { description: "Added to the std before dividing.", unit: "reward units", default: 1e-4 }),
+  klBeta: field(NonNegativeNumber, { description: "Weight of the KL penalty to the reference policy (0 in Adv-GRPO).", unit: "dimensionless", default: 0 }),
+  gradClip: field(PositiveNumber, { description: "Global gradient-norm clip.", unit: "L2 norm", default: 1.0 }),
+  stepsPerEpoch: field(PositiveInt, {
+    description: "Optimiser steps per generator epoch; gradients are accumulated over the epoch's rollouts split evenly (the first step is exactly on-policy).",
+    unit: "steps",
+    default: 2,
+  }),
+  ema: section("EMA of the trained weights, used for evaluation and export.", {
+    enabled: field(Schema.Boolean, { description: "Keep an EMA copy of the trained weights.", default: true }),
+    maxDecay: field(Probability, { description: "Decay is min((1 + k) / (10 + k), maxDecay) at EMA update k.", unit: "fraction", default: 0.9 }),
+    every: field(PositiveInt, { description: "Optimiser steps between EMA updates.", unit: "steps", default: 8 }),
+  }),
+  lora: optionalField(Lora, { description: "Low-rank adapters.", whenAbsent: "all generator weights train" }),
+});
+
+const Eval = section("Evaluation on held-out prompts with the ODE sampler.", {
+  every: field(PositiveInt, { description: "Evaluate every k epochs (and after the last).", unit: "epochs", default: 10 }),
+  heldOutPrompts: field(PositiveInt, { description: "Held-out prompts evaluated, taken in order from prompts.heldOut.", unit: "prompts", default: 32 }),
+  seeds: field(Schema.NonEmptyArray(NonNegativeInt), { description: "Initial-noise seeds sampled for every held-out prompt.", unit: "integer seeds", default: [0, 1] }),
+  useEma: field(Schema.Boolean, { description: "Evaluate the EMA weights (needs learner.ema.enabled).", default: true }),
+  stopOnRewardHacking: field(Schema.Boolean, {
+    description: "Stop the run when the reward rises while alignment falls (otherwise only warn).",
+    default: false,
+  }),
+});
+
+const Record = section("The Arrow rollout log.", {
+  batchRows: field(PositiveInt, { description: "Rows per written record batch; a crash loses at most the batch in flight.", unit: "rows", default: 64 }),
+  storeImages: field(Schema.Boolean, { description: "Store every rollout's image as PNG bytes.", default: true }),
+  storeFeatures: field(Schema.Boolean, { description: "Store every rollout's pooled backbone features.", default: true }),
+});
+
+const Stream = section("Flow control of the streaming stages.", {
+  onMemberFailure: field(Schema.Literals(["fail", "drop-group"]), {
+    description: "When one member of a group fails: fail the run, or drop its whole group (groups are never mixed).",
+    default: "fail",
+  }),
+  maxInFlightGroups: field(PositiveInt, { description: "Groups being sampled or scored at once; bounds memory when a downstream stage is slow.", unit: "groups", default: 2 }),
+});
+
+const Pretrain = section("Flow-matching pretraining of the embedded generator on base-style renders (advgrpo pretrain).", {
+  steps: field(PositiveInt, { description: "Optimiser steps.", unit: "steps", default: 20000 }),
+  batchSize: field(PositiveInt, { description: "Images per step.", unit: "images", default: 64 }),
+  lr: field(PositiveNumber, { description: "AdamW learning rate.", unit: "learning rate", default: 1e-3 }),
+  weightDecay: field(NonNegativeNumber, { description: "AdamW decoupled weight decay.", unit: "per step, times lr", default: 0 }),
+  checkpointEvery: field(PositiveInt, { description: "Steps between checkpoints.", unit: "steps", default: 1000 }),
+});
+
+const configFields = {
+  run: Run,
+  compute: Compute,
+  generator: Generator,
+  sampler: Sampler,
+  world: World,
+  prompts: Prompts,
+  references: References,
+  features: Features,
+  rewards: Rewards,
+  discriminator: Discriminator,
+  learner: Learner,
+  eval: Eval,
+  record: Record,
+  stream: Stream,
+  pretrain: Pretrain,
+};
+
+/** The resolved configuration: what the pipeline runs with, every default filled in. */
+export const PipelineConfig = Schema.Struct(configFields).annotate({ title: "advgrpo pipeline" });
+export type PipelineConfig = typeof PipelineConfig.Type;
+export type RewardComponent = PipelineConfig["rewards"][number];
+export type RewardKind = RewardComponent["kind"];
+
+/** What a pipeline file may contain: the configuration plus the file-level `extends`. */
+export const PipelineFile = Schema.Struct({
+  extends: optionalField(NonEmptyString, {
+    description:
+      "A pipeline file this one builds on: a path relative to this file (ending in .yaml or .yml, or containing a /) or a preset name from pipelines/presets/. Objects merge key by key, arrays and scalars replace, null resets a key to its default.",
+    whenAbsent: "this file stands alone",
+  }),
+  ...configFields,
+}).annotate({
+  title: "advgrpo pipeline file",
+  description: "A declarative Adv-GRPO pipeline. Every key is optional; the field reference is pipelines/README.md.",
+});
+
+/** Decoding options shared by the loader and the JSON Schema: a key the schema does not know is an error. */
+export const strictness = { onExcessProperty: "error" } as const;
