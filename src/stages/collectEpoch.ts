@@ -1,0 +1,22 @@
+/**
+ * groups  --g1--g2--g3--|
+ * batch   --------------(b|)   b = { epoch, groups: [g1 g2 g3] }, emitted when the epoch's input completes
+ *
+ * The epoch barrier before advantages: the global std needs every reward of the epoch.
+ */
+import { map, type OperatorFunction, tap, toArray } from "rxjs";
+import type { RolloutKey } from "../rollout/rollout.ts";
+import { EpochMismatch } from "./errors.ts";
+import type { EpochBatch } from "./types.ts";
+
+export function collectEpoch<R extends RolloutKey>(epoch: number): OperatorFunction<readonly R[], EpochBatch<R>> {
+  return (groups) =>
+    groups.pipe(
+      tap((group) => {
+        const { epoch: foundEpoch, groupId } = group[0]!;
+        if (foundEpoch !== epoch) throw new EpochMismatch({ expectedEpoch: epoch, foundEpoch, groupId });
+      }),
+      toArray(),
+      map((collected) => ({ epoch, groups: collected })),
+    );
+}

@@ -1,0 +1,92 @@
+/**
+ * The stages' view of the models. Every call returns a cold Observable that emits one result and
+ * completes, so marble tests drive fakes in virtual time and the pipeline layer binds the real,
+ * ORT-backed implementations. The tags let src/pipeline provide them as Effect layers.
+ */
+import { Context } from "effect";
+import type { Observable } from "rxjs";
+import type {
+  AdvantagedRollout,
+  FeaturedRollout,
+  RolloutKey,
+  SampledRollout,
+  ScoredRollout,
+} from "../rollout/rollout.ts";
+
+/** Named scalar diagnostics of one step (loss, accuracy, clip fraction ...). */
+export type StepStats = Readonly<Record<string, number>>;
+
+export type ImageInput = Pick<SampledRollout, "image" | "imageHeight" | "imageWidth">;
+export type Features = Pick<FeaturedRollout, "cls" | "patches" | "pooled">;
+export type RewardScore = Pick<ScoredRollout, "rewards" | "reward" | "discLogitCls" | "discLogitPatch">;
+
+export interface ReferenceFeatures extends Features {
+  readonly promptIndex: number;
+}
+
+export interface DiscriminatorBatch {
+  readonly epoch: number;
+  /** Positives. */
+  readonly references: readonly ReferenceFeatures[];
+  /** Negatives: the current policy's samples. */
+  readonly generated: readonly FeaturedRollout[];
+}
+
+export interface RecordAck {
+  readonly rowsWritten: number;
+}
+
+/** Samples one trajectory per key, returned in key order. */
+export interface SamplerPort {
+  sample(keys: readonly RolloutKey[]): Observable<readonly SampledRollout[]>;
+}
+
+/** Frozen-backbone tokens, one entry per image, in order. */
+export interface FeaturePort {
+  extract(images: readonly ImageInput[]): Observable<readonly Features[]>;
+}
+
+/** Reward components and discriminator logits, one entry per row, in order. */
+export interface RewardPort {
+  score(rows: readonly FeaturedRollout[]): Observable<readonly RewardScore[]>;
+}
+
+/** One generator optimiser step on a batch of whole groups. */
+export interface LearnerPort {
+  step(groups: readonly (readonly AdvantagedRollout[])[]): Observable<StepStats>;
+}
+
+/** One full-batch discriminator step. */
+export interface DiscriminatorPort {
+  step(batch: DiscriminatorBatch): Observable<StepStats>;
+}
+
+/** Features of the reference images of the given prompts. */
+export interface ReferencePort {
+  forPrompts(promptIndices: readonly number[]): Observable<readonly ReferenceFeatures[]>;
+}
+
+/** Mean reward of the reference images of the given prompts (the trigger mode's yardstick). */
+export interface ReferenceRewardPort {
+  meanReward(promptIndices: readonly number[]): Observable<number>;
+}
+
+/** Appends rows to the rollout log; the ack means they are durable. */
+export interface RecorderPort {
+  record(rows: readonly AdvantagedRollout[]): Observable<RecordAck>;
+}
+
+/** Evaluates the current policy (ODE sampling, metrics). */
+export interface EvaluatorPort {
+  evaluate(epoch: number): Observable<StepStats>;
+}
+
+export class Sampler extends Context.Service<Sampler, SamplerPort>()("advgrpo/stages/Sampler") {}
+export class FeatureExtractor extends Context.Service<FeatureExtractor, FeaturePort>()("advgrpo/stages/FeatureExtractor") {}
+export class RewardModel extends Context.Service<RewardModel, RewardPort>()("advgrpo/stages/RewardModel") {}
+export class Learner extends Context.Service<Learner, LearnerPort>()("advgrpo/stages/Learner") {}
+export class Discriminator extends Context.Service<Discriminator, DiscriminatorPort>()("advgrpo/stages/Discriminator") {}
+export class References extends Context.Service<References, ReferencePort>()("advgrpo/stages/References") {}
+export class ReferenceReward extends Context.Service<ReferenceReward, ReferenceRewardPort>()("advgrpo/stages/ReferenceReward") {}
+export class Recorder extends Context.Service<Recorder, RecorderPort>()("advgrpo/stages/Recorder") {}
+export class Evaluator extends Context.Service<Evaluator, EvaluatorPort>()("advgrpo/stages/Evaluator") {}
