@@ -1,0 +1,94 @@
+/** One decoded RecordBatch -> recorded rollout rows (the inverse of encode.ts). */
+import type { Binary, Data, Dictionary, FixedSizeList, Float32, Float64, Int32, Int64, List, Map_, RecordBatch, Struct, Utf8 } from "apache-arrow";
+import type { AdvantagedRollout, TrajectoryStep } from "../../rollout/rollout.ts";
+import {
+  readBinary,
+  readDictionary,
+  readInt64,
+  readListRange,
+  readMap,
+  readNumber,
+  readTensor,
+} from "./columns.ts";
+import { rewardColumn } from "./schema.ts";
+import type { RolloutLogMetadata } from "./schema.ts";
+
+/**
+ * A rollout as recorded: the image is kept as the PNG bytes that were written (decoding is the image codec's
+ * job), and cls/patches are present only in logs written with token recording on.
+ */
+export interface RecordedRollout extends Omit<AdvantagedRollout, "image" | "cls" | "patches"> {
+  readonly png: Uint8Array;
+  readonly cls?: Float32Array;
+  readonly patches?: Float32Array;
+}
+
+/** Rows `indices` of `batch` (whose columns were checked against the metadata's schema). */
+export function decodeBatch(
+  batch: RecordBatch,
+  metadata: RolloutLogMetadata,
+  indices: Iterable<number>,
+): RecordedRollout[] {
+  const column = <T extends Data>(name: string) => batch.getChild(name)!.data[0] as unknown as T;
+  const int32 = (name: string) => column<Data<Int32>>(name);
+  const float64 = (name: string) => column<Data<Float64>>(name);
+  const tensor = (name: string) => column<Data<FixedSizeList<Float32>>>(name);
+
+  const runId = column<Data<Dictionary<Utf8, Int32>>>("runId");
+  const prompt = column<Data<Dictionary<Utf8, Int32>>>("prompt");
+  const [epoch, policyVersion, promptIndex, groupId, member, imageHeight, imageWidth] = [
+    "epoch", "policyVersion", "promptIndex", "groupId", "member", "imageHeight", "imageWidth",
+  ].map(int32) as [Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>];
+  const seed = column<Data<Int64>>("seed");
+  const steps = column<Data<List<Struct>>>("steps");
+  const [stepIndex, sigma, sigmaNext, logProb, x, xNext] = steps.children[0]!.children as [
+    Data<Int32>, Data<Float64>, Data<Float64>, Data<Float64>, Data<FixedSizeList<Float32>>, Data<FixedSizeList<Float32>>,
+  ];
+  const rewards = metadata.rewardComponents.map((c) => [c, float64(rewardColumn(c))] as const);
+  const [reward, advantage, discLogitCls, discLogitPatch] = ["reward", "advantage", "discLogitCls", "discLogitPatch"].map(float64) as [
+    Data<Float64>, Data<Float64>, Data<Float64>, Data<Float64>,
+  ];
+  const pooled = tensor("pooled");
+  const tokens = metadata.tensorSizes.patchTokens === null ? undefined : { cls: tensor("cls"), patches: tensor("patches") };
+  const png = column<Data<Binary>>("png");
+  const timings = column<Data<Map_<Utf8, Float64>>>("timings");
+
+  const decodeSteps = (row: number): TrajectoryStep[] => {
+    const [start, end] = readListRange(steps, row);
+    const out: TrajectoryStep[] = [];
+    for (let s = start; s < end; s++) {
+      out.push({
+        stepIndex: readNumber(stepIndex, s),
+        sigma: readNumber(sigma, s),
+        sigmaNext: readNumber(sigmaNext, s),
+        x: readTensor(x, s),
+        xNext: readTensor(xNext, s),
+        logProb: readNumber(logProb, s),
+      });
+    }
+    return out;
+  };
+
+  return Array.from(indices, (i) => ({
+    runId: readDictionary(runId, i),
+    epoch: readNumber(epoch, i),
+    policyVersion: readNumber(policyVersion, i),
+    prompt: readDictionary(prompt, i),
+    promptIndex: readNumber(promptIndex, i),
+    groupId: readNumber(groupId, i),
+    member: readNumber(member, i),
+    seed: readInt64(seed, i),
+    steps: decodeSteps(i),
+    imageHeight: readNumber(imageHeight, i),
+    imageWidth: readNumber(imageWidth, i),
+    timings: readMap(timings, i),
+    pooled: readTensor(pooled, i),
+    ...(tokens === undefined ? {} : { cls: readTensor(tokens.cls, i), patches: readTensor(tokens.patches, i) }),
+    rewards: Object.fromEntries(rewards.map(([name, data]) => [name, readNumber(data, i)])),
+    reward: readNumber(reward, i),
+    discLogitCls: readNumber(discLogitCls, i),
+    discLogitPatch: readNumber(discLogitPatch, i),
+    advantage: readNumber(advantage, i),
+    png: readBinary(png, i),
+  }));
+}

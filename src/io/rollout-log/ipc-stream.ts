@@ -1,0 +1,175 @@
+/**
+ * Message framing of the Arrow IPC *stream* format, which the log uses on disk:
+ *   [schema message] ([dictionary messages] [record batch message])*   (no end-of-stream marker)
+ * Each message is 0xFFFFFFFF, an int32 metadata length, the flatbuffer metadata, then `bodyLength` body bytes.
+ *
+ * Why the stream format: appending a batch only adds bytes at the end, so the bytes before any batch
+ * boundary are always a complete, valid stream (the end-of-stream marker is optional per the Arrow spec);
+ * a crash can only leave a partial message at the tail, which the index below detects from the framing.
+ * The file format's footer would have to be rewritten on every batch and is unreadable until written.
+ */
+import fs from "node:fs";
+import { Message, RecordBatchReader, RecordBatchStreamWriter } from "apache-arrow";
+import type { RecordBatch, Schema as ArrowSchema } from "apache-arrow";
+import { RolloutLogNotArrow } from "./errors.ts";
+
+const CONTINUATION = 0xffffffff;
+const PREFIX_BYTES = 8;
+const ARROW_FILE_MAGIC = "ARROW1";
+
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** One record batch and the dictionary messages in force for it: decodable on their own after the schema. */
+export interface IndexedBatch {
+  readonly rows: number;
+  readonly messages: readonly ByteRange[];
+}
+
+export interface StreamIndex {
+  readonly schema: ArrowSchema;
+  readonly schemaMessage: ByteRange;
+  readonly batches: readonly IndexedBatch[];
+  /** End of the last complete record batch (or of the schema): the longest prefix that is a valid stream. */
+  readonly completeBytes: number;
+  readonly fileBytes: number;
+  /** Why bytes after `completeBytes` are not part of the stream; undefined when nothing is lost. */
+  readonly incompleteTail: string | undefined;
+}
+
+function readAt(fd: number, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let filled = 0;
+  while (filled < length) {
+    const n = fs.readSync(fd, out, filled, length - filled, offset + filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  return out.subarray(0, filled);
+}
+
+type Framed =
+  | { readonly kind: "message"; readonly message: Message; readonly range: ByteRange }
+  | { readonly kind: "end-of-stream" }
+  | { readonly kind: "broken"; readonly reason: string };
+
+function readMessage(fd: number, offset: number, fileBytes: number): Framed {
+  const prefix = readAt(fd, offset, PREFIX_BYTES);
+  if (prefix.length < PREFIX_BYTES) return { kind: "broken", reason: "incomplete message header" };
+  const view = new DataView(prefix.buffer, prefix.byteOffset, PREFIX_BYTES);
+  if (view.getUint32(0, true) !== CONTINUATION) return { kind: "broken", reason: "no message marker" };
+  const metadataBytes = view.getInt32(4, true);
+  if (metadataBytes === 0) return { kind: "end-of-stream" };
+  if (metadataBytes < 0 || offset + PREFIX_BYTES + metadataBytes > fileBytes) {
+    return { kind: "broken", reason: "incomplete message metadata" };
+  }
+  let message: Message;
+  try {
+    message = Message.decode(readAt(fd, offset + PREFIX_BYTES, metadataBytes));
+  } catch {
+    return { kind: "broken", reason: "unreadable message metadata" };
+  }
+  const bodyLength = Number(message.bodyLength);
+  if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) return { kind: "broken", reason: "invalid body length" };
+  const length = PREFIX_BYTES + metadataBytes + bodyLength;
+  if (offset + length > fileBytes) return { kind: "broken", reason: "incomplete message body" };
+  return { kind: "message", message, range: { offset, length } };
+}
+
+/**
+ * Walks the framing of an open log without reading any body, so indexing costs a few small reads per batch.
+ * A broken first message means the file is not a stream at all; a broken later one is a truncated tail.
+ */
+export function indexStream(file: string, fd: number): StreamIndex {
+  const fileBytes = fs.fstatSync(fd).size;
+  const first = readMessage(fd, 0, fileBytes);
+  if (first.kind !== "message" || !first.message.isSchema()) {
+    const head = new TextDecoder().decode(readAt(fd, 0, ARROW_FILE_MAGIC.length));
+    const reason =
+      fileBytes === 0
+        ? "the file is empty"
+        : head === ARROW_FILE_MAGIC
+          ? "it is an Arrow IPC file (random-access format); the log is an IPC stream"
+          : first.kind === "broken"
+            ? `${first.reason} at byte 0`
+            : "it does not start with a schema message";
+    throw new RolloutLogNotArrow({ file, reason });
+  }
+  const batches: IndexedBatch[] = [];
+  const dictionaries = new Map<number, ByteRange[]>();
+  let completeBytes = first.range.length;
+  let offset = completeBytes;
+  let stopReason: string | undefined;
+  while (offset < fileBytes) {
+    const framed = readMessage(fd, offset, fileBytes);
+    if (framed.kind === "broken") {
+      stopReason = `${framed.reason} at byte ${offset}`;
+      break;
+    }
+    if (framed.kind === "end-of-stream") {
+      if (offset + PREFIX_BYTES < fileBytes) stopReason = `bytes after the end-of-stream marker at byte ${offset}`;
+      break;
+    }
+    const { message, range } = framed;
+    if (message.isDictionaryBatch()) {
+      const header = message.header();
+      const chain = header.isDelta ? (dictionaries.get(header.id) ?? []) : [];
+      dictionaries.set(header.id, [...chain, range]);
+    } else if (message.isRecordBatch()) {
+      batches.push({ rows: Number(message.header().length), messages: [...[...dictionaries.values()].flat(), range] });
+      completeBytes = range.offset + range.length;
+    } else {
+      stopReason = `unexpected ${message.isSchema() ? "second schema" : "unknown"} message at byte ${offset}`;
+      break;
+    }
+    offset = range.offset + range.length;
+  }
+  if (stopReason === undefined && completeBytes < offset) {
+    stopReason = `dictionary messages without their record batch at byte ${completeBytes}`;
+  }
+  return {
+    schema: first.message.header(),
+    schemaMessage: first.range,
+    batches,
+    completeBytes,
+    fileBytes,
+    incompleteTail: stopReason,
+  };
+}
+
+/** Decodes one indexed batch by replaying schema + its dictionaries + the batch as a tiny stream. */
+export function readIndexedBatch(fd: number, index: StreamIndex, batch: IndexedBatch): RecordBatch {
+  const parts = [index.schemaMessage, ...batch.messages].map((r) => readAt(fd, r.offset, r.length));
+  const [decoded] = RecordBatchReader.from(Buffer.concat(parts)).readAll();
+  return decoded!;
+}
+
+function streamBytes(schema: ArrowSchema, batch: RecordBatch | undefined): Uint8Array {
+  const writer = new RecordBatchStreamWriter();
+  if (batch === undefined) writer.reset(undefined, schema);
+  else writer.write(batch);
+  writer.finish();
+  const bytes = writer.toUint8Array(true);
+  return bytes.subarray(0, bytes.length - PREFIX_BYTES); // drop the end-of-stream marker
+}
+
+/** The schema message that starts a log. */
+export function encodeSchemaMessage(schema: ArrowSchema): Uint8Array {
+  return streamBytes(schema, undefined);
+}
+
+/**
+ * The bytes one batch appends to a log: its dictionaries (as replacements, so a batch needs no earlier
+ * batch's dictionary) and the record batch. The batch is written as a stream of its own and the schema
+ * message stripped; it must be byte-identical to the log's, or the result would not continue the log.
+ */
+export function encodeBatchMessages(schemaMessage: Uint8Array, batch: RecordBatch): Uint8Array {
+  const bytes = streamBytes(batch.schema, batch);
+  const head = bytes.subarray(0, schemaMessage.length);
+  if (!Buffer.from(head.buffer, head.byteOffset, head.length).equals(schemaMessage)) {
+    throw new Error("internal: a batch's schema message differs from the log's schema message");
+  }
+  return bytes.subarray(schemaMessage.length);
+}

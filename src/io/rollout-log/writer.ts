@@ -1,0 +1,243 @@
+/**
+ * The incremental writer. Rows are buffered and written as one RecordBatch per `batchRows` rows: the batch's
+ * messages are appended at the end of the stream in a single write and fsync'd, so a process killed at any
+ * point leaves every earlier batch intact and at most one partial message at the tail. Resuming cuts that
+ * tail off (it was never a recorded batch) and appends after the last complete batch.
+ */
+import fs from "node:fs";
+import nodePath from "node:path";
+import { Effect, Schema } from "effect";
+import type { Scope } from "effect";
+import type { Schema as ArrowSchema } from "apache-arrow";
+import type { AdvantagedRollout } from "../../rollout/rollout.ts";
+import { encodeBatch, validateRow } from "./encode.ts";
+import type { EncodePng } from "./encode.ts";
+import {
+  RolloutLogClosed,
+  RolloutLogColumnType,
+  RolloutLogExists,
+  RolloutLogInvalidOptions,
+  RolloutLogMetadataMismatch,
+  fileOperation,
+} from "./errors.ts";
+import type { RolloutLogError } from "./errors.ts";
+import { encodeBatchMessages, encodeSchemaMessage, indexStream } from "./ipc-stream.ts";
+import { MetadataKey, TensorSizes, checkColumns, decodeMetadata, rolloutLogSchema } from "./schema.ts";
+import type { RolloutLogMetadata } from "./schema.ts";
+
+export interface RolloutLogWriterOptions {
+  readonly runId: string;
+  /** Stored as metadata when the log is created; a resumed log keeps its original value. */
+  readonly createdAt: string;
+  /** The resolved pipeline configuration as JSON text. */
+  readonly pipelineConfig: string;
+  /** Reward component names; every row's `rewards` must have exactly these keys. */
+  readonly rewardComponents: readonly string[];
+  readonly tensorSizes: TensorSizes;
+  readonly encodePng: EncodePng;
+  /** Rows per RecordBatch; a crash loses at most the rows not yet in a batch. Default 64. */
+  readonly batchRows?: number;
+  /** Continue the log at the path if it exists (it must match these options). Default false: an existing file is an error. */
+  readonly resume?: boolean;
+  /** fsync after every batch so a batch is durable when append/flush returns. Default true. */
+  readonly fsync?: boolean;
+}
+
+/** What resuming found in the existing file. */
+export interface ResumedLog {
+  readonly rows: number;
+  readonly batches: number;
+  /** Bytes of an incomplete tail (a batch cut by a crash) that were cut off before appending. */
+  readonly discardedBytes: number;
+}
+
+export interface RolloutLogWriter {
+  readonly path: string;
+  readonly metadata: RolloutLogMetadata;
+  /** Rows in complete batches in the file, resumed rows included. */
+  readonly rowsWritten: number;
+  /** Rows appended but not yet written (fewer than batchRows until flush/close). */
+  readonly rowsBuffered: number;
+  /** Set when the writer continued an existing log. */
+  readonly resumed: ResumedLog | undefined;
+  /** Validates all rows first (an invalid row rejects the whole call), then writes every full batch. */
+  append(rows: readonly AdvantagedRollout[]): void;
+  /** Writes the buffered rows as a (possibly short) batch. */
+  flush(): void;
+  /** Flushes and closes the file; later calls do nothing. */
+  close(): void;
+}
+
+const DEFAULT_BATCH_ROWS = 64;
+
+function checkOptions(file: string, options: RolloutLogWriterOptions): RolloutLogMetadata {
+  const invalid = (option: string, expected: string, found: unknown): never => {
+    throw new RolloutLogInvalidOptions({ file, option, expected, found: JSON.stringify(found) ?? String(found) });
+  };
+  const batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
+  if (!Number.isInteger(batchRows) || batchRows < 1) invalid("batchRows", "a positive integer", batchRows);
+  const names = options.rewardComponents;
+  if (names.some((n) => n.length === 0) || new Set(names).size !== names.length) {
+    invalid("rewardComponents", "distinct non-empty names", names);
+  }
+  if (!Schema.is(TensorSizes)(options.tensorSizes)) {
+    invalid("tensorSizes", "{ latent: int > 0, feature: int > 0, patchTokens: int > 0 | null }", options.tensorSizes);
+  }
+  const { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes } = options;
+  return { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes };
+}
+
+const abbreviate = (text: string) => (text.length > 120 ? `${text.slice(0, 117)}...` : text);
+
+/** A resumed log must be the same run with the same layout; createdAt is the only key allowed to differ. */
+function checkSameLog(file: string, wanted: RolloutLogMetadata, found: RolloutLogMetadata, schema: ArrowSchema): void {
+  const pairs: [string, string, string][] = [
+    [MetadataKey.runId, wanted.runId, found.runId],
+    [MetadataKey.pipeline, wanted.pipelineConfig, found.pipelineConfig],
+    [MetadataKey.rewardComponents, JSON.stringify(wanted.rewardComponents), JSON.stringify(found.rewardComponents)],
+    [MetadataKey.tensorSizes, JSON.stringify(wanted.tensorSizes), JSON.stringify(found.tensorSizes)],
+  ];
+  for (const [key, expected, actual] of pairs) {
+    if (expected !== actual) {
+      throw new RolloutLogMetadataMismatch({ file, key, expected: abbreviate(expected), found: abbreviate(actual) });
+    }
+  }
+  const expectedSchema = rolloutLogSchema(found);
+  checkColumns(file, schema, expectedSchema);
+  // Appended batches carry this build's columns in this build's order, so the file must have exactly those.
+  const extra = schema.fields.find((f, i) => expectedSchema.fields[i]?.name !== f.name);
+  if (extra !== undefined) {
+    throw new RolloutLogColumnType({ file, column: extra.name, expected: "no such column at this position", found: String(extra.type) });
+  }
+}
+
+interface OpenedFile {
+  readonly fd: number;
+  readonly metadata: RolloutLogMetadata;
+  readonly position: number;
+  readonly resumed: ResumedLog | undefined;
+}
+
+function writeAt(fd: number, bytes: Uint8Array, position: number): void {
+  for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+}
+
+function createLog(file: string, metadata: RolloutLogMetadata, schemaMessage: Uint8Array, durable: boolean): OpenedFile {
+  const fd = fileOperation(file, "create", () => fs.openSync(file, "wx"));
+  fileOperation(file, "write the schema of", () => {
+    writeAt(fd, schemaMessage, 0);
+    if (durable) {
+      fs.fsyncSync(fd);
+      // The new directory entry must survive a crash too, or the fsync'd file could vanish with it.
+      const dir = fs.openSync(nodePath.dirname(nodePath.resolve(file)), "r");
+      fs.fsyncSync(dir);
+      fs.closeSync(dir);
+    }
+  });
+  return { fd, metadata, position: schemaMessage.length, resumed: undefined };
+}
+
+function resumeLog(file: string, wanted: RolloutLogMetadata, durable: boolean): OpenedFile {
+  const fd = fileOperation(file, "open", () => fs.openSync(file, "r+"));
+  try {
+    const index = indexStream(file, fd);
+    const found = decodeMetadata(file, index.schema.metadata);
+    checkSameLog(file, wanted, found, index.schema);
+    const discardedBytes = index.fileBytes - index.completeBytes;
+    if (discardedBytes > 0) {
+      fileOperation(file, "cut the incomplete tail of", () => {
+        fs.ftruncateSync(fd, index.completeBytes);
+        if (durable) fs.fsyncSync(fd);
+      });
+    }
+    const rows = index.batches.reduce((n, b) => n + b.rows, 0);
+    return { fd, metadata: found, position: index.completeBytes, resumed: { rows, batches: index.batches.length, discardedBytes } };
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
+}
+
+/** Opens a new log at `path`, or continues an existing one with `resume: true`. */
+export function openRolloutLog(path: string, options: RolloutLogWriterOptions): RolloutLogWriter {
+  const wanted = checkOptions(path, options);
+  const batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
+  const durable = options.fsync ?? true;
+  const exists = fs.existsSync(path);
+  if (exists && options.resume !== true) throw new RolloutLogExists({ file: path });
+  const opened = exists
+    ? resumeLog(path, wanted, durable)
+    : createLog(path, wanted, encodeSchemaMessage(rolloutLogSchema(wanted)), durable);
+  const { fd, metadata } = opened;
+  // A resumed log's metadata (its createdAt) is the file's, so the schema is rebuilt from it.
+  const schema = rolloutLogSchema(metadata);
+  const schemaMessage = encodeSchemaMessage(schema);
+  let position = opened.position;
+  let rowsWritten = opened.resumed?.rows ?? 0;
+  let buffer: AdvantagedRollout[] = [];
+  let closed = false;
+
+  // Rows leave the buffer only once their batch is on disk, so a failed write (disk full) loses nothing.
+  const writeBatch = (count: number) => {
+    const rows = buffer.slice(0, count);
+    const pngs = rows.map((r) => options.encodePng(r.image, r.imageHeight, r.imageWidth));
+    const bytes = encodeBatchMessages(schemaMessage, encodeBatch(schema, metadata, rows, pngs));
+    fileOperation(path, "append a batch to", () => {
+      writeAt(fd, bytes, position);
+      if (durable) fs.fsyncSync(fd);
+    });
+    position += bytes.length;
+    rowsWritten += rows.length;
+    buffer = buffer.slice(count);
+  };
+  const ensureOpen = () => {
+    if (closed) throw new RolloutLogClosed({ file: path });
+  };
+
+  return {
+    path,
+    metadata,
+    resumed: opened.resumed,
+    get rowsWritten() {
+      return rowsWritten;
+    },
+    get rowsBuffered() {
+      return buffer.length;
+    },
+    append(rows) {
+      ensureOpen();
+      rows.forEach((row, i) => validateRow(path, metadata, row, `rows[${i}]`));
+      buffer.push(...rows);
+      while (buffer.length >= batchRows) writeBatch(batchRows);
+    },
+    flush() {
+      ensureOpen();
+      if (buffer.length > 0) writeBatch(buffer.length);
+    },
+    close() {
+      if (closed) return;
+      try {
+        if (buffer.length > 0) writeBatch(buffer.length);
+      } finally {
+        closed = true;
+        fs.closeSync(fd);
+      }
+    },
+  };
+}
+
+/**
+ * The writer as a scoped resource: closing the scope (normal end, failure or interruption such as Ctrl-C)
+ * flushes the buffered rows and closes the file.
+ */
+export const openRolloutLogScoped = (
+  path: string,
+  options: RolloutLogWriterOptions,
+): Effect.Effect<RolloutLogWriter, RolloutLogError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => openRolloutLog(path, options),
+      catch: (error) => error as RolloutLogError,
+    }),
+    (writer) => Effect.sync(() => writer.close()),
+  );

@@ -1,0 +1,441 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { spawn } from "node:child_process";
+import { RecordBatchReader, RecordBatchStreamWriter, Schema as ArrowSchema, tableFromArrays, tableToIPC } from "apache-arrow";
+import { Effect } from "effect";
+import { afterAll, describe, expect, it } from "vitest";
+import type { AdvantagedRollout } from "../../src/rollout/rollout.ts";
+import { makeRng } from "../../src/util/prng.ts";
+import type { Rng } from "../../src/util/prng.ts";
+import {
+  MetadataKey,
+  RolloutLogClosed,
+  RolloutLogExists,
+  RolloutLogMissingColumn,
+  RolloutLogNotArrow,
+  RolloutLogTruncated,
+  openRolloutLog,
+  openRolloutLogScoped,
+  readRolloutLog,
+  rolloutLogSchema,
+} from "../../src/io/rollout-log/index.ts";
+import type { RecordedRollout, RolloutLogWriterOptions, TensorSizes } from "../../src/io/rollout-log/index.ts";
+
+const polars = createRequire(import.meta.url)("nodejs-polars");
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rollout-log-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+let fileCounter = 0;
+const freshPath = () => path.join(dir, `log-${fileCounter++}.arrows`);
+
+/** Stand-in codec: a quantised copy of the image, so the recorded bytes depend on the image and its size. */
+const fakePng = (image: Float32Array, height: number, width: number) =>
+  Uint8Array.from([height, width, ...Array.from(image, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255))]);
+
+const COMPONENTS = ["dino", "ocr.words"];
+const PROMPTS = ["a red circle", "two blue squares", "ünïcødé ✓", ""];
+
+function options(sizes: TensorSizes, overrides: Partial<RolloutLogWriterOptions> = {}): RolloutLogWriterOptions {
+  return {
+    runId: "run-7",
+    createdAt: "2026-01-02T03:04:05.000Z",
+    pipelineConfig: JSON.stringify({ sampler: { steps: 10 }, rewards: [{ name: "dino", weight: 1 }] }),
+    rewardComponents: COMPONENTS,
+    tensorSizes: sizes,
+    encodePng: fakePng,
+    batchRows: 4,
+    ...overrides,
+  };
+}
+
+const tensor = (rng: Rng, size: number) => rng.fillNormal(new Float32Array(size));
+/** Finite values mostly, with the non-finite ones a log must keep (NaN logits when no discriminator runs). */
+const scalar = (rng: Rng) => [NaN, Infinity, -Infinity, -0, 1e-310][rng.int(40)] ?? rng.normal() * 10 ** rng.int(6);
+
+function randomRollout(rng: Rng, sizes: TensorSizes, index: number): AdvantagedRollout {
+  const h = 1 + rng.int(3);
+  const w = 1 + rng.int(3);
+  const tokens =
+    sizes.patchTokens === null
+      ? { cls: new Float32Array(0), patches: new Float32Array(0) }
+      : { cls: tensor(rng, sizes.feature), patches: tensor(rng, sizes.patchTokens * sizes.feature) };
+  return {
+    runId: "run-7",
+    epoch: rng.int(3),
+    policyVersion: rng.int(1000),
+    prompt: PROMPTS[rng.int(PROMPTS.length)]!,
+    promptIndex: rng.int(50),
+    groupId: index >> 2,
+    member: index & 3,
+    seed: [0, 2 ** 53 - 1, -(2 ** 40)][rng.int(8)] ?? rng.int(2 ** 30),
+    steps: Array.from({ length: rng.int(4) }, () => ({
+      stepIndex: rng.int(10),
+      sigma: rng.next(),
+      sigmaNext: rng.next(),
+      x: tensor(rng, sizes.latent),
+      xNext: tensor(rng, sizes.latent),
+      logProb: scalar(rng),
+    })),
+    image: Float32Array.from({ length: 3 * h * w }, () => rng.next()),
+    imageHeight: h,
+    imageWidth: w,
+    timings: rng.int(5) === 0 ? {} : { sample: rng.next() * 100, "features.dino": rng.next() },
+    pooled: tensor(rng, sizes.feature),
+    ...tokens,
+    rewards: Object.fromEntries(COMPONENTS.map((c) => [c, scalar(rng)])),
+    reward: scalar(rng),
+    discLogitCls: scalar(rng),
+    discLogitPatch: scalar(rng),
+    advantage: scalar(rng),
+  };
+}
+
+/** What the reader must give back for a written row. */
+function recorded(row: AdvantagedRollout, sizes: TensorSizes): RecordedRollout {
+  const { image, cls, patches, ...rest } = row;
+  const tokens = sizes.patchTokens === null ? {} : { cls, patches };
+  return { ...rest, ...tokens, png: fakePng(image, row.imageHeight, row.imageWidth) };
+}
+
+const SIZES: TensorSizes = { latent: 6, feature: 4, patchTokens: 2 };
+
+function writeLog(file: string, rows: readonly AdvantagedRollout[], overrides: Partial<RolloutLogWriterOptions> = {}) {
+  const writer = openRolloutLog(file, options(SIZES, overrides));
+  writer.append(rows);
+  writer.close();
+  return writer;
+}
+
+const rolloutsFor = (seed: number, count: number, sizes = SIZES) => {
+  const rng = makeRng(seed);
+  return Array.from({ length: count }, (_, i) => randomRollout(rng, sizes, i));
+};
+
+describe("rollout log round trip", () => {
+  it("random rollouts written in random batches and appends read back equal (property, 24 seeds)", () => {
+    for (let seed = 0; seed < 24; seed++) {
+      const rng = makeRng(1000 + seed);
+      const sizes: TensorSizes = { latent: 1 + rng.int(8), feature: 1 + rng.int(5), patchTokens: rng.int(2) ? null : 1 + rng.int(3) };
+      const rows = Array.from({ length: rng.int(30) }, (_, i) => randomRollout(rng, sizes, i));
+      const file = freshPath();
+      const writer = openRolloutLog(file, options(sizes, { batchRows: 1 + rng.int(7) }));
+      for (let start = 0; start < rows.length; ) {
+        const end = Math.min(rows.length, start + rng.int(6));
+        writer.append(rows.slice(start, end));
+        start = end;
+      }
+      writer.close();
+      expect(writer.rowsWritten).toBe(rows.length);
+
+      const read = readRolloutLog(file);
+      expect(read.truncated).toBeUndefined();
+      expect(read.rows).toEqual(rows.map((r) => recorded(r, sizes)));
+    }
+  });
+
+  it("keeps NaN logits, empty trajectories and empty timings", () => {
+    const [base] = rolloutsFor(1, 1);
+    const row = { ...base!, steps: [], timings: {}, discLogitCls: NaN, discLogitPatch: NaN };
+    const file = freshPath();
+    writeLog(file, [row]);
+    const [back] = readRolloutLog(file).rows;
+    expect(back!.steps).toEqual([]);
+    expect(back!.timings).toEqual({});
+    expect(back!.discLogitCls).toBeNaN();
+    expect(back!.discLogitPatch).toBeNaN();
+  });
+
+  it("selects one epoch or one group", () => {
+    const rows = rolloutsFor(2, 20);
+    const file = freshPath();
+    writeLog(file, rows);
+    const epoch1 = readRolloutLog(file, { epoch: 1 });
+    expect(epoch1.rows).toEqual(rows.filter((r) => r.epoch === 1).map((r) => recorded(r, SIZES)));
+    expect(epoch1.totalRows).toBe(20);
+    const group = readRolloutLog(file, { epoch: rows[9]!.epoch, groupId: 2 });
+    expect(group.rows.map((r) => [r.groupId, r.member])).toEqual(
+      rows.filter((r) => r.groupId === 2 && r.epoch === rows[9]!.epoch).map((r) => [2, r.member]),
+    );
+  });
+
+  it("round-trips the schema metadata", () => {
+    const file = freshPath();
+    writeLog(file, rolloutsFor(3, 2));
+    const { metadata } = readRolloutLog(file);
+    const opts = options(SIZES);
+    expect(metadata).toEqual({
+      runId: opts.runId,
+      createdAt: opts.createdAt,
+      pipelineConfig: opts.pipelineConfig,
+      rewardComponents: COMPONENTS,
+      tensorSizes: SIZES,
+    });
+    expect(JSON.parse(metadata.pipelineConfig)).toEqual(JSON.parse(opts.pipelineConfig));
+  });
+});
+
+describe("crash safety", () => {
+  /** A log of 10 rows in batches of 4, 4, 2 and the file size after each batch. */
+  function logWithBoundaries() {
+    const rows = rolloutsFor(4, 10);
+    const file = freshPath();
+    const writer = openRolloutLog(file, options(SIZES));
+    const boundaries = [fs.statSync(file).size];
+    for (const chunk of [rows.slice(0, 4), rows.slice(4, 8), rows.slice(8)]) {
+      writer.append(chunk);
+      writer.flush();
+      boundaries.push(fs.statSync(file).size);
+    }
+    writer.close();
+    return { rows, bytes: fs.readFileSync(file), boundaries, rowsAt: [0, 4, 8, 10] };
+  }
+
+  it("a file cut at any offset yields the complete batches before the cut and reports the cut", () => {
+    const { rows, bytes, boundaries, rowsAt } = logWithBoundaries();
+    const rng = makeRng(5);
+    const cuts = [
+      ...boundaries.flatMap((b) => [b - 1, b, b + 1]),
+      ...Array.from({ length: 25 }, () => boundaries[0]! + rng.int(bytes.length - boundaries[0]!)),
+    ].filter((c) => c >= boundaries[0]! && c <= bytes.length);
+    for (const cut of cuts) {
+      const file = freshPath();
+      fs.writeFileSync(file, bytes.subarray(0, cut));
+      const complete = boundaries.filter((b) => b <= cut).length - 1;
+      const read = readRolloutLog(file);
+      expect(read.rows).toEqual(rows.slice(0, rowsAt[complete]).map((r) => recorded(r, SIZES)));
+      if (cut === boundaries[complete]) {
+        expect(read.truncated).toBeUndefined();
+      } else {
+        expect(read.truncated).toBeInstanceOf(RolloutLogTruncated);
+        expect(read.truncated!.offset).toBe(boundaries[complete]);
+        expect(read.truncated!.completeRows).toBe(rowsAt[complete]);
+        expect(() => readRolloutLog(file, { strict: true })).toThrow(
+          expect.objectContaining({ _tag: "RolloutLogTruncated", file, offset: boundaries[complete] }),
+        );
+      }
+    }
+  });
+
+  it("a writer process killed with SIGKILL mid-run leaves a log of complete batches that resumes", async () => {
+    const file = freshPath();
+    const script = path.join(dir, "writer-child.ts");
+    const sizes = JSON.stringify(SIZES);
+    fs.writeFileSync(
+      script,
+      `import { openRolloutLog } from ${JSON.stringify(path.resolve("src/io/rollout-log/index.ts"))};
+const sizes = ${sizes};
+const writer = openRolloutLog(${JSON.stringify(file)}, { runId: "run-7", createdAt: "t", pipelineConfig: "{}",
+  rewardComponents: ["dino"], tensorSizes: sizes, encodePng: () => new Uint8Array(64), batchRows: 2 });
+const fill = (n, v) => new Float32Array(n).fill(v);
+for (let i = 0; ; i++) {
+  writer.append([{ runId: "run-7", epoch: 0, policyVersion: 0, prompt: "p", promptIndex: 0, groupId: i, member: 0, seed: i,
+    steps: [{ stepIndex: 0, sigma: 1, sigmaNext: 0.5, logProb: -1, x: fill(sizes.latent, i), xNext: fill(sizes.latent, -i) }],
+    image: fill(3, 0), imageHeight: 1, imageWidth: 1, timings: {}, pooled: fill(sizes.feature, i), cls: fill(sizes.feature, 0),
+    patches: fill(sizes.feature * sizes.patchTokens, 0), rewards: { dino: i }, reward: i, discLogitCls: 0, discLogitPatch: 0, advantage: 0 }]);
+  if (writer.rowsWritten >= 6 && i % 2 === 1) process.stdout.write("6 rows written\\n");
+}
+`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once("data", () => resolve());
+      child.once("exit", (code) => reject(new Error(`writer exited early with ${code}`)));
+    });
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
+
+    const read = readRolloutLog(file);
+    expect(read.rows.length).toBeGreaterThanOrEqual(6);
+    expect(read.rows.length % 2).toBe(0);
+    expect(read.rows.map((r) => r.seed)).toEqual(read.rows.map((_, i) => i));
+    expect(read.rows.every((r, i) => r.steps[0]!.xNext.every((v) => v === -i))).toBe(true);
+    const writer = openRolloutLog(file, {
+      ...options(SIZES),
+      pipelineConfig: "{}",
+      createdAt: "t",
+      rewardComponents: ["dino"],
+      resume: true,
+    });
+    expect(writer.resumed!.rows).toBe(read.rows.length);
+    writer.close();
+  });
+
+  it("a cut inside the schema message is not a log", () => {
+    const { bytes, boundaries } = logWithBoundaries();
+    const file = freshPath();
+    fs.writeFileSync(file, bytes.subarray(0, boundaries[0]! - 3));
+    expect(() => readRolloutLog(file)).toThrow(RolloutLogNotArrow);
+  });
+
+  it("resume after a crash cuts the partial batch and continues the log", () => {
+    const { rows, bytes, boundaries } = logWithBoundaries();
+    const file = freshPath();
+    const cut = boundaries[2]! + 100;
+    fs.writeFileSync(file, bytes.subarray(0, cut));
+    const more = rolloutsFor(6, 5);
+    const writer = openRolloutLog(file, options(SIZES, { resume: true }));
+    expect(writer.resumed).toEqual({ rows: 8, batches: 2, discardedBytes: 100 });
+    writer.append(more);
+    writer.close();
+    const read = readRolloutLog(file);
+    expect(read.truncated).toBeUndefined();
+    expect(read.rows).toEqual([...rows.slice(0, 8), ...more].map((r) => recorded(r, SIZES)));
+  });
+});
+
+describe("resume", () => {
+  it("continues a closed log and keeps its creation time", () => {
+    const first = rolloutsFor(7, 5);
+    const second = rolloutsFor(8, 6);
+    const file = freshPath();
+    writeLog(file, first);
+    const writer = openRolloutLog(file, options(SIZES, { resume: true, createdAt: "later" }));
+    expect(writer.resumed).toEqual({ rows: 5, batches: 2, discardedBytes: 0 });
+    expect(writer.metadata.createdAt).toBe("2026-01-02T03:04:05.000Z");
+    writer.append(second);
+    writer.close();
+    expect(writer.rowsWritten).toBe(11);
+    expect(readRolloutLog(file).rows).toEqual([...first, ...second].map((r) => recorded(r, SIZES)));
+  });
+
+  it("reads and continues a log that another writer closed with an end-of-stream marker", () => {
+    const first = rolloutsFor(14, 3);
+    const second = rolloutsFor(15, 2);
+    const file = freshPath();
+    writeLog(file, first);
+    fs.appendFileSync(file, Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0));
+    expect(readRolloutLog(file).truncated).toBeUndefined();
+    const writer = openRolloutLog(file, options(SIZES, { resume: true }));
+    expect(writer.resumed).toEqual({ rows: 3, batches: 1, discardedBytes: 8 });
+    writer.append(second);
+    writer.close();
+    expect(readRolloutLog(file).rows).toEqual([...first, ...second].map((r) => recorded(r, SIZES)));
+  });
+
+  it("refuses to overwrite without resume, and to continue a different run or layout", () => {
+    const file = freshPath();
+    writeLog(file, rolloutsFor(9, 2));
+    const before = fs.readFileSync(file);
+    expect(() => openRolloutLog(file, options(SIZES))).toThrow(RolloutLogExists);
+    const mismatch = (overrides: Partial<RolloutLogWriterOptions>, key: string) =>
+      expect(() => openRolloutLog(file, options(SIZES, { resume: true, ...overrides }))).toThrow(
+        expect.objectContaining({ _tag: "RolloutLogMetadataMismatch", key }),
+      );
+    mismatch({ runId: "other" }, MetadataKey.runId);
+    mismatch({ pipelineConfig: "{}" }, MetadataKey.pipeline);
+    mismatch({ rewardComponents: ["dino"] }, MetadataKey.rewardComponents);
+    mismatch({ tensorSizes: { ...SIZES, patchTokens: null } }, MetadataKey.tensorSizes);
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+  });
+});
+
+describe("polars reads the log (an independent Arrow implementation)", () => {
+  it("sees every row, the reward columns, prompts and trajectories", () => {
+    const rows = rolloutsFor(10, 11).map((r, i) => ({ ...r, rewards: { dino: i / 4, "ocr.words": -i } }));
+    const file = freshPath();
+    writeLog(file, rows);
+    // nodejs-polars 0.25 reads a string path as inline data unless it ends in .ipc: hand it the bytes.
+    const df = polars.readIPCStream(fs.readFileSync(file));
+    expect(df.height).toBe(11);
+    expect(df.getColumn("reward.dino").toArray()).toEqual(rows.map((r) => r.rewards.dino));
+    expect(df.getColumn("reward.ocr.words").toArray()).toEqual(rows.map((r) => r.rewards["ocr.words"]));
+    expect(df.getColumn("prompt").toArray()).toEqual(rows.map((r) => r.prompt));
+    expect(df.getColumn("seed").toArray()).toEqual(rows.map((r) => r.seed));
+    const steps = df.getColumn("steps").toArray() as { sigma: number; x: number[] }[][];
+    expect(steps.map((s) => s.length)).toEqual(rows.map((r) => r.steps.length));
+    const withSteps = rows.findIndex((r) => r.steps.length > 0);
+    expect(steps[withSteps]![0]!.sigma).toBe(rows[withSteps]!.steps[0]!.sigma);
+    expect(Float32Array.from(steps[withSteps]![0]!.x)).toEqual(rows[withSteps]!.steps[0]!.x);
+    expect(df.getColumn("pooled").toArray().length).toBe(11);
+  });
+});
+
+describe("bad input", () => {
+  it("a file that is not Arrow is a tagged error naming the file", () => {
+    const file = freshPath();
+    fs.writeFileSync(file, "epoch,reward\n1,0.5\n");
+    expect(() => readRolloutLog(file)).toThrow(expect.objectContaining({ _tag: "RolloutLogNotArrow", file }));
+    fs.writeFileSync(file, "");
+    expect(() => readRolloutLog(file)).toThrow(/is not an Arrow rollout log: the file is empty/);
+    fs.writeFileSync(file, tableToIPC(tableFromArrays({ a: new Float64Array([1]) }), "file"));
+    expect(() => readRolloutLog(file)).toThrow(/random-access format/);
+  });
+
+  it("an Arrow stream of another format fails on its metadata", () => {
+    const file = freshPath();
+    fs.writeFileSync(file, tableToIPC(tableFromArrays({ a: new Float64Array([1]) }), "stream"));
+    expect(() => readRolloutLog(file)).toThrow(
+      expect.objectContaining({ _tag: "RolloutLogMetadataMismatch", key: MetadataKey.format, found: "absent" }),
+    );
+  });
+
+  it("a missing required column is named", () => {
+    const schema = rolloutLogSchema({ ...options(SIZES), tensorSizes: SIZES });
+    const without = new ArrowSchema(schema.fields.filter((f) => f.name !== "advantage"), schema.metadata);
+    const writer = new RecordBatchStreamWriter();
+    writer.reset(undefined, without);
+    writer.finish();
+    const file = freshPath();
+    fs.writeFileSync(file, writer.toUint8Array(true));
+    expect(() => readRolloutLog(file)).toThrow(RolloutLogMissingColumn);
+    expect(() => readRolloutLog(file)).toThrow(`'${file}' has no column 'advantage'`);
+  });
+
+  it("an invalid row rejects its whole append call, naming the value", () => {
+    const [good, bad] = rolloutsFor(11, 2);
+    const file = freshPath();
+    const writer = openRolloutLog(file, options(SIZES));
+    const wrongLatent = { ...bad!, steps: [{ ...bad!.steps[0]!, x: new Float32Array(5) }] };
+    expect(() => writer.append([good!, wrongLatent])).toThrow(
+      expect.objectContaining({ _tag: "RolloutLogRowInvalid", field: "rows[1].steps[0].x", expected: "a Float32Array of 6 values" }),
+    );
+    expect(() => writer.append([{ ...good!, rewards: { dino: 1 } }])).toThrow(
+      `rows[0].rewards is ["dino"], expected exactly the components ["dino","ocr.words"]`,
+    );
+    expect(() => writer.append([{ ...good!, epoch: 1.5 }])).toThrow(/rows\[0\]\.epoch is 1\.5/);
+    expect(writer.rowsBuffered).toBe(0);
+    writer.close();
+    expect(() => writer.append([good!])).toThrow(RolloutLogClosed);
+    expect(readRolloutLog(file).rows).toEqual([]);
+  });
+});
+
+describe("scoped writer", () => {
+  it("flushes buffered rows when its scope closes", async () => {
+    const rows = rolloutsFor(12, 3);
+    const file = freshPath();
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const writer = yield* openRolloutLogScoped(file, options(SIZES, { batchRows: 10 }));
+          writer.append(rows);
+          expect(writer.rowsWritten).toBe(0);
+        }),
+      ),
+    );
+    expect(readRolloutLog(file).rows).toEqual(rows.map((r) => recorded(r, SIZES)));
+  });
+
+  it("fails with the tagged error when the log cannot be opened", async () => {
+    const file = freshPath();
+    fs.writeFileSync(file, "not arrow");
+    const error = await Effect.runPromise(Effect.flip(Effect.scoped(openRolloutLogScoped(file, options(SIZES, { resume: true })))));
+    expect(error).toBeInstanceOf(RolloutLogNotArrow);
+  });
+});
+
+describe("metadata keys", () => {
+  it("are plain schema metadata that arrow-js's own reader sees", () => {
+    const file = freshPath();
+    writeLog(file, rolloutsFor(13, 1));
+    const reader = RecordBatchReader.from(fs.readFileSync(file));
+    reader.open();
+    const metadata = reader.schema.metadata;
+    expect([...metadata.keys()].sort()).toEqual(Object.values(MetadataKey).sort());
+    expect(metadata.get(MetadataKey.rewardComponents)).toBe(JSON.stringify(COMPONENTS));
+    expect(metadata.get(MetadataKey.pipeline)).toBe(options(SIZES).pipelineConfig);
+    expect(metadata.get(MetadataKey.formatVersion)).toBe("1");
+  });
+});
