@@ -8,11 +8,19 @@ export interface SessionSignature {
   readonly outputNames: readonly string[];
 }
 
+/** What a session host offers, whether the session lives on this thread or in a worker. */
+export interface Session {
+  readonly model: string;
+  readonly signature: SessionSignature;
+  run(feeds: Feeds, fetch?: readonly string[]): Promise<Fetches>;
+  release(): Promise<void>;
+}
+
 /**
  * An InferenceSession on the calling thread. `run` blocks that thread for the whole graph
  * (platform-notes), so the pipeline hosts these inside worker threads; tests and tools use them directly.
  */
-export class LocalSession {
+export class LocalSession implements Session {
   readonly model: string;
   readonly signature: SessionSignature;
   private readonly session: ort.InferenceSession;

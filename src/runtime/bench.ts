@@ -1,0 +1,54 @@
+import { performance } from "node:perf_hooks";
+import { Graph } from "../graph/graph.ts";
+import { matmul } from "../graph/ops.ts";
+import { toOnnx } from "../graph/serialize.ts";
+import { type ExecutionConfig, defaultExecution } from "./execution.ts";
+import { LocalSession } from "./local-session.ts";
+import { f32 } from "./tensors.ts";
+
+export interface MatMulBench {
+  readonly n: number;
+  /** Median over the timed runs. */
+  readonly ms: number;
+  readonly gflops: number;
+}
+
+export interface MatMulBenchOptions {
+  readonly warmup?: number;
+  readonly runs?: number;
+  readonly config?: ExecutionConfig;
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * The achievable float32 throughput of this machine through ORT: an n x n by n x n MatMul on the
+ * calling thread, the baseline the engine's own graphs are measured against. Both operands are
+ * inputs so that nothing can be constant-folded.
+ */
+export const benchMatMul = async (n: number, options: MatMulBenchOptions = {}): Promise<MatMulBench> => {
+  const { warmup = 3, runs = 10, config = defaultExecution } = options;
+  const g = new Graph("bench-matmul");
+  g.output(matmul(g.input("a", "float32", [n, n]), g.input("b", "float32", [n, n])), "c");
+  const session = await LocalSession.create(`matmul ${n}x${n}`, toOnnx(g), config);
+  // Operand values do not change the work; a fixed pattern keeps the result finite.
+  const operand = f32([n, n], Float32Array.from({ length: n * n }, (_, i) => ((i % 7) - 3) / n));
+  const feeds = { a: operand, b: operand };
+  try {
+    for (let i = 0; i < warmup; i++) await session.run(feeds, ["c"], false);
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const start = performance.now();
+      await session.run(feeds, ["c"], false);
+      times.push(performance.now() - start);
+    }
+    const ms = median(times);
+    return { n, ms, gflops: (2 * n ** 3) / (ms * 1e6) };
+  } finally {
+    await session.release();
+  }
+};
