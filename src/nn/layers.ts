@@ -1,15 +1,25 @@
 /** Standard layers over ParamScope, with torch-compatible parameter layouts and default inits. */
 import type { Tensor } from "../graph/graph.ts";
-import { add, attention, conv, gelu, groupNorm as groupNormOp, layerNorm as layerNormOp, matmul, reshape, split, transpose } from "../graph/ops.ts";
-import type { ParamScope } from "./params.ts";
+import { add, attention, conv, gelu, groupNorm as groupNormOp, layerNorm as layerNormOp, matmul, mul, reshape, split, transpose } from "../graph/ops.ts";
+import { LORA_MARKER, type ParamScope } from "./params.ts";
 
 const kaimingUniform = (fanIn: number) => ({ kind: "uniform", bound: 1 / Math.sqrt(fanIn) }) as const;
 
-/** y = x W + b over the last axis; W is stored [in, out] so the forward is one MatMul without a transpose. */
+/**
+ * y = x W + b over the last axis; W is stored [in, out] so the forward is one MatMul without a transpose.
+ * When the scope is a LoRA target, y += (alpha / rank) * (x A) B with B starting at zero, so the adapted
+ * model starts exactly at the base model.
+ */
 export const linear = (scope: ParamScope, x: Tensor, outFeatures: number, options: { bias?: boolean; init?: "default" | "zeros" } = {}): Tensor => {
   const inFeatures = x.shape[x.shape.length - 1]!;
   const weight = scope.param("weight", [inFeatures, outFeatures], options.init === "zeros" ? { kind: "zeros" } : kaimingUniform(inFeatures));
-  const y = matmul(x, weight);
+  let y = matmul(x, weight);
+  const lora = scope.adapterHere();
+  if (lora) {
+    const down = scope.param(`${LORA_MARKER.slice(1)}A`, [inFeatures, lora.rank], kaimingUniform(inFeatures));
+    const up = scope.param(`${LORA_MARKER.slice(1)}B`, [lora.rank, outFeatures], { kind: "zeros" });
+    y = add(y, mul(matmul(matmul(x, down), up), lora.alpha / lora.rank));
+  }
   return options.bias === false ? y : add(y, scope.param("bias", [outFeatures], options.init === "zeros" ? { kind: "zeros" } : kaimingUniform(inFeatures)));
 };
 

@@ -9,6 +9,22 @@ export type Init =
   | { readonly kind: "normal"; readonly std: number }
   | { readonly kind: "uniform"; readonly bound: number };
 
+/** Low-rank adapters (LoRA) added to the `linear` layers whose scope name matches a target. */
+export interface LoraConfig {
+  readonly rank: number;
+  /** The adapter's output is scaled by alpha / rank. */
+  readonly alpha: number;
+  /** Layer names or glob patterns (`*` = any run of characters), matched against the layer's full name or its tail, e.g. "attn.qkv". */
+  readonly targets: readonly string[];
+}
+
+export const LORA_MARKER = ".lora_";
+
+/** Whether a parameter belongs to an adapter: the default trainable set when adapters are on. */
+export const isAdapterParam = (name: string): boolean => name.includes(LORA_MARKER);
+
+const globToRegExp = (glob: string): RegExp => new RegExp(`(^|\\.)${glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+
 export interface ParamSpec {
   readonly name: string;
   readonly shape: readonly number[];
@@ -24,9 +40,11 @@ export class ParamScope {
   readonly prefix: string;
   private readonly registry: ParamSpec[];
   private readonly tensors: Map<string, Tensor>;
+  readonly lora: LoraConfig | undefined;
 
-  constructor(graph: Graph, prefix = "", registry: ParamSpec[] = [], tensors = new Map<string, Tensor>()) {
+  constructor(graph: Graph, options: { lora?: LoraConfig } = {}, prefix = "", registry: ParamSpec[] = [], tensors = new Map<string, Tensor>()) {
     this.graph = graph;
+    this.lora = options.lora;
     this.prefix = prefix;
     this.registry = registry;
     this.tensors = tensors;
@@ -34,7 +52,13 @@ export class ParamScope {
 
   /** A nested scope whose parameters are named `<prefix><name>.<param>`. */
   child(name: string): ParamScope {
-    return new ParamScope(this.graph, `${this.prefix}${name}.`, this.registry, this.tensors);
+    return new ParamScope(this.graph, { lora: this.lora }, `${this.prefix}${name}.`, this.registry, this.tensors);
+  }
+
+  /** The adapter config when this scope's layer is a LoRA target. */
+  adapterHere(): LoraConfig | undefined {
+    const layer = this.prefix.replace(/\.$/, "");
+    return this.lora?.targets.some((t) => globToRegExp(t).test(layer)) ? this.lora : undefined;
   }
 
   param(name: string, shape: readonly number[], init: Init): Tensor {

@@ -2,7 +2,7 @@ import { gradients } from "../autodiff/gradients.ts";
 import { graphFlops } from "../graph/flops.ts";
 import { Graph, type Tensor } from "../graph/graph.ts";
 import { toOnnx } from "../graph/serialize.ts";
-import { ParamScope, type ParamSpec } from "../nn/params.ts";
+import { type LoraConfig, ParamScope, type ParamSpec } from "../nn/params.ts";
 import type { ParamSet } from "../optim/param-set.ts";
 import type { Feeds, Fetches } from "../runtime/tensors.ts";
 
@@ -32,9 +32,14 @@ export interface CompiledTrainGraph extends CompiledGraph {
 
 export const gradName = (param: string): string => `grad:${param}`;
 
-const compile = (name: string, build: ModelBuilder, differentiate: (outputs: ModelOutputs, scope: ParamScope) => string[] | undefined) => {
+export interface CompileOptions {
+  /** Low-rank adapters on matching linear layers (their parameters are named `<layer>.lora_A/B`). */
+  readonly lora?: LoraConfig;
+}
+
+const compile = (name: string, build: ModelBuilder, options: CompileOptions, differentiate: (outputs: ModelOutputs, scope: ParamScope) => string[] | undefined) => {
   const graph = new Graph(name);
-  const scope = new ParamScope(graph);
+  const scope = new ParamScope(graph, options);
   const outputs = build(scope, graph);
   const named = Object.entries(outputs).map(([key, t]) => graph.output(t, key).name);
   const trainable = differentiate(outputs, scope) ?? [];
@@ -53,14 +58,14 @@ const compile = (name: string, build: ModelBuilder, differentiate: (outputs: Mod
 };
 
 /** A forward-only graph of the model (inference, sampling, evaluation). */
-export const compileForward = (name: string, build: ModelBuilder): CompiledGraph => compile(name, build, () => undefined).compiled;
+export const compileForward = (name: string, build: ModelBuilder, options: CompileOptions = {}): CompiledGraph => compile(name, build, options, () => undefined).compiled;
 
 /**
  * Forward plus backward in one graph: outputs the model's outputs (incl. `loss`) and `grad:<param>` for each
  * trainable parameter (default all; e.g. only adapter weights).
  */
-export const compileTrainStep = (name: string, build: ModelBuilder, trainable?: (param: string) => boolean): CompiledTrainGraph => {
-  const { compiled, trainable: names } = compile(name, build, (outputs, scope) => {
+export const compileTrainStep = (name: string, build: ModelBuilder, trainable?: (param: string) => boolean, options: CompileOptions = {}): CompiledTrainGraph => {
+  const { compiled, trainable: names } = compile(name, build, options, (outputs, scope) => {
     const loss = outputs.loss ?? (() => {
       throw new Error(`training graph '${name}' must return a scalar 'loss' output`);
     })();
