@@ -40,10 +40,10 @@ export const clippedSurrogate = (logProb: Tensor, logProbOld: Tensor, advantages
 
 /**
  * The optional KL penalty to a reference policy (beta = 0 in Adv-GRPO): per sample,
- * mean over C*H*W of (mu - mu_ref)^2 / (2 s^2) with s the transition std, then the batch mean, times beta.
+ * mean over C*H*W of (mu - mu_ref)^2 / (2 s^2) with s^2 the transition variance [B], then the batch mean, times beta.
  */
-export const klPenalty = (mean: Tensor, referenceMean: Tensor, transitionStd: Tensor, beta: number): Tensor => {
+export const klPenalty = (mean: Tensor, referenceMean: Tensor, transitionVariance: Tensor, beta: number): Tensor => {
   const perSampleAxes = mean.shape.slice(1).map((_, i) => i + 1);
   const squaredError = reduceMean(square(sub(mean, referenceMean)), perSampleAxes, false);
-  return mul(meanAll(div(squaredError, mul(square(transitionStd), 2))), beta);
+  return mul(meanAll(div(squaredError, mul(transitionVariance, 2))), beta);
 };

@@ -15,6 +15,12 @@ export interface ExecutionConfig {
    * (platform-notes), so it is off by default.
    */
   readonly spinning: boolean;
+  /**
+   * ORT graph optimisation level; default "basic". The extended fusions rewrite a forward-only graph and the
+   * same forward inside a training graph differently (last-bit differences in the DiT's velocity), which would
+   * break the on-policy check; "basic" keeps them identical and measured no slower on the default sizes.
+   */
+  readonly graphOptimization?: "disabled" | "basic" | "extended" | "all";
 }
 
 export const defaultExecution: ExecutionConfig = { providers: ["cpu"], intraOpThreads: 2, spinning: false };
@@ -62,6 +68,6 @@ export const sessionOptions = (config: ExecutionConfig): ort.InferenceSession.Se
   executionProviders: resolveProviders(config.providers),
   intraOpNumThreads: config.intraOpThreads,
   interOpNumThreads: 1,
-  graphOptimizationLevel: "all",
+  graphOptimizationLevel: config.graphOptimization ?? "basic",
   extra: { session: { intra_op: { allow_spinning: config.spinning ? "1" : "0" } } },
 });

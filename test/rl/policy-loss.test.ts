@@ -52,11 +52,11 @@ describe("clipped surrogate", () => {
     expect(report.checked).toBe(6);
   });
 
-  it("KL penalty: per-sample mean squared mean difference over 2 std^2, times beta", async () => {
+  it("KL penalty: per-sample mean squared mean difference over 2 variance, times beta", async () => {
     const report = await gradCheck({
-      inputs: { mu: { shape: [2, 3] }, ref: { shape: [2, 3] }, std: { shape: [2], positive: true } },
+      inputs: { mu: { shape: [2, 3] }, ref: { shape: [2, 3] }, variance: { shape: [2], positive: true } },
       wrt: ["mu"],
-      build: (t) => klPenalty(t.mu!, t.ref!, t.std!, 0.04),
+      build: (t) => klPenalty(t.mu!, t.ref!, t.variance!, 0.04),
     });
     expect(report.checked).toBe(6);
   });
