@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /** The `advgrpo` command: one subcommand per job; errors are shown once, here, with their context. */
 import { runBenchmarks } from "../bench/main.ts";
+import { runCommand } from "./run.ts";
 
 const commands: Readonly<Record<string, { readonly summary: string; readonly run: (args: readonly string[]) => Promise<void> }>> = {
+  run: { summary: "train with a pipeline file (advgrpo run pipelines/default.yaml [--resume])", run: runCommand },
   bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run", run: () => runBenchmarks() },
 };
 

@@ -1,0 +1,158 @@
+/**
+ * The stages' ports bound to the real models. Model calls are Promises; each port call is a cold Observable
+ * that starts its call on subscription, and a StageClock adds up the wall time spent behind every port.
+ */
+import { defer, from, type Observable } from "rxjs";
+import type { RgbImage } from "../io/png.ts";
+import type { RolloutLogWriter } from "../io/rollout-log/index.ts";
+import type { Features } from "../models/backbone/features.ts";
+import type { Discriminator } from "../models/discriminator/discriminator.ts";
+import type { GeneratorStepStats } from "../rl/learner.ts";
+import type { AdvantagedRollout, FeaturedRollout } from "../rollout/rollout.ts";
+import type {
+  DiscriminatorPort,
+  EvaluatorPort,
+  FeaturePort,
+  LearnerPort,
+  RecorderPort,
+  ReferencePort,
+  ReferenceRewardPort,
+  RewardPort,
+  SamplerPort,
+} from "../stages/ports.ts";
+import type { Evaluator } from "./evaluation.ts";
+import type { Policy } from "./policy.ts";
+import { concatFeatures, type RewardModel } from "./reward-model.ts";
+
+/** Milliseconds spent behind each port, for per-stage timing reports. */
+export class StageClock {
+  private readonly totals = new Map<string, number>();
+
+  time<T>(stage: string, work: () => Promise<T>): Observable<T> {
+    return defer(() => {
+      const start = performance.now();
+      return from(work().finally(() => this.totals.set(stage, (this.totals.get(stage) ?? 0) + performance.now() - start)));
+    });
+  }
+
+  /** The totals since the last call, then starts again from zero. */
+  take(): Record<string, number> {
+    const out = Object.fromEntries(this.totals);
+    this.totals.clear();
+    return out;
+  }
+}
+
+const imageOf = (row: { image: Float32Array; imageHeight: number; imageWidth: number }): RgbImage => ({ data: row.image, height: row.imageHeight, width: row.imageWidth });
+
+/** Features of rows that carry their tokens, as one batch. */
+export const featuresOfRows = (rows: readonly FeaturedRollout[], like: Pick<Features, "dim" | "patchCount" | "pooledDim">): Features =>
+  concatFeatures(rows.map((r) => ({ ...like, batch: 1, cls: r.cls, patches: r.patches, pooled: r.pooled })));
+
+const splitFeatures = (f: Features) =>
+  Array.from({ length: f.batch }, (_, i) => ({
+    cls: f.cls.slice(i * f.dim, (i + 1) * f.dim),
+    patches: f.patches.slice(i * f.patchCount * f.dim, (i + 1) * f.patchCount * f.dim),
+    pooled: f.pooled.slice(i * f.pooledDim, (i + 1) * f.pooledDim),
+  }));
+
+/** A batch is one group, so (epoch, group) names its patch draws. */
+const batchLabel = (row: { epoch: number; groupId: number }) => `${row.epoch}/${row.groupId}`;
+
+export interface Ports {
+  readonly sampler: SamplerPort;
+  readonly features: FeaturePort;
+  readonly rewards: RewardPort;
+  readonly learner: LearnerPort;
+  readonly discriminator: DiscriminatorPort;
+  readonly references: ReferencePort;
+  readonly referenceReward: ReferenceRewardPort;
+  readonly recorder: RecorderPort;
+  readonly evaluator: EvaluatorPort;
+}
+
+export interface PortContext {
+  readonly policy: Policy;
+  readonly rewards: RewardModel;
+  readonly evaluator: Evaluator;
+  readonly log: RolloutLogWriter;
+  readonly prompts: readonly string[];
+  /** Heads the discriminator port steps in a given epoch (the adversarial one, the warm-up of a frozen one). */
+  readonly trainedHeads: (epoch: number) => readonly Discriminator[];
+  readonly clock: StageClock;
+  /** Called with each generator optimiser step's full diagnostics (the port returns them too). */
+  readonly onGeneratorStep?: (stats: GeneratorStepStats) => void;
+}
+
+export const bindPorts = (c: PortContext): Ports => {
+  let featureShape: Pick<Features, "dim" | "patchCount" | "pooledDim"> | undefined;
+  return {
+    sampler: {
+      sample: (keys) => c.clock.time("sample", async () => c.policy.sampler.sample(keys, await c.policy.embed(keys.map((k) => k.prompt)), c.policy.params)),
+    },
+    features: {
+      extract: (images) =>
+        c.clock.time("features", async () => {
+          const f = await c.rewards.features.extract(images.map(imageOf));
+          featureShape = { dim: f.dim, patchCount: f.patchCount, pooledDim: f.pooledDim };
+          return splitFeatures(f);
+        }),
+    },
+    rewards: {
+      score: (rows) =>
+        c.clock.time("reward", async () => {
+          const scored = await c.rewards.score(rows.map(imageOf), rows.map((r) => r.prompt), featuresOfRows(rows, featureShape!), batchLabel(rows[0]!));
+          return rows.map((_, i) => ({
+            rewards: Object.fromEntries(Object.entries(scored.components).map(([name, values]) => [name, values[i]!])),
+            reward: scored.total[i]!,
+            discLogitCls: scored.clsLogits[i]!,
+            discLogitPatch: scored.patchLogits[i]!,
+          }));
+        }),
+    },
+    learner: {
+      step: (groups) =>
+        c.clock.time("learn", async () => {
+          const batches = await Promise.all(groups.map(async (rollouts) => ({ rollouts, ...(await c.policy.embed(rollouts.map((r) => r.prompt))) })));
+          const stats = await c.policy.learner.step(batches);
+          c.onGeneratorStep?.(stats);
+          return { ...stats };
+        }),
+    },
+    references: {
+      forPrompts: (promptIndices) =>
+        c.clock.time("references", async () =>
+          (await Promise.all(promptIndices.map(async (p) => splitFeatures(await c.rewards.references.features(c.prompts[p]!)).map((f) => ({ ...f, promptIndex: p }))))).flat(),
+        ),
+    },
+    discriminator: {
+      step: (batch) =>
+        c.clock.time("discriminator", async () => {
+          const like = featureShape!;
+          const refs = concatFeatures(batch.references.map((r) => ({ ...like, batch: 1, cls: r.cls, patches: r.patches, pooled: r.pooled })));
+          const generated = featuresOfRows(batch.generated, like);
+          const stats: Record<string, number> = {};
+          for (const [k, head] of c.trainedHeads(batch.epoch).entries()) {
+            const label = `discriminator/${batch.epoch}/${k}`;
+            const step = await head.step(c.rewards.tokens(refs, `${label}/references`), c.rewards.tokens(generated, `${label}/generated`));
+            Object.assign(stats, k === 0 ? step : Object.fromEntries(Object.entries(step).map(([name, v]) => [`head${k}.${name}`, v])));
+          }
+          return stats;
+        }),
+    },
+    referenceReward: {
+      meanReward: (promptIndices) => c.clock.time("reward", () => c.rewards.referenceReward(promptIndices.map((p) => c.prompts[p]!), "trigger")),
+    },
+    recorder: {
+      record: (rows: readonly AdvantagedRollout[]) =>
+        c.clock.time("record", async () => {
+          c.log.append(rows);
+          c.log.flush();
+          return { rowsWritten: c.log.rowsWritten };
+        }),
+    },
+    evaluator: {
+      evaluate: (epoch) => c.clock.time("evaluate", () => c.evaluator.evaluate(epoch + 1)),
+    },
+  };
+};

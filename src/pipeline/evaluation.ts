@@ -1,0 +1,115 @@
+/**
+ * Evaluation of the current policy on held-out prompts: ODE samples from the EMA (or live) weights, scored for
+ * alignment, style (the project's own classifier, which reads damage as "other"), aligned-and-styled, DINO
+ * similarity and diversity, plus the discriminator's reward of samples and references side by side, the
+ * reward-hacking monitor's inputs. Every evaluation also writes an image grid.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { evaluateSamples, type EvalSample } from "../eval/metrics.ts";
+import { StyleClassifier } from "../eval/style-classifier.ts";
+import type { RgbImage } from "../io/png.ts";
+import { defaultReferenceSet } from "../io/reference-set.ts";
+import type { ParamSet } from "../optim/param-set.ts";
+import { gridPng } from "../report/grid.ts";
+import type { ExecutionConfig } from "../runtime/execution.ts";
+import { formatPrompt, parsePrompt, promptsOf } from "../world/prompt.ts";
+import type { PipelineConfig } from "./config/schema.ts";
+import type { Policy } from "./policy.ts";
+import type { RewardModel } from "./reward-model.ts";
+
+export const STYLE_CLASSIFIER = fileURLToPath(new URL("../../weights/style-classifier/style-classifier.safetensors", import.meta.url));
+
+export type EvaluationMetrics = Readonly<Record<string, number>>;
+
+/** Rows of the grid: at most this many prompts, each with its seeds and one reference image. */
+const GRID_PROMPTS = 8;
+
+export class Evaluator {
+  private readonly config: PipelineConfig;
+  private readonly policy: Policy;
+  private readonly rewards: RewardModel;
+  private readonly classifier: StyleClassifier;
+  private readonly prompts: readonly string[];
+  private readonly references: ReadonlyMap<string, readonly RgbImage[]>;
+  private readonly gridDir: string;
+
+  private constructor(config: PipelineConfig, policy: Policy, rewards: RewardModel, classifier: StyleClassifier, gridDir: string) {
+    this.config = config;
+    this.policy = policy;
+    this.rewards = rewards;
+    this.classifier = classifier;
+    this.gridDir = gridDir;
+    this.prompts = promptsOf("heldout").slice(0, config.eval.heldOutPrompts).map(formatPrompt);
+    this.references = defaultReferenceSet({ split: "heldout", style: config.world.referenceStyle, perPrompt: config.references.perPrompt, seed: config.run.seed, size: config.world.imageSize }).images;
+  }
+
+  static async create(config: PipelineConfig, policy: Policy, rewards: RewardModel, runDir: string, execution: ExecutionConfig): Promise<Evaluator> {
+    if (config.prompts.heldOut !== "embedded") throw new Error("prompts.heldOut: evaluation metrics (alignment, style) are defined on the embedded shapes world only");
+    const gridDir = join(runDir, "grids");
+    mkdirSync(gridDir, { recursive: true });
+    return new Evaluator(config, policy, rewards, await StyleClassifier.load(STYLE_CLASSIFIER, { execution }), gridDir);
+  }
+
+  /** The weights evaluated: the EMA when configured, else the live weights. */
+  private weights(): ParamSet {
+    return this.config.eval.useEma && this.policy.ema ? this.policy.ema.weights : this.policy.params;
+  }
+
+  /** Evaluates after `epochsTrained` epochs (0 = the starting model); the grid and patch draws are named by it. */
+  async evaluate(epochsTrained: number): Promise<EvaluationMetrics> {
+    const epoch = epochsTrained;
+    const seeds = this.config.eval.seeds;
+    const samples: EvalSample[] = [];
+    const groupImages: RgbImage[][] = [];
+    for (const [p, prompt] of this.prompts.entries()) {
+      const keys = seeds.map((seed, member) => ({ runId: "eval", epoch, policyVersion: 0, prompt, promptIndex: p, groupId: p, member, seed }));
+      const rollouts = await this.policy.evaluationSampler.sample(keys, await this.policy.embed(keys.map((k) => k.prompt)), this.weights());
+      const images = rollouts.map((r) => ({ data: r.image, height: r.imageHeight, width: r.imageWidth }));
+      groupImages.push(images);
+      for (const image of images) samples.push({ image, attributes: parsePrompt(prompt), group: p });
+    }
+    const images = samples.map((s) => s.image);
+    const features = await this.rewards.features.extract(images);
+    const pooledDim = features.pooledDim;
+    const referenceFeatures = await Promise.all(this.prompts.map((prompt) => this.rewards.features.extract(this.references.get(prompt)!)));
+    const evaluation = await evaluateSamples(this.classifier, samples, this.config.world.referenceStyle, {
+      generated: samples.map((_, i) => features.pooled.slice(i * pooledDim, (i + 1) * pooledDim)),
+      references: samples.map((s) => {
+        const refs = referenceFeatures[Number(s.group)]!;
+        return Array.from({ length: refs.batch }, (_, r) => refs.pooled.slice(r * pooledDim, (r + 1) * pooledDim));
+      }),
+    });
+    const generatedReward = mean((await this.rewards.discriminator.score(this.rewards.tokens(features, `eval/${epoch}/generated`))).reward);
+    const referenceAll = await this.rewards.features.extract(this.prompts.flatMap((p) => this.references.get(p)!.slice(0, 1)));
+    const referenceReward = mean((await this.rewards.discriminator.score(this.rewards.tokens(referenceAll, `eval/${epoch}/references`))).reward);
+    this.writeGrid(epoch, groupImages);
+    const s = evaluation.summary;
+    return {
+      alignment: s.alignment,
+      alignedAndStyled: s.alignedAndStyled,
+      styleScore: s.styleScore,
+      styledRate: s.styledRate,
+      dinoSimilarity: s.dinoSimilarity ?? Number.NaN,
+      diversity: s.diversity ?? Number.NaN,
+      generatedReward,
+      referenceReward,
+      ...Object.fromEntries(Object.entries(s.attributeMatch).map(([k, v]) => [`match.${k}`, v])),
+    };
+  }
+
+  /** grids/epoch-NNNN.png: one row per prompt, its seeds' samples, then a reference image. */
+  private writeGrid(epoch: number, groups: readonly RgbImage[][]): void {
+    const rows = groups.slice(0, GRID_PROMPTS).map((images, p) => [...images, this.references.get(this.prompts[p]!)![0]!]);
+    writeFileSync(join(this.gridDir, gridFileName(epoch)), gridPng(rows, { scale: 3, gap: 2 }));
+  }
+
+  release(): Promise<void> {
+    return this.classifier.release();
+  }
+}
+
+export const gridFileName = (epochsTrained: number): string => `after-${String(epochsTrained).padStart(4, "0")}-epochs.png`;
+
+const mean = (values: ArrayLike<number>): number => Array.from(values).reduce((a, b) => a + b, 0) / values.length;

@@ -1,0 +1,166 @@
+/**
+ * The run's offline HTML page, rebuilt from metrics.jsonl and the evaluation grids after every evaluation
+ * and at the end, so a killed run still has a current report. Style figures never appear without alignment
+ * and a grid beside them: a style score can rise because images degrade.
+ */
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hackingWarnings, type EvalSummary } from "../report/hacking-monitor.ts";
+import { renderReport } from "../report/html.ts";
+import { METRIC_KINDS, metricSeries, readMetricsLog, writeCsv, type MetricRecord } from "../report/metrics-log.ts";
+import { linePlot } from "../report/plot.ts";
+import type { RunFolder } from "./run-folder.ts";
+
+const pct = (f: number | undefined) => (f === undefined || Number.isNaN(f) ? "-" : `${(f * 100).toFixed(1)}%`);
+const num = (f: number | undefined) => (f === undefined || Number.isNaN(f) ? "-" : f.toFixed(3));
+
+export interface Headline {
+  readonly first: Readonly<Record<string, number>> | undefined;
+  readonly last: Readonly<Record<string, number>> | undefined;
+}
+
+export const headlineOf = (records: readonly MetricRecord[]): Headline => {
+  const evals = records.filter((r) => r.kind === "eval");
+  return { first: evals[0]?.metrics, last: evals.at(-1)?.metrics };
+};
+
+export const writeRunReport = (folder: RunFolder, configJson: string): string => {
+  const { records, warnings } = readMetricsLog(folder.root);
+  for (const kind of METRIC_KINDS) if (records.some((r) => r.kind === kind)) writeCsv(records, kind, join(folder.root, `metrics-${kind}.csv`));
+  const series = (kind: MetricRecord["kind"], metric: string, x: "epoch" | "step" = "epoch") => metricSeries(records, kind, metric, x);
+  const evals = records.filter((r) => r.kind === "eval");
+  const summaries: EvalSummary[] = evals.map((r) => ({
+    epoch: r.epoch,
+    generatedReward: r.metrics.generatedReward!,
+    referenceReward: r.metrics.referenceReward!,
+    alignment: r.metrics.alignment!,
+    alignedAndStyled: r.metrics.alignedAndStyled!,
+  }));
+  const { first, last } = headlineOf(records);
+  const grids = existsSync(folder.grids)
+    ? readdirSync(folder.grids)
+        .filter((f) => f.endsWith(".png"))
+        .sort()
+        .map((f) => ({ src: `grids/${f}`, caption: `${f.replace(".png", "")}: held-out prompts (rows) x seeds, last column a reference image` }))
+    : [];
+  const epochRecords = records.filter((r) => r.kind === "epoch");
+  const html = renderReport({
+    title: `advgrpo run ${folder.root}`,
+    runId: folder.root,
+    createdAt: new Date().toISOString(),
+    config: configJson,
+    headline: [
+      { label: "aligned-and-styled", value: pct(last?.alignedAndStyled), note: `before training: ${pct(first?.alignedAndStyled)}` },
+      { label: "alignment", value: pct(last?.alignment), note: `before training: ${pct(first?.alignment)}` },
+      { label: "style score", value: num(last?.styleScore), note: `before training: ${num(first?.styleScore)}` },
+      { label: "DINO similarity", value: num(last?.dinoSimilarity), note: `before training: ${num(first?.dinoSimilarity)}` },
+      { label: "diversity", value: num(last?.diversity), note: `before training: ${num(first?.diversity)}` },
+      { label: "epochs", value: String(epochRecords.length) },
+    ],
+    warnings: [...warnings, ...hackingWarnings(summaries, { reward: "margin" }).map((w) => w.message)],
+    sections: [
+      {
+        title: "Evaluation on held-out prompts (ODE samples)",
+        plots: [
+          linePlot({
+            title: "Alignment and aligned-and-styled",
+            xLabel: "epochs trained",
+            yLabel: "fraction of samples",
+            series: [
+              { name: "alignment", points: series("eval", "alignment") },
+              { name: "aligned-and-styled", points: series("eval", "alignedAndStyled") },
+              { name: "styled", points: series("eval", "styledRate"), dashed: true },
+            ],
+          }),
+          linePlot({
+            title: "Style score, DINO similarity, diversity",
+            xLabel: "epochs trained",
+            yLabel: "value",
+            series: [
+              { name: "style score", points: series("eval", "styleScore") },
+              { name: "DINO similarity", points: series("eval", "dinoSimilarity") },
+              { name: "diversity", points: series("eval", "diversity") },
+            ],
+          }),
+          linePlot({
+            title: "Reward-hacking monitor: discriminator reward, samples vs references",
+            xLabel: "epochs trained",
+            yLabel: "reward",
+            series: [
+              { name: "generated", points: series("eval", "generatedReward") },
+              { name: "reference images", points: series("eval", "referenceReward"), dashed: true },
+            ],
+          }),
+        ],
+        tables: [
+          {
+            columns: ["epochs", "aligned-and-styled", "alignment", "style score", "DINO sim", "diversity", "reward gen", "reward ref"],
+            rows: evals.map((e) => [e.epoch, pct(e.metrics.alignedAndStyled), pct(e.metrics.alignment), num(e.metrics.styleScore), num(e.metrics.dinoSimilarity), num(e.metrics.diversity), num(e.metrics.generatedReward), num(e.metrics.referenceReward)]),
+          },
+        ],
+      },
+      { title: "Image grids over training", images: grids },
+      {
+        title: "Rollouts and the discriminator",
+        plots: [
+          linePlot({
+            title: "Rollout reward per epoch (mean +/- std)",
+            xLabel: "epoch",
+            yLabel: "reward",
+            series: [{ name: "reward", points: series("epoch", "rewardMean"), band: epochRecords.map((r) => [r.epoch, r.metrics.rewardMean! - r.metrics.rewardStd!, r.metrics.rewardMean! + r.metrics.rewardStd!] as const) }],
+          }),
+          linePlot({
+            title: "Discriminator",
+            xLabel: "epoch",
+            yLabel: "value",
+            series: [
+              { name: "accuracy", points: series("discriminator", "accuracy") },
+              { name: "hinge loss", points: series("discriminator", "loss") },
+            ],
+          }),
+        ],
+      },
+      {
+        title: "Generator steps",
+        plots: [
+          linePlot({
+            title: "Importance ratio (min / mean / max)",
+            xLabel: "optimiser step",
+            yLabel: "ratio",
+            series: [
+              { name: "mean", points: series("generator", "ratioMean", "step") },
+              { name: "min", points: series("generator", "ratioMin", "step"), dashed: true },
+              { name: "max", points: series("generator", "ratioMax", "step"), dashed: true },
+            ],
+            references: [{ name: "on-policy", y: 1, colour: "#888888" }],
+          }),
+          linePlot({
+            title: "Clip fraction and gradient norm",
+            xLabel: "optimiser step",
+            yLabel: "value",
+            series: [
+              { name: "clip fraction (high + low)", points: records.filter((r) => r.kind === "generator").map((r) => [r.step ?? r.epoch, r.metrics.clipFracHigh! + r.metrics.clipFracLow!] as const) },
+              { name: "gradient norm (pre-clip)", points: series("generator", "gradNorm", "step") },
+            ],
+          }),
+        ],
+      },
+      {
+        title: "Time and memory per epoch",
+        plots: [
+          linePlot({
+            title: "Seconds per epoch and peak RSS",
+            xLabel: "epoch",
+            yLabel: "seconds / 100 MB",
+            series: [
+              { name: "seconds", points: series("epoch", "seconds") },
+              { name: "RSS (100 MB)", points: series("epoch", "rssMB").map(([x, y]) => [x, y / 100] as const) },
+            ],
+          }),
+        ],
+      },
+    ],
+  });
+  writeFileSync(folder.report, html);
+  return folder.report;
+};

