@@ -59,8 +59,6 @@ export interface RunSummary {
 
 type Report = GeneratorStepReport | DiscriminatorStepReport | EvaluationReport;
 
-const KEEP_CHECKPOINTS = 2;
-
 const trainingPrompts = (config: PipelineConfig): string[] => {
   if (config.prompts.train !== "embedded") throw new Error("prompts.train: only the embedded shapes-world prompts are supported so far");
   return promptsOf("train").map(formatPrompt);
@@ -111,7 +109,7 @@ const restore = (resumed: Resumed, policy: Policy, rewards: RewardModel, folder:
   truncateSync(join(folder.root, METRICS_FILE), Number(requireMetadata(state, file, "metricsBytes")));
 };
 
-const checkpoint = async (folder: RunFolder, epoch: number, policy: Policy, rewards: RewardModel, configJson: string, rolloutRows: number): Promise<void> => {
+const checkpoint = async (folder: RunFolder, epoch: number, policy: Policy, rewards: RewardModel, configJson: string, rolloutRows: number, keep: number): Promise<void> => {
   const d = rewards.discriminator.exportState();
   const f = rewards.frozen?.exportState();
   await saveTrainingState(checkpointFile(folder, epoch), {
@@ -130,7 +128,7 @@ const checkpoint = async (folder: RunFolder, epoch: number, policy: Policy, rewa
       metricsBytes: String(fileSize(join(folder.root, METRICS_FILE))),
     },
   });
-  for (const old of listCheckpoints(folder).slice(0, -KEEP_CHECKPOINTS)) unlinkSync(old);
+  if (keep > 0) for (const old of listCheckpoints(folder).slice(0, -keep)) unlinkSync(old);
 };
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -237,7 +235,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
         const stages = Object.entries(timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(" ");
         options.progress(`epoch ${epoch + 1}/${config.run.epochs} [${phase}] reward ${fmt(summary.rewardMean)} ± ${fmt(summary.rewardStd)}  ${learnerText}  | ${seconds.toFixed(1)}s (${stages}) rss ${Math.round(process.memoryUsage().rss / 2 ** 20)}MB`);
         if (epoch + 1 === config.run.epochs && !evaluatedAfter) evaluationRecord(epoch + 1, await evaluator.evaluate(epoch + 1));
-        await checkpoint(folder, epoch, policy, rewards, configJson, log.rowsWritten);
+        await checkpoint(folder, epoch, policy, rewards, configJson, log.rowsWritten, config.run.keepCheckpoints);
         epochsCompleted = epoch + 1;
       };
       return prompts$.pipe(

@@ -1,8 +1,8 @@
 /**
  * The GRPO learner: recomputes the log-prob of every recorded SDE-window transition with the policy graph,
- * accumulates the clipped-surrogate gradients over the epoch's sampler batches so that the epoch makes
- * `stepsPerEpoch` optimiser steps (the first exactly on-policy), clips the global gradient norm, steps AdamW
- * in place and keeps the EMA.
+ * accumulates the clipped-surrogate gradients over the sampler batches of one optimiser step (the caller
+ * splits an epoch into `learner.stepsPerEpoch` of them; the first is exactly on-policy), clips the global
+ * gradient norm, steps AdamW in place and keeps the EMA.
  */
 import type { Ema } from "../optim/ema.ts";
 import { clipGradNorm } from "../optim/grad-norm.ts";
@@ -22,7 +22,6 @@ export interface LearnerBatch {
 }
 
 export interface LearnerOptions {
-  readonly stepsPerEpoch: number;
   readonly maxGradNorm: number;
 }
 
@@ -67,18 +66,6 @@ export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: rea
   };
 };
 
-/** Splits `items` into `parts` contiguous chunks as even as possible (earlier chunks take the remainder). */
-const chunks = <T>(items: readonly T[], parts: number): T[][] => {
-  const out: T[][] = [];
-  let start = 0;
-  for (let k = 0; k < parts; k++) {
-    const size = Math.floor(items.length / parts) + (k < items.length % parts ? 1 : 0);
-    out.push(items.slice(start, start + size));
-    start += size;
-  }
-  return out.filter((c) => c.length > 0);
-};
-
 export class GeneratorLearner {
   readonly graph: CompiledTrainGraph;
   readonly params: ParamSet;
@@ -106,14 +93,8 @@ export class GeneratorLearner {
     this.options = args.options;
   }
 
-  /** One generator epoch: `stepsPerEpoch` optimiser steps over the epoch's sampler batches, in order. */
-  async trainEpoch(batches: readonly LearnerBatch[]): Promise<GeneratorStepStats[]> {
-    const stats: GeneratorStepStats[] = [];
-    for (const group of chunks(batches, this.options.stepsPerEpoch)) stats.push(await this.optimizerStep(group));
-    return stats;
-  }
-
-  private async optimizerStep(group: readonly LearnerBatch[]): Promise<GeneratorStepStats> {
+  /** One optimiser step from the gradients of every window step of every batch, averaged. */
+  async step(group: readonly LearnerBatch[]): Promise<GeneratorStepStats> {
     const accumulated = zerosLike(this.optimizer.params);
     const sums = Object.fromEntries(DIAGNOSTICS.map((k) => [k, 0])) as Record<(typeof DIAGNOSTICS)[number], number>;
     let ratioMin = Infinity;

@@ -16,6 +16,12 @@ export interface TextEmbeddings {
   readonly pooledUncond: Float32Array;
 }
 
+/**
+ * Generated images are 8-bit images like any other: rounding to 1/255 steps here makes the recorded PNG
+ * the exact image that features and rewards saw, so replay from the rollout log reproduces them.
+ */
+const quantise = (image: Float32Array): Float32Array => image.map((v) => Math.round(v * 255) / 255);
+
 export class PolicySampler {
   readonly config: PolicyConfig;
   private readonly velocity: GraphRunner;
@@ -50,7 +56,7 @@ export class PolicySampler {
     return keys.map((key, i) => ({
       ...key,
       steps: result.trajectories[i]!,
-      image: readModelImage(result.latents, i, net.size, net.size).data,
+      image: quantise(readModelImage(result.latents, i, net.size, net.size).data),
       imageHeight: net.size,
       imageWidth: net.size,
       timings: { sample: perSampleMs },

@@ -32,6 +32,11 @@ const Run = section("What this run is called, where it writes, and how long it l
     default: 100,
   }),
   resume: field(Schema.Boolean, { description: "Continue from the latest checkpoint in the run folder if there is one.", default: false }),
+  keepCheckpoints: field(NonNegativeInt, {
+    description: "End-of-epoch checkpoints kept in the run folder, newest first; 0 keeps all (replaying an epoch needs the checkpoint written before it).",
+    unit: "checkpoints",
+    default: 3,
+  }),
 });
 
 const ExecutionProvider = Schema.Literals(["cpu", "cuda", "tensorrt", "webgpu"]);
