@@ -1,19 +1,28 @@
 /**
- * `advgrpo bench`: every performance figure the project tracks, each as a ratio against a baseline
- * measured in the same run (the machines are shared and drift 10-30% between runs).
+ * `advgrpo bench`: every performance figure the project tracks, each beside a baseline measured in the
+ * same run (the machines are shared and drift 10-30% between runs).
  */
+import { Effect } from "effect";
+import { loadDefaultBackbone } from "../models/backbone/default.ts";
+import { benchAdamW } from "../optim/bench.ts";
+import { loadPipelineFile } from "../pipeline/config/load.ts";
+import { benchFeaturesAndReward } from "../rewards/bench.ts";
 import { benchMatMul } from "../runtime/bench.ts";
 import { benchEngineBlocks } from "./engine.ts";
+import { benchLoop } from "./loop.ts";
+import { benchSampling } from "./sampling.ts";
 
-/** The default generator's block sizes (see src/models/generator): 16 images, 32x32, width 32 / 64 tokens of 128. */
+/** The default generator's block sizes (src/models/generator/dit.ts): 16 images, 32x32, 64 tokens of 128. */
 const defaultSizes = { batch: 16, channels: 32, resolution: 32, tokens: 64, width: 128, heads: 4 } as const;
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
 export const runBenchmarks = async (log: (line: string) => void = console.log): Promise<void> => {
-  log("advgrpo bench — medians of 10 runs after warm-up, CPU execution provider, 2 intra-op threads\n");
+  const config = await Effect.runPromise(loadPipelineFile("pipelines/default.yaml"));
+  log("advgrpo bench — medians after warm-up, CPU execution provider, 2 intra-op threads, spinning off\n");
   const baseline = await benchMatMul(1024);
   log(`baseline: ORT MatMul 1024x1024 fp32  ${baseline.ms.toFixed(1)} ms  ${baseline.gflops.toFixed(1)} GFLOP/s\n`);
+
   log("engine blocks (train step = forward + backward graph + in-place AdamW)");
   log("block                               fwd ms  step ms  step/fwd  fwd GFLOP/s (vs MatMul)  step GFLOP/s (vs MatMul)");
   for (const r of await benchEngineBlocks(defaultSizes)) {
@@ -23,4 +32,23 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
         `          ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainGflops / baseline.gflops).padStart(4)})`,
     );
   }
+  const adam = benchAdamW(1_000_000);
+  log(`AdamW in place, 1M parameters: ${adam.toFixed(1)} ms/step (${(adam / baseline.ms).toFixed(2)}x the MatMul)\n`);
+
+  const { groupSize, steps, cfgWeight } = config.sampler;
+  log(`sampling, default generator, group of ${groupSize}, CFG ${cfgWeight}`);
+  for (const s of await benchSampling({ batch: groupSize, steps, cfgWeight, runs: 5 })) {
+    log(`  ${s.name.padEnd(34)} ${s.imagesPerSecond.toFixed(1).padStart(7)} images/s`);
+  }
+
+  const extractor = await loadDefaultBackbone();
+  const reward = await benchFeaturesAndReward(extractor, { batch: groupSize, repeats: 10 });
+  await extractor.release();
+  log(`features + reward, embedded backbone, batch ${reward.batch}: ${reward.featuresMsPerImage.toFixed(2)} + ${reward.rewardMsPerImage.toFixed(2)} ms per image\n`);
+
+  const loop = await benchLoop(config);
+  const total = Object.values(loop.stageMs).reduce((a, b) => a + b, 0);
+  log(`training loop, pipelines/default.yaml (${config.sampler.promptsPerEpoch * groupSize} rollouts per epoch)`);
+  log(`  D epoch ${loop.discriminatorEpochSeconds.toFixed(2)} s, G epoch ${loop.generatorEpochSeconds.toFixed(2)} s (G/D ${(loop.generatorEpochSeconds / loop.discriminatorEpochSeconds).toFixed(2)}x), peak RSS ${loop.peakRssMB.toFixed(0)} MB`);
+  log(`  time per stage: ${Object.entries(loop.stageMs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${pct(v / total)}`).join(", ")}`);
 };

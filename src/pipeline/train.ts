@@ -7,13 +7,13 @@
  * Every epoch ends with a checkpoint holding everything a resume needs (weights, optimiser states, EMA,
  * counters and the byte lengths of the rollout and metrics logs, which a resume cuts back to).
  */
-import { statSync, truncateSync, unlinkSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { concatWith, defer, EMPTY, from, lastValueFrom, type Observable, type OperatorFunction, tap } from "rxjs";
 import { encodePng } from "../io/png.ts";
 import { openRolloutLog } from "../io/rollout-log/index.ts";
 import { loadTrainingState, requireMetadata, saveTrainingState, type TrainingState } from "../io/training-state.ts";
 import type { Discriminator } from "../models/discriminator/discriminator.ts";
-import { METRICS_FILE, openMetricsLog, type MetricRecord } from "../report/metrics-log.ts";
+import { METRICS_FILE, openMetricsLog, readMetricsLog, type MetricRecord } from "../report/metrics-log.ts";
 import { assembleGroups } from "../stages/assembleGroups.ts";
 import { collectEpoch } from "../stages/collectEpoch.ts";
 import { computeAdvantages } from "../stages/computeAdvantages.ts";
@@ -157,8 +157,10 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
   const execution = { providers: config.compute.executionProviders, intraOpThreads: config.compute.intraOpThreads, spinning: config.compute.allowSpinning };
   const prompts = trainingPrompts(config);
   const resumed = options.resume ? await latestCheckpoint(folder) : undefined;
-  if (!options.resume && existsSync(folder.rollouts)) {
-    throw new Error(`${folder.root} already holds a run; resume it with --resume (or run.resume: true), or choose another run.name`);
+  if (existsSync(folder.rollouts) && !resumed) {
+    if (!options.resume) throw new Error(`${folder.root} already holds a run; resume it with --resume (or run.resume: true), or choose another run.name`);
+    // Killed before its first checkpoint: what it wrote belongs to the unfinished first epoch.
+    for (const file of [folder.rollouts, join(folder.root, METRICS_FILE)]) rmSync(file, { force: true });
   }
 
   const policy = await buildPolicy(config, execution);
@@ -185,7 +187,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
   const ports = bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: headsTrainedIn(config, rewards), clock });
   const G = config.sampler.groupSize;
   const startEpoch = resumed?.startEpoch ?? 0;
-  let lastEvaluation: Record<string, number> | undefined;
+  let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
   let epochsCompleted = startEpoch;
   let stoppedEarly = false;
 
