@@ -25,7 +25,7 @@ export class TrainingStateError extends Schema.TaggedError<TrainingStateError>()
   found: Schema.String,
 }) {
   override get message() {
-    return `cannot resume from ${this.file}: ${this.field}: expected ${this.expected}, found ${this.found}`;
+    return `checkpoint ${this.file}: ${this.field}: expected ${this.expected}, found ${this.found}`;
   }
 }
 

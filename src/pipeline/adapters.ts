@@ -23,6 +23,7 @@ import type {
 import type { Evaluator } from "./evaluation.ts";
 import type { Policy } from "./policy.ts";
 import { concatFeatures, type RewardModel } from "./reward-model.ts";
+import { batchLabel } from "./state.ts";
 
 /** Milliseconds spent behind each port, for per-stage timing reports. */
 export class StageClock {
@@ -55,9 +56,6 @@ const splitFeatures = (f: Features) =>
     patches: f.patches.slice(i * f.patchCount * f.dim, (i + 1) * f.patchCount * f.dim),
     pooled: f.pooled.slice(i * f.pooledDim, (i + 1) * f.pooledDim),
   }));
-
-/** A batch is one group, so (epoch, group) names its patch draws. */
-const batchLabel = (row: { epoch: number; groupId: number }) => `${row.epoch}/${row.groupId}`;
 
 export interface Ports {
   readonly sampler: SamplerPort;

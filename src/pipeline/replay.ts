@@ -14,13 +14,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { Effect, Schema } from "effect";
 import { decodePng, type RgbImage } from "../io/png.ts";
 import type { RecordedRollout } from "../io/rollout-log/index.ts";
-import { loadTrainingState, TrainingStateError, type TrainingState } from "../io/training-state.ts";
+import { loadTrainingState, type TrainingState } from "../io/training-state.ts";
 import type { Features } from "../models/backbone/features.ts";
-import type { Discriminator } from "../models/discriminator/discriminator.ts";
-import { cloneParams, copyParamsInto } from "../optim/param-set.ts";
 import { groupAdvantages } from "../rl/advantages.ts";
 import type { AdvantagedRollout } from "../rollout/rollout.ts";
-import { formatPrompt, promptsOf } from "../world/prompt.ts";
 import { decodePipelineConfig } from "./config/load.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { formatTable, groupsOf, readRunRecords, RunFolderError, type RunRecords } from "./inspect.ts";
@@ -28,6 +25,7 @@ import { buildPolicy, type Policy } from "./policy.ts";
 import { loadReferences } from "./references.ts";
 import { buildRewardModel, concatFeatures, loadBackbone, type RewardModel } from "./reward-model.ts";
 import { checkpointFile } from "./run-folder.ts";
+import { applyState, batchLabel, captureState, headsTrainedIn, trainingPrompts } from "./state.ts";
 
 export interface ReplayOptions {
   /** Only this epoch. */
@@ -125,36 +123,7 @@ const readConfig = async (records: RunRecords): Promise<PipelineConfig> => {
   return Effect.runPromise(decodePipelineConfig(JSON.parse(text), source));
 };
 
-/** The models' state in a checkpoint's shape, so the starting state of epoch 0 restores like any checkpoint. */
-const snapshot = (policy: Policy, rewards: RewardModel): TrainingState => {
-  const d = rewards.discriminator.exportState();
-  const f = rewards.frozen?.exportState();
-  return {
-    weights: { generator: cloneParams(policy.params), discriminator: d.params, ...(f ? { frozen: f.params } : {}) },
-    optimizers: { generator: policy.optimizer.exportState(), discriminator: d.optimizer, ...(f ? { frozen: f.optimizer } : {}) },
-    metadata: {},
-  };
-};
-
-const restore = (state: TrainingState, source: string, policy: Policy, rewards: RewardModel): void => {
-  const set = (name: string) =>
-    state.weights[name] ??
-    (() => {
-      throw new TrainingStateError({ file: source, field: `weight set '${name}'`, expected: "present (the run's pipeline builds it)", found: "missing" });
-    })();
-  copyParamsInto(policy.params, set("generator"), `${source} generator`);
-  policy.optimizer.importState(state.optimizers.generator!);
-  rewards.discriminator.importState({ params: set("discriminator"), optimizer: state.optimizers.discriminator! });
-  if (rewards.frozen) rewards.frozen.importState({ params: set("frozen"), optimizer: state.optimizers.frozen! });
-};
-
 const rowAt = (r: RecordedRollout): Where => ({ epoch: r.epoch, group: r.groupId, member: r.member });
-
-/** Which heads the run stepped in a discriminator epoch, in the order train.ts steps them. */
-const trainedHeads = (config: PipelineConfig, rewards: RewardModel, epoch: number): Discriminator[] => [
-  ...(config.rewards.some((r) => r.kind === "adversarial-dino") ? [rewards.discriminator] : []),
-  ...(epoch < config.discriminator.warmupEpochs && rewards.frozen ? [rewards.frozen] : []),
-];
 
 interface ReplayedGroup {
   readonly rows: readonly AdvantagedRollout[];
@@ -175,14 +144,14 @@ class Replayer {
     this.config = args.config;
     this.policy = args.policy;
     this.rewards = args.rewards;
-    this.initial = snapshot(args.policy, args.rewards);
+    this.initial = captureState(args.policy, args.rewards);
     this.compare = new Comparison(args.tolerance);
   }
 
   /** Restores the state epoch `epoch` started from; false (with a note) when its checkpoint is gone. */
   private async startOf(epoch: number): Promise<boolean> {
     if (epoch === 0) {
-      restore(this.initial, "the initial state", this.policy, this.rewards);
+      applyState(this.initial, "the initial state", this.policy, this.rewards);
       return true;
     }
     const file = checkpointFile(this.records.folder, epoch - 1);
@@ -190,7 +159,7 @@ class Replayer {
       this.notes.push(`epoch ${epoch}: no checkpoint ${file} (pruned by run.keepCheckpoints?): rewards and steps not replayed, only advantages`);
       return false;
     }
-    restore(await loadTrainingState(file), file, this.policy, this.rewards);
+    applyState(await loadTrainingState(file), file, this.policy, this.rewards);
     return true;
   }
 
@@ -199,7 +168,7 @@ class Replayer {
     const images: RgbImage[] = group.map((r) => decodePng(r.png, `rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}`));
     const f = await this.rewards.features.extract(images);
     const first = group[0]!;
-    const scored = await this.rewards.score(images, group.map((r) => r.prompt), f, `${first.epoch}/${first.groupId}`);
+    const scored = await this.rewards.score(images, group.map((r) => r.prompt), f, batchLabel(first));
     const rows = group.map((r, i): AdvantagedRollout => {
       const slice = (data: Float32Array, width: number) => data.slice(i * width, (i + 1) * width);
       const recomputed = { cls: slice(f.cls, f.dim), patches: slice(f.patches, f.patchCount * f.dim), pooled: slice(f.pooled, f.pooledDim) };
@@ -231,7 +200,7 @@ class Replayer {
     const rows = replayed.flatMap((g) => g.rows);
     const generated = concatFeatures(replayed.map((g) => g.features));
     const stats: Record<string, number> = {};
-    for (const [k, head] of trainedHeads(this.config, this.rewards, epoch).entries()) {
+    for (const [k, head] of headsTrainedIn(this.config, this.rewards, epoch).entries()) {
       const step = await this.rewards.discriminatorStep(head, rows.map((r) => r.prompt), generated, `discriminator/${epoch}/${k}`);
       for (const [name, v] of Object.entries(step)) stats[k === 0 ? name : `head${k}.${name}`] = v;
     }
@@ -300,7 +269,7 @@ export const replayRun = async (root: string, options: ReplayOptions = {}): Prom
     throw new RunFolderError({ folder: root, reason: `the rollout log has no rows of group ${options.group}${options.epoch === undefined ? "" : ` in epoch ${options.epoch}`}` });
   }
 
-  const prompts = promptsOf("train").map(formatPrompt);
+  const prompts = trainingPrompts(config);
   const policy = await buildPolicy(config, execution);
   const features = await loadBackbone(config, execution);
   const rewards = await buildRewardModel(config, features, await loadReferences(config, prompts, features), execution);

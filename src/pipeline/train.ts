@@ -12,7 +12,6 @@ import { concatWith, defer, EMPTY, from, lastValueFrom, type Observable, type Op
 import { encodePng } from "../io/png.ts";
 import { openRolloutLog } from "../io/rollout-log/index.ts";
 import { loadTrainingState, requireMetadata, saveTrainingState, type TrainingState } from "../io/training-state.ts";
-import type { Discriminator } from "../models/discriminator/discriminator.ts";
 import { METRICS_FILE, openMetricsLog, readMetricsLog, type MetricRecord } from "../report/metrics-log.ts";
 import { assembleGroups } from "../stages/assembleGroups.ts";
 import { collectEpoch } from "../stages/collectEpoch.ts";
@@ -28,7 +27,6 @@ import { recordRollouts } from "../stages/recordRollouts.ts";
 import { sampleBatches } from "../stages/sampleBatches.ts";
 import { scoreRewards } from "../stages/scoreRewards.ts";
 import type { AdvantagedEpoch, DiscriminatorStepReport, EvaluationReport, GeneratorStepReport, PromptItem } from "../stages/types.ts";
-import { formatPrompt, promptsOf } from "../world/prompt.ts";
 import { join } from "node:path";
 import { bindPorts, StageClock } from "./adapters.ts";
 import { resolvedConfigJson } from "./config/canonical-json.ts";
@@ -39,6 +37,7 @@ import { loadReferences } from "./references.ts";
 import { buildRewardModel, loadBackbone, type RewardModel } from "./reward-model.ts";
 import { checkpointFile, createRunFolder, listCheckpoints, type RunFolder } from "./run-folder.ts";
 import { writeRunReport } from "./report.ts";
+import { applyState, captureState, headsTrainedIn, trainingPrompts } from "./state.ts";
 
 export interface RunOptions {
   readonly resume: boolean;
@@ -59,18 +58,6 @@ export interface RunSummary {
 
 type Report = GeneratorStepReport | DiscriminatorStepReport | EvaluationReport;
 
-const trainingPrompts = (config: PipelineConfig): string[] => {
-  if (config.prompts.train !== "embedded") throw new Error("prompts.train: only the embedded shapes-world prompts are supported so far");
-  return promptsOf("train").map(formatPrompt);
-};
-
-/** Which heads learn in an epoch: the adversarial head on D epochs; a frozen head only during warm-up. */
-const headsTrainedIn = (config: PipelineConfig, rewards: RewardModel) => (epoch: number): Discriminator[] => {
-  const warm = epoch < config.discriminator.warmupEpochs;
-  const adversarial = config.rewards.some((r) => r.kind === "adversarial-dino");
-  return [...(adversarial ? [rewards.discriminator] : []), ...(warm && rewards.frozen ? [rewards.frozen] : [])];
-};
-
 const fileSize = (file: string): number => (existsSync(file) ? statSync(file).size : 0);
 
 interface Resumed {
@@ -86,48 +73,27 @@ const latestCheckpoint = async (folder: RunFolder): Promise<Resumed | undefined>
 };
 
 const restore = (resumed: Resumed, policy: Policy, rewards: RewardModel, folder: RunFolder, configJson: string): void => {
-  const { state } = resumed;
   const file = listCheckpoints(folder).at(-1)!;
-  if (requireMetadata(state, file, "config") !== configJson) {
+  if (requireMetadata(resumed.state, file, "config") !== configJson) {
     throw new Error(`${file}: the run was started with a different pipeline configuration; resume with the same file, or choose another run.name`);
   }
-  const copy = (target: { name: string; data: Float32Array }[] | readonly { name: string; data: Float32Array }[], set: string) => {
-    const source = new Map((state.weights[set] ?? []).map((p) => [p.name, p.data]));
-    for (const p of target) {
-      const data = source.get(p.name);
-      if (!data) throw new Error(`${file}: weights '${set}' lack '${p.name}'`);
-      p.data.set(data);
-    }
-  };
-  copy(policy.params, "generator");
-  policy.optimizer.importState(state.optimizers.generator!);
-  if (policy.ema) policy.ema.importState(state.weights["generator.ema"]!);
-  rewards.discriminator.importState({ params: state.weights.discriminator!, optimizer: state.optimizers.discriminator! });
-  if (rewards.frozen) rewards.frozen.importState({ params: state.weights.frozen!, optimizer: state.optimizers.frozen! });
+  applyState(resumed.state, file, policy, rewards);
   // Rows and metrics written after this checkpoint belong to the epoch the kill interrupted: cut them.
-  truncateSync(folder.rollouts, Number(requireMetadata(state, file, "rolloutLogBytes")));
-  truncateSync(join(folder.root, METRICS_FILE), Number(requireMetadata(state, file, "metricsBytes")));
+  truncateSync(folder.rollouts, Number(requireMetadata(resumed.state, file, "rolloutLogBytes")));
+  truncateSync(join(folder.root, METRICS_FILE), Number(requireMetadata(resumed.state, file, "metricsBytes")));
 };
 
 const checkpoint = async (folder: RunFolder, epoch: number, policy: Policy, rewards: RewardModel, configJson: string, rolloutRows: number, keep: number): Promise<void> => {
-  const d = rewards.discriminator.exportState();
-  const f = rewards.frozen?.exportState();
-  await saveTrainingState(checkpointFile(folder, epoch), {
-    weights: {
-      generator: policy.params,
-      ...(policy.ema ? { "generator.ema": policy.ema.exportState() } : {}),
-      discriminator: d.params,
-      ...(f ? { frozen: f.params } : {}),
-    },
-    optimizers: { generator: policy.optimizer.exportState(), discriminator: d.optimizer, ...(f ? { frozen: f.optimizer } : {}) },
-    metadata: {
+  await saveTrainingState(
+    checkpointFile(folder, epoch),
+    captureState(policy, rewards, {
       epoch: String(epoch),
       config: configJson,
       rolloutLogBytes: String(fileSize(folder.rollouts)),
       rolloutRows: String(rolloutRows),
       metricsBytes: String(fileSize(join(folder.root, METRICS_FILE))),
-    },
-  });
+    }),
+  );
   if (keep > 0) for (const old of listCheckpoints(folder).slice(0, -keep)) unlinkSync(old);
 };
 
@@ -184,7 +150,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
   const metrics = openMetricsLog(folder.root);
   const clock = new StageClock();
   const append = (record: MetricRecord) => metrics.append(record);
-  const ports = bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: headsTrainedIn(config, rewards), clock });
+  const ports = bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock });
   const G = config.sampler.groupSize;
   const startEpoch = resumed?.startEpoch ?? 0;
   let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;

@@ -29,7 +29,7 @@ describe("training state checkpoints", () => {
     const dir = await mkdtemp(join(tmpdir(), "state-"));
     const file = join(dir, "c.safetensors");
     await saveTrainingState(file, { weights: { g: [paramTensor("w", [1])] }, optimizers: {}, metadata: {} });
-    expect(() => requireMetadata({ weights: {}, optimizers: {}, metadata: {} }, file, "epoch")).toThrow(`cannot resume from ${file}: metadata 'epoch': expected present, found missing`);
+    expect(() => requireMetadata({ weights: {}, optimizers: {}, metadata: {} }, file, "epoch")).toThrow(`checkpoint ${file}: metadata 'epoch': expected present, found missing`);
     await writeFile(join(dir, "bad.safetensors"), "garbage");
     await expect(loadTrainingState(join(dir, "bad.safetensors"))).rejects.toThrow(/bad\.safetensors/);
     await expect(saveTrainingState(file, { weights: {}, optimizers: {}, metadata: { "optimizer.x": "1" } })).rejects.toThrow(/optimizer\./);
