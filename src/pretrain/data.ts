@@ -1,0 +1,48 @@
+/**
+ * Training batches for flow-matching pretraining: base-style renders of the world's TRAINING prompts (held-out
+ * prompts never appear), fresh geometry jitter every time, so the data never repeats.
+ */
+import { formatPrompt, promptsOf } from "../world/prompt.ts";
+import { renderBase } from "../world/render.ts";
+import type { Rng } from "../util/prng.ts";
+import type { Feeds } from "../runtime/tensors.ts";
+import { hostTensor } from "../runtime/tensors.ts";
+import { bagOfWords } from "../models/text/bag-of-words.ts";
+import { writeModelImage } from "../models/generator/pixels.ts";
+import { TRAIN_INPUTS } from "../models/generator/network.ts";
+
+export interface BatchOptions {
+  readonly batch: number;
+  readonly size: number;
+  /** Fraction of prompts replaced by the empty prompt, so the model also learns the unconditional velocity for CFG. */
+  readonly promptDropout: number;
+}
+
+/**
+ * Draws one batch from `rng` (prompt, render jitter, dropout, t, noise, in that order per sample).
+ * t ~ U[0, 1): the sampler's shifted schedule spends most of its steps at high noise, where the layout is
+ * decided, and a logit-normal t (SD3's choice for large models) would under-train exactly that end.
+ */
+export const sampleBatch = (rng: Rng, options: BatchOptions): Feeds => {
+  const train = promptsOf("train");
+  const { batch, size } = options;
+  const plane = 3 * size * size;
+  const images = new Float32Array(batch * plane);
+  const noise = new Float32Array(batch * plane);
+  const t = new Float32Array(batch);
+  const prompts: string[] = [];
+  for (let b = 0; b < batch; b++) {
+    const attributes = train[rng.int(train.length)]!;
+    writeModelImage(renderBase(attributes, rng, { size }), images, b);
+    prompts.push(rng.next() < options.promptDropout ? "" : formatPrompt(attributes));
+    t[b] = rng.next();
+    rng.fillNormal(noise.subarray(b * plane, (b + 1) * plane));
+  }
+  const shape = [batch, 3, size, size];
+  return {
+    [TRAIN_INPUTS.images]: hostTensor("float32", shape, images),
+    [TRAIN_INPUTS.noise]: hostTensor("float32", shape, noise),
+    [TRAIN_INPUTS.t]: hostTensor("float32", [batch], t),
+    [TRAIN_INPUTS.words]: bagOfWords(prompts),
+  };
+};

@@ -1,0 +1,54 @@
+/**
+ * Pretrains the embedded generator:
+ *   node src/pretrain/main.ts --out weights/generator --steps 8000 [--batch 32] [--lr 1e-3] [--seed 0]
+ *                             [--checkpoint-every 500] [--resume] [--stop-at N]
+ *                             [--init-from weights/generator/generator.safetensors]
+ */
+import { parseArgs } from "node:util";
+import { pretrain } from "./pretrain.ts";
+
+const { values } = parseArgs({
+  options: {
+    out: { type: "string" },
+    steps: { type: "string" },
+    batch: { type: "string", default: "32" },
+    lr: { type: "string", default: "1e-3" },
+    seed: { type: "string", default: "0" },
+    "checkpoint-every": { type: "string", default: "500" },
+    "log-every": { type: "string", default: "50" },
+    "stop-at": { type: "string" },
+    "init-from": { type: "string" },
+    resume: { type: "boolean", default: false },
+  },
+});
+
+const number = (flag: string, text: string | undefined, integer: boolean): number => {
+  const value = Number(text);
+  if (text === undefined || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    process.stderr.write(`--${flag}: expected ${integer ? "an integer" : "a number"}, got ${text ?? "nothing"}\n`);
+    process.exit(2);
+  }
+  return value;
+};
+
+if (values.out === undefined) {
+  process.stderr.write("usage: node src/pretrain/main.ts --out DIR --steps N [--batch 32] [--lr 1e-3] [--seed 0] [--checkpoint-every 500] [--resume] [--stop-at N] [--init-from WEIGHTS]\n");
+  process.exit(2);
+}
+
+const result = await pretrain({
+  out: values.out,
+  steps: number("steps", values.steps, true),
+  batch: number("batch", values.batch, true),
+  lr: number("lr", values.lr, false),
+  seed: number("seed", values.seed, true),
+  checkpointEvery: number("checkpoint-every", values["checkpoint-every"], true),
+  logEvery: number("log-every", values["log-every"], true),
+  resume: values.resume,
+  ...(values["init-from"] === undefined ? {} : { initFrom: values["init-from"] }),
+  ...(values["stop-at"] === undefined ? {} : { stopAt: number("stop-at", values["stop-at"], true) }),
+});
+const tail = result.losses.slice(-200);
+process.stderr.write(
+  `done: ${result.step} steps in ${result.seconds.toFixed(0)} s this run; mean loss of the last ${tail.length} steps ${(tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length)).toFixed(4)}; weights in ${values.out}\n`,
+);

@@ -1,0 +1,30 @@
+/** One progress line of a training loop: step, mean loss over the window, speed and time left. */
+export interface Progress {
+  readonly step: number;
+  readonly steps: number;
+  /** Mean loss over the window's steps. */
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly lr: number;
+  /** Wall time the window's steps took. */
+  readonly seconds: number;
+  readonly windowSteps: number;
+}
+
+const duration = (seconds: number): string => {
+  const s = Math.round(seconds);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+};
+
+export const formatProgress = (p: Progress): string => {
+  const rate = p.windowSteps / Math.max(p.seconds, 1e-9);
+  const width = String(p.steps).length;
+  return [
+    `step ${String(p.step).padStart(width)}/${p.steps}`,
+    `loss ${p.loss.toFixed(4)}`,
+    `|g| ${p.gradNorm.toFixed(3)}`,
+    `lr ${p.lr.toExponential(2)}`,
+    `${rate.toFixed(2)} it/s`,
+    `ETA ${duration((p.steps - p.step) / rate)}`,
+  ].join("  ");
+};
