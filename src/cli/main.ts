@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 /** The `advgrpo` command: one subcommand per job; errors are shown once, here, with their context. */
 import { runBenchmarks } from "../bench/main.ts";
+import { evalCommand } from "./eval.ts";
 import { inspectCommand } from "./inspect.ts";
+import { pretrainCommand } from "./pretrain.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 
 const commands: Readonly<Record<string, { readonly summary: string; readonly run: (args: readonly string[]) => Promise<void> }>> = {
   run: { summary: "train with a pipeline file (advgrpo run pipelines/default.yaml [--resume])", run: runCommand },
+  pretrain: { summary: "flow-matching pretraining of the embedded generator (advgrpo pretrain pipelines/presets/pretrain.yaml)", run: pretrainCommand },
+  eval: { summary: "evaluate a generator on held-out prompts (advgrpo eval pipelines/default.yaml [--weights file])", run: evalCommand },
   replay: { summary: "recompute a run's recorded features, rewards, advantages and steps; report differences (advgrpo replay runs/default)", run: replayCommand },
   inspect: { summary: "per-epoch statistics of a run; --images <epoch> --out grid.png exports its images", run: inspectCommand },
   bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run", run: () => runBenchmarks() },

@@ -1,0 +1,28 @@
+/**
+ * `advgrpo pretrain <pipeline.yaml> [--resume]`: flow-matching pretraining of the embedded generator with the
+ * pipeline file's `pretrain` section; checkpoints and the final generator.safetensors go to the run folder.
+ */
+import { Effect } from "effect";
+import { loadPipelineFile } from "../pipeline/config/load.ts";
+import { runFolderOf } from "../pipeline/run-folder.ts";
+import { pretrain } from "../pretrain/pretrain.ts";
+
+export const pretrainCommand = async (args: readonly string[]): Promise<void> => {
+  const file = args.find((a) => !a.startsWith("--"));
+  if (!file) throw new Error("usage: advgrpo pretrain <pipeline.yaml> [--resume]");
+  const config = await Effect.runPromise(loadPipelineFile(file));
+  const p = config.pretrain;
+  const out = runFolderOf(config).root;
+  process.stderr.write(`advgrpo pretrain ${file} -> ${out}\n`);
+  const result = await pretrain({
+    out,
+    steps: p.steps,
+    batch: p.batchSize,
+    lr: p.lr,
+    weightDecay: p.weightDecay,
+    seed: config.run.seed,
+    checkpointEvery: p.checkpointEvery,
+    resume: args.includes("--resume") || config.run.resume,
+  });
+  process.stdout.write(`pretrained ${result.step} steps in ${result.seconds.toFixed(0)} s; weights: ${out}/generator.safetensors\n`);
+};
