@@ -5,6 +5,7 @@
 import { SchemaAST, SchemaIssue } from "effect";
 import type { FieldIssue } from "./errors.ts";
 import { type FileLayer, type Path, originOf, valueAt } from "./merge.ts";
+import { levenshtein } from "../../util/levenshtein.ts";
 
 interface Located {
   readonly path: Path;
@@ -16,23 +17,12 @@ const formatIssue = SchemaIssue.makeFormatterDefault();
 /** The default formatter says "Expected X" for type and range failures; a custom check message is kept whole. */
 const expectedOf = (issue: SchemaIssue.Issue): string => formatIssue(issue).replace(/^Expected /, "");
 
-const editDistance = (a: string, b: string): number => {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-};
 
 const unexpectedKey = (issue: SchemaIssue.UnexpectedKey, path: Path): Located => {
   const known = SchemaAST.isObjects(issue.ast) ? issue.ast.propertySignatures.map((p) => String(p.name)) : [];
   const key = String(path[path.length - 1]);
   const closest = known
-    .map((name) => ({ name, distance: editDistance(key.toLowerCase(), name.toLowerCase()) }))
+    .map((name) => ({ name, distance: levenshtein(key.toLowerCase(), name.toLowerCase()) }))
     .filter((candidate) => candidate.distance <= 2)
     .sort((a, b) => a.distance - b.distance)[0];
   const suggestion = closest === undefined ? "" : ` (did you mean "${closest.name}"?)`;
