@@ -2,9 +2,10 @@
  * Pretrains the embedded generator:
  *   node src/pretrain/main.ts --out weights/generator --steps 8000 [--batch 32] [--lr 1e-3] [--seed 0]
  *                             [--checkpoint-every 500] [--resume] [--stop-at N]
- *                             [--init-from weights/generator/generator.safetensors]
+ *                             [--init-from weights/generator/generator.safetensors] [--style-mix shaded=0.15,striped=0.15]
  */
 import { parseArgs } from "node:util";
+import { REFERENCE_STYLES, type ReferenceStyle } from "../world/render.ts";
 import { pretrain } from "./pretrain.ts";
 
 const { values } = parseArgs({
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     "log-every": { type: "string", default: "50" },
     "stop-at": { type: "string" },
     "init-from": { type: "string" },
+    "style-mix": { type: "string" },
     resume: { type: "boolean", default: false },
   },
 });
@@ -30,6 +32,20 @@ const number = (flag: string, text: string | undefined, integer: boolean): numbe
   }
   return value;
 };
+
+/** "shaded=0.15,striped=0.15" -> { shaded: 0.15, striped: 0.15 } */
+function styleMix(text: string): Partial<Record<ReferenceStyle, number>> {
+  const mix: Partial<Record<ReferenceStyle, number>> = {};
+  for (const part of text.split(",")) {
+    const [style, share] = part.split("=");
+    if (!REFERENCE_STYLES.includes(style as ReferenceStyle)) {
+      process.stderr.write(`--style-mix: unknown style '${style}' (known: ${REFERENCE_STYLES.join(", ")})\n`);
+      process.exit(2);
+    }
+    mix[style as ReferenceStyle] = number("style-mix", share, false);
+  }
+  return mix;
+}
 
 if (values.out === undefined) {
   process.stderr.write("usage: node src/pretrain/main.ts --out DIR --steps N [--batch 32] [--lr 1e-3] [--seed 0] [--checkpoint-every 500] [--resume] [--stop-at N] [--init-from WEIGHTS]\n");
@@ -47,6 +63,7 @@ const result = await pretrain({
   resume: values.resume,
   ...(values["init-from"] === undefined ? {} : { initFrom: values["init-from"] }),
   ...(values["stop-at"] === undefined ? {} : { stopAt: number("stop-at", values["stop-at"], true) }),
+  ...(values["style-mix"] === undefined ? {} : { styleMix: styleMix(values["style-mix"]) }),
 });
 const tail = result.losses.slice(-200);
 process.stderr.write(

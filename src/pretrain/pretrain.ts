@@ -21,6 +21,7 @@ import { makeRng, restoreRng } from "../util/prng.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { sampleBatch } from "./data.ts";
 import { formatProgress } from "./progress.ts";
+import type { ReferenceStyle } from "../world/render.ts";
 
 export interface PretrainOptions {
   readonly steps: number;
@@ -50,6 +51,8 @@ export interface PretrainOptions {
   readonly emaDecay?: number;
   /** Default 0.1: one prompt in ten is trained as the empty prompt, for classifier-free guidance. */
   readonly promptDropout?: number;
+  /** Share of images rendered in each reference style, unprompted (see data.ts); default none. */
+  readonly styleMix?: Readonly<Partial<Record<ReferenceStyle, number>>>;
   /** Progress line every this many steps (default 50). */
   readonly logEvery?: number;
   /** Where progress lines go; default stderr. */
@@ -90,6 +93,7 @@ const resolved = (o: PretrainOptions) => ({
   emaDecay: o.emaDecay ?? 0.999,
   promptDropout: o.promptDropout ?? 0.1,
   initFrom: o.initFrom ?? null,
+  ...(o.styleMix && Object.keys(o.styleMix).length > 0 ? { styleMix: o.styleMix } : {}),
 });
 
 export const pretrain = async (options: PretrainOptions): Promise<PretrainResult> => {
@@ -136,7 +140,7 @@ export const pretrain = async (options: PretrainOptions): Promise<PretrainResult
   const last = Math.min(settings.steps, options.stopAt ?? settings.steps);
   for (; step < last; ) {
     optimizer.learningRate = learningRateAt(step, settings.steps, settings.lr, settings.warmupSteps, settings.minLrFraction);
-    const feeds = sampleBatch(rng, { batch: settings.batch, size: settings.model.size, promptDropout: settings.promptDropout });
+    const feeds = sampleBatch(rng, { batch: settings.batch, size: settings.model.size, promptDropout: settings.promptDropout, styleMix: settings.styleMix ?? {} });
     const { loss, grads } = await runTrainStep(session, graph, params, feeds);
     const gradNorm = clipGradNorm(grads, settings.maxGradNorm);
     optimizer.step(grads);

@@ -24,6 +24,7 @@ import {
 export const STYLES = ["base", "shaded", "striped"] as const;
 export type StyleName = (typeof STYLES)[number];
 export type ReferenceStyle = Exclude<StyleName, "base">;
+export const REFERENCE_STYLES: readonly ReferenceStyle[] = STYLES.filter((s): s is ReferenceStyle => s !== "base");
 
 export interface RenderOptions {
   /** Side of the square image in pixels (default 32). */
