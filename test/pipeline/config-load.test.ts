@@ -34,9 +34,9 @@ describe("committed pipeline files", () => {
 
   it("the default is the small embedded setting", async () => {
     const config = await load(join(pipelinesDir, "default.yaml"));
-    expect(config.sampler).toMatchObject({ groupSize: 8, promptsPerEpoch: 4, steps: 10, window: { start: 0, size: 2 } });
+    expect(config.sampler).toMatchObject({ groupSize: 8, promptsPerEpoch: 4, steps: 10, window: { start: 2, size: 3 } });
     expect(config.world.imageSize).toBe(32);
-    expect(config.learner.lr).toBe(2e-5);
+    expect(config.learner.lr).toBe(5e-5);
   });
 
   it("a preset named in extends inherits through its own extends", async () => {
@@ -44,7 +44,7 @@ describe("committed pipeline files", () => {
     expect(config.world.referenceStyle).toBe("striped");
     expect(config.run.name).toBe("adv-grpo-style-2");
     expect(config.discriminator.feed).toBe("fresh"); // from adv-grpo
-    expect(config.learner.lr).toBe(2e-5); // from default.yaml
+    expect(config.learner.lr).toBe(5e-5); // from default.yaml
   });
 });
 
