@@ -81,9 +81,9 @@ export class Evaluator {
         return Array.from({ length: refs.batch }, (_, r) => refs.pooled.slice(r * pooledDim, (r + 1) * pooledDim));
       }),
     });
-    const generatedReward = mean((await this.rewards.discriminator.score(this.rewards.tokens(features, `eval/${epoch}/generated`))).reward);
+    const generatedReward = mean((await this.rewards.rewardHead.score(this.rewards.tokens(features, `eval/${epoch}/generated`))).reward);
     const referenceAll = await this.rewards.features.extract(this.prompts.flatMap((p) => this.references.get(p)!.slice(0, 1)));
-    const referenceReward = mean((await this.rewards.discriminator.score(this.rewards.tokens(referenceAll, `eval/${epoch}/references`))).reward);
+    const referenceReward = mean((await this.rewards.rewardHead.score(this.rewards.tokens(referenceAll, `eval/${epoch}/references`))).reward);
     this.writeGrid(epoch, groupImages);
     const s = evaluation.summary;
     return {

@@ -92,6 +92,11 @@ export class RewardModel {
     this.owned = args.owned;
   }
 
+  /** The head whose logits are the run's learned reward: the adversarial one, or the frozen baseline's. */
+  get rewardHead(): Discriminator {
+    return this.components.some((c) => c.component.name === "adversarial-dino") || !this.frozen ? this.discriminator : this.frozen;
+  }
+
   tokens(features: Features, label: string): ScoredTokens {
     return { features, patchIndices: patchIndicesFor(this.runSeed, label, features.batch, this.patchCount, this.perImage) };
   }
@@ -114,7 +119,7 @@ export class RewardModel {
   /** Mean discriminator reward of the references of `prompts` (the reward-hacking yardstick and the trigger mode's). */
   async referenceReward(prompts: readonly string[], label: string): Promise<number> {
     const refs = concatFeatures(await Promise.all([...new Set(prompts)].map((p) => this.references.features(p))));
-    const { reward } = await this.discriminator.score(this.tokens(refs, `${label}/reference-reward`));
+    const { reward } = await this.rewardHead.score(this.tokens(refs, `${label}/reference-reward`));
     return reward.reduce((a, b) => a + b, 0) / reward.length;
   }
 
