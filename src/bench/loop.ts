@@ -28,7 +28,7 @@ export const benchLoop = async (base: PipelineConfig): Promise<LoopBench> => {
       decodePipelineConfig({
         ...base,
         run: { ...base.run, name: "bench", outputDir: dir, epochs: 2 },
-        discriminator: { ...base.discriminator, dTimes: 2 },
+        discriminator: { ...base.discriminator, dTimes: 2, warmupEpochs: 0 },
         eval: { ...base.eval, every: 1000, heldOutPrompts: 1 },
       }),
     );
