@@ -1,43 +1,68 @@
 /**
- * `advgrpo run <pipeline.yaml> [--resume]`: trains, prints one line per epoch and evaluation, and ends
- * with the report's path and the headline metrics. Ctrl-C finishes the epoch in flight, checkpoints and
- * exits; a second Ctrl-C exits at once (a resume then repeats at most that epoch).
+ * `advgrpo run <pipeline.yaml> [--resume]`: trains in a worker thread (src/pipeline/run-worker.ts), prints
+ * one line per epoch and evaluation, and ends with the report's path and the headline metrics. Ctrl-C asks
+ * the loop to stop after the epoch in flight (it checkpoints first); a second Ctrl-C exits at once, and a
+ * resume then repeats at most that epoch.
  */
-import { Effect } from "effect";
-import { loadPipelineFile } from "../pipeline/config/load.ts";
-import { runFolderOf } from "../pipeline/run-folder.ts";
-import { runTraining } from "../pipeline/train.ts";
+import { Worker } from "node:worker_threads";
+import type { RunWorkerData } from "../pipeline/run-worker.ts";
 
 const pct = (x: number | undefined) => (x === undefined ? "-" : `${(100 * x).toFixed(1)}%`);
+
+interface Summary {
+  readonly epochsCompleted: number;
+  readonly stoppedEarly: boolean;
+  readonly generatorSteps: number;
+  readonly rolloutRows: number;
+  readonly report: string;
+  readonly lastEvaluation?: Readonly<Record<string, number>>;
+}
+
+type Message = { kind: "progress"; line: string } | { kind: "done"; summary: Summary } | { kind: "failed"; tag: string; message: string };
+
+/** A failure inside the loop, shown by the CLI with the loop's own error tag. */
+class RunFailed extends Error {
+  readonly _tag: string;
+  constructor(tag: string, message: string) {
+    super(message);
+    this._tag = tag;
+  }
+}
+
+const summaryText = (s: Summary): string => {
+  const e = s.lastEvaluation;
+  return [
+    `${s.stoppedEarly ? "stopped" : "finished"} after ${s.epochsCompleted} epochs, ${s.generatorSteps} generator steps, ${s.rolloutRows} rollouts recorded`,
+    `report: ${s.report}`,
+    e ? `held-out: aligned-and-styled ${pct(e.alignedAndStyled)}, alignment ${pct(e.alignment)}, style score ${e.styleScore?.toFixed(3)}, DINO similarity ${e.dinoSimilarity?.toFixed(3)}` : "no evaluation yet",
+  ].join("\n");
+};
 
 export const runCommand = async (args: readonly string[]): Promise<void> => {
   const file = args.find((a) => !a.startsWith("--"));
   if (!file) throw new Error("usage: advgrpo run <pipeline.yaml> [--resume]");
-  const config = await Effect.runPromise(loadPipelineFile(file));
-  const folder = runFolderOf(config);
-  let stop = false;
+  const stop = new SharedArrayBuffer(4);
+  const data: RunWorkerData = { file, resume: args.includes("--resume"), stop };
+  const worker = new Worker(new URL("../pipeline/run-worker.ts", import.meta.url), { workerData: data });
   const onSignal = () => {
-    if (stop) process.exit(130);
-    stop = true;
+    if (Atomics.load(new Int32Array(stop), 0) === 1) process.exit(130);
+    Atomics.store(new Int32Array(stop), 0, 1);
     process.stderr.write("\nstopping after the current epoch (Ctrl-C again to quit now)\n");
   };
   process.on("SIGINT", onSignal);
-  process.stderr.write(`advgrpo run ${file} -> ${folder.root}\n`);
   try {
-    const summary = await runTraining(config, folder, {
-      resume: args.includes("--resume") || config.run.resume,
-      progress: (line) => process.stderr.write(`${line}\n`),
-      stopRequested: () => stop,
+    const summary = await new Promise<Summary>((resolve, reject) => {
+      worker.on("message", (m: Message) => {
+        if (m.kind === "progress") process.stderr.write(`${m.line}\n`);
+        else if (m.kind === "done") resolve(m.summary);
+        else reject(new RunFailed(m.tag, m.message));
+      });
+      worker.on("error", reject);
+      worker.on("exit", (code) => reject(new Error(`the training thread exited (code ${code}) without a result`)));
     });
-    const e = summary.lastEvaluation;
-    process.stdout.write(
-      [
-        `${summary.stoppedEarly ? "stopped" : "finished"} after ${summary.epochsCompleted} epochs, ${summary.generatorSteps} generator steps, ${summary.rolloutRows} rollouts recorded`,
-        `report: ${folder.report}`,
-        e ? `held-out: aligned-and-styled ${pct(e.alignedAndStyled)}, alignment ${pct(e.alignment)}, style score ${e.styleScore?.toFixed(3)}, DINO similarity ${e.dinoSimilarity?.toFixed(3)}` : "no evaluation yet",
-      ].join("\n") + "\n",
-    );
+    process.stdout.write(`${summaryText(summary)}\n`);
   } finally {
     process.off("SIGINT", onSignal);
+    await worker.terminate();
   }
 };

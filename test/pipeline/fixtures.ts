@@ -27,7 +27,7 @@ export const writeTinyPipeline = (dir: string, generator: string, epochs: number
       `run: { name: tiny, outputDir: ${join(dir, "runs")}, epochs: ${epochs}, keepCheckpoints: 0 }`,
       `generator: { checkpoint: ${generator} }`,
       "sampler: { groupSize: 4, promptsPerEpoch: 2, steps: 4, evalSteps: 4, window: { start: 0, size: 2 } }",
-      "discriminator: { dTimes: 2, hiddenWidth: 32 }",
+      "discriminator: { dTimes: 2, hiddenWidth: 32, warmupEpochs: 0 }",
       "eval: { every: 100, heldOutPrompts: 2 }",
       "record: { batchRows: 8 }",
       extra,

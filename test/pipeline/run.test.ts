@@ -87,4 +87,28 @@ describe("advgrpo run end to end (tiny generator)", () => {
     expect(sb.weights.generator!.map((p) => Array.from(p.data))).toEqual(sa.weights.generator!.map((p) => Array.from(p.data)));
     expect(sb.weights.discriminator!.map((p) => Array.from(p.data))).toEqual(sa.weights.discriminator!.map((p) => Array.from(p.data)));
   }, 120_000);
+
+  it("Ctrl-C stops after the epoch in flight, with a checkpoint for every completed epoch", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-sigint-"));
+    const pipeline = writeTinyPipeline(dir, await writeTinyGenerator(dir), 50);
+    const folder = runFolderOf(await Effect.runPromise(loadPipelineFile(pipeline)));
+    const child = cli(["run", pipeline]);
+    let stdout = "";
+    child.stdout!.on("data", (chunk) => (stdout += chunk));
+    const poll = setInterval(() => {
+      if (listCheckpoints(folder).length >= 1) {
+        clearInterval(poll);
+        child.kill("SIGINT");
+      }
+    }, 20);
+    const exit = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    clearInterval(poll);
+    expect(exit).toBe(0);
+    const stopped = /stopped after (\d+) epochs/.exec(stdout);
+    expect(stopped, stdout).not.toBeNull();
+    const epochs = Number(stopped![1]);
+    expect(epochs).toBeLessThan(50);
+    expect(listCheckpoints(folder).length).toBe(epochs);
+    expect(new Set(readRolloutLog(folder.rollouts).rows.map((r) => r.epoch)).size).toBe(epochs);
+  }, 60_000);
 });
