@@ -36,7 +36,7 @@ describe("committed pipeline files", () => {
     const config = await load(join(pipelinesDir, "default.yaml"));
     expect(config.sampler).toMatchObject({ groupSize: 8, promptsPerEpoch: 4, steps: 10, window: { start: 2, size: 3 } });
     expect(config.world.imageSize).toBe(32);
-    expect(config.learner.lr).toBe(5e-5);
+    expect(config.learner.lr).toBe(1e-4);
   });
 
   it("a preset named in extends inherits through its own extends", async () => {
@@ -44,7 +44,7 @@ describe("committed pipeline files", () => {
     expect(config.world.referenceStyle).toBe("striped");
     expect(config.run.name).toBe("adv-grpo-style-2");
     expect(config.discriminator.feed).toBe("fresh"); // from adv-grpo
-    expect(config.learner.lr).toBe(5e-5); // from default.yaml
+    expect(config.learner.lr).toBe(1e-4); // from default.yaml
   });
 });
 
