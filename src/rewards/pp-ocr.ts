@@ -16,6 +16,7 @@ import { defaultExecution, type ExecutionConfig } from "../runtime/execution.ts"
 import { LocalSession } from "../runtime/local-session.ts";
 import { f32 } from "../runtime/tensors.ts";
 import type { OcrPort } from "./ocr.ts";
+import { resampleBilinear } from "../io/resample.ts";
 
 export interface PpOcrFiles {
   readonly detection: string;
@@ -62,33 +63,6 @@ const detection = {
 const recognitionHeight = 48;
 const recognitionMaxWidth = 320;
 const minConfidence = 0.5;
-
-/** Bilinear resampling (pixel centres aligned, as OpenCV's resize) of a region of `image` to outH x outW. */
-const resample = (image: RgbImage, box: Box, outH: number, outW: number): Float32Array => {
-  const { data, height, width } = image;
-  const out = new Float32Array(3 * outH * outW);
-  const sy = (box.y1 - box.y0) / outH;
-  const sx = (box.x1 - box.x0) / outW;
-  for (let y = 0; y < outH; y++) {
-    const fy = Math.min(Math.max(box.y0 + (y + 0.5) * sy - 0.5, 0), height - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, height - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < outW; x++) {
-      const fx = Math.min(Math.max(box.x0 + (x + 0.5) * sx - 0.5, 0), width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, width - 1);
-      const wx = fx - x0;
-      for (let c = 0; c < 3; c++) {
-        const p = c * height * width;
-        const top = data[p + y0 * width + x0]! * (1 - wx) + data[p + y0 * width + x1]! * wx;
-        const bottom = data[p + y1 * width + x0]! * (1 - wx) + data[p + y1 * width + x1]! * wx;
-        out[c * outH * outW + y * outW + x] = top * (1 - wy) + bottom * wy;
-      }
-    }
-  }
-  return out;
-};
 
 /** RGB planes in [0,1] -> BGR planes, each normalised with the statistics of its RGB source channel. */
 const toBgrNormalised = (rgb: Float32Array, plane: number, mean: readonly number[], std: readonly number[]): Float32Array => {
@@ -198,7 +172,7 @@ export class PpOcr implements OcrPort {
     const { height, width } = image;
     const scale = Math.min(Math.max(1, detection.minShortSide / Math.min(height, width)), detection.maxLongSide / Math.max(height, width));
     const [h, w] = [roundTo32(height * scale), roundTo32(width * scale)];
-    const pixels = toBgrNormalised(resample(image, { x0: 0, y0: 0, x1: width, y1: height }, h, w), h * w, detection.mean, detection.std);
+    const pixels = toBgrNormalised(resampleBilinear(image, { x0: 0, y0: 0, x1: width, y1: height }, h, w), h * w, detection.mean, detection.std);
     const fetched = await this.detector.run({ [this.detector.signature.inputNames[0]!]: f32([1, 3, h, w], pixels) });
     const prob = fetched[this.detector.signature.outputNames[0]!]!.data as Float32Array;
     return textBoxes(prob, h, w).map((b) => ({ x0: (b.x0 * width) / w, y0: (b.y0 * height) / h, x1: (b.x1 * width) / w, y1: (b.y1 * height) / h }));
@@ -209,7 +183,7 @@ export class PpOcr implements OcrPort {
     const aspect = (box.x1 - box.x0) / (box.y1 - box.y0);
     const resizedWidth = Math.min(recognitionMaxWidth, Math.max(1, Math.ceil(recognitionHeight * aspect)));
     const paddedWidth = Math.ceil(resizedWidth / 8) * 8;
-    const crop = toBgrNormalised(resample(image, box, recognitionHeight, resizedWidth), recognitionHeight * resizedWidth, [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]);
+    const crop = toBgrNormalised(resampleBilinear(image, box, recognitionHeight, resizedWidth), recognitionHeight * resizedWidth, [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]);
     // Padding stays 0 after normalisation, i.e. mid grey, as in PaddleOCR.
     const pixels = new Float32Array(3 * recognitionHeight * paddedWidth);
     for (let row = 0; row < 3 * recognitionHeight; row++) {
