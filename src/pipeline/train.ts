@@ -38,6 +38,7 @@ import { buildRewardModel, loadBackbone, type RewardModel } from "./reward-model
 import { checkpointFile, createRunFolder, listCheckpoints, type RunFolder } from "./run-folder.ts";
 import { writeRunReport } from "./report.ts";
 import { applyState, captureState, headsTrainedIn, trainingPrompts } from "./state.ts";
+import { mean, populationStd } from "../rl/advantages.ts";
 
 export interface RunOptions {
   readonly resume: boolean;
@@ -97,16 +98,13 @@ const checkpoint = async (folder: RunFolder, epoch: number, policy: Policy, rewa
   if (keep > 0) for (const old of listCheckpoints(folder).slice(0, -keep)) unlinkSync(old);
 };
 
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-const std = (xs: readonly number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
-
 /** Per-epoch reward statistics, per component and in total. */
 const epochMetrics = (batch: AdvantagedEpoch): Record<string, number> => {
   const rows = batch.groups.flat();
   const components = Object.keys(rows[0]?.rewards ?? {});
   return {
     rewardMean: mean(rows.map((r) => r.reward)),
-    rewardStd: std(rows.map((r) => r.reward)),
+    rewardStd: populationStd(rows.map((r) => r.reward)),
     zeroStdGroupFraction: batch.zeroStdGroupFraction,
     advantageAbsMean: mean(rows.map((r) => Math.abs(r.advantage))),
     discLogitCls: mean(rows.map((r) => r.discLogitCls)),
