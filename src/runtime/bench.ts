@@ -1,10 +1,10 @@
-import { performance } from "node:perf_hooks";
 import { Graph } from "../graph/graph.ts";
 import { matmul } from "../graph/ops.ts";
 import { toOnnx } from "../graph/serialize.ts";
 import { type ExecutionConfig, defaultExecution } from "./execution.ts";
 import { LocalSession } from "./local-session.ts";
 import { f32 } from "./tensors.ts";
+import { gflops, measure } from "../util/measure.ts";
 
 export interface MatMulBench {
   readonly n: number;
@@ -18,12 +18,6 @@ export interface MatMulBenchOptions {
   readonly runs?: number;
   readonly config?: ExecutionConfig;
 }
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /**
  * The achievable float32 throughput of this machine through ORT: an n x n by n x n MatMul on the
@@ -39,15 +33,8 @@ export const benchMatMul = async (n: number, options: MatMulBenchOptions = {}): 
   const operand = f32([n, n], Float32Array.from({ length: n * n }, (_, i) => ((i % 7) - 3) / n));
   const feeds = { a: operand, b: operand };
   try {
-    for (let i = 0; i < warmup; i++) await session.run(feeds, ["c"], false);
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const start = performance.now();
-      await session.run(feeds, ["c"], false);
-      times.push(performance.now() - start);
-    }
-    const ms = median(times);
-    return { n, ms, gflops: (2 * n ** 3) / (ms * 1e6) };
+    const { medianMs: ms } = await measure(() => session.run(feeds, ["c"], false), runs, warmup);
+    return { n, ms, gflops: gflops(2 * n ** 3, ms) };
   } finally {
     await session.release();
   }
