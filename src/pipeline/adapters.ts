@@ -131,8 +131,7 @@ export const bindPorts = (c: PortContext): Ports => {
           const generated = featuresOfRows(batch.generated, like);
           const stats: Record<string, number> = {};
           for (const [k, head] of c.trainedHeads(batch.epoch).entries()) {
-            const label = `discriminator/${batch.epoch}/${k}`;
-            const step = await head.step(c.rewards.tokens(refs, `${label}/references`), c.rewards.tokens(generated, `${label}/generated`));
+            const step = await c.rewards.stepHead(head, refs, generated, `discriminator/${batch.epoch}/${k}`);
             Object.assign(stats, k === 0 ? step : Object.fromEntries(Object.entries(step).map(([name, v]) => [`head${k}.${name}`, v])));
           }
           return stats;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { evaluateSamples, type EvalSample } from "../eval/metrics.ts";
 import { StyleClassifier } from "../eval/style-classifier.ts";
 import type { RgbImage } from "../io/png.ts";
+import type { Features } from "../models/backbone/features.ts";
 import { defaultReferenceSet } from "../io/reference-set.ts";
 import type { ParamSet } from "../optim/param-set.ts";
 import { gridPng } from "../report/grid.ts";
@@ -34,6 +35,7 @@ export class Evaluator {
   private readonly prompts: readonly string[];
   private readonly references: ReadonlyMap<string, readonly RgbImage[]>;
   private readonly gridDir: string;
+  private referenceCache: Promise<{ perPrompt: Features[]; firstOfEach: Features }> | undefined;
 
   private constructor(config: PipelineConfig, policy: Policy, rewards: RewardModel, classifier: StyleClassifier, gridDir: string) {
     this.config = config;
@@ -50,6 +52,15 @@ export class Evaluator {
     const gridDir = join(runDir, "grids");
     mkdirSync(gridDir, { recursive: true });
     return new Evaluator(config, policy, rewards, await StyleClassifier.load(STYLE_CLASSIFIER, { execution }), gridDir);
+  }
+
+  /** The frozen backbone's features of the held-out references never change: extracted once per run. */
+  private referenceFeatures(): Promise<{ perPrompt: Features[]; firstOfEach: Features }> {
+    this.referenceCache ??= (async () => ({
+      perPrompt: await Promise.all(this.prompts.map((prompt) => this.rewards.features.extract(this.references.get(prompt)!))),
+      firstOfEach: await this.rewards.features.extract(this.prompts.flatMap((p) => this.references.get(p)!.slice(0, 1))),
+    }))();
+    return this.referenceCache;
   }
 
   /** The weights evaluated: the EMA when configured, else the live weights. */
@@ -73,7 +84,7 @@ export class Evaluator {
     const images = samples.map((s) => s.image);
     const features = await this.rewards.features.extract(images);
     const pooledDim = features.pooledDim;
-    const referenceFeatures = await Promise.all(this.prompts.map((prompt) => this.rewards.features.extract(this.references.get(prompt)!)));
+    const { perPrompt: referenceFeatures, firstOfEach: referenceAll } = await this.referenceFeatures();
     const evaluation = await evaluateSamples(this.classifier, samples, this.config.world.referenceStyle, {
       generated: samples.map((_, i) => features.pooled.slice(i * pooledDim, (i + 1) * pooledDim)),
       references: samples.map((s) => {
@@ -82,7 +93,6 @@ export class Evaluator {
       }),
     });
     const generatedReward = mean((await this.rewards.rewardHead.score(this.rewards.tokens(features, `eval/${epoch}/generated`))).reward);
-    const referenceAll = await this.rewards.features.extract(this.prompts.flatMap((p) => this.references.get(p)!.slice(0, 1)));
     const referenceReward = mean((await this.rewards.rewardHead.score(this.rewards.tokens(referenceAll, `eval/${epoch}/references`))).reward);
     this.writeGrid(epoch, groupImages);
     const s = evaluation.summary;

@@ -110,10 +110,15 @@ export class RewardModel {
     return { ...scores, clsLogits: logits.cls, patchLogits: logits.patch };
   }
 
+  /** One hinge step of `head`, references against generated features; `label` names both patch draws. */
+  stepHead(head: Discriminator, references: Features, generated: Features, label: string): Promise<StepMetrics> {
+    return head.step(this.tokens(references, `${label}/references`), this.tokens(generated, `${label}/generated`));
+  }
+
   /** One hinge step of `head` on the references of `prompts` against the generated features. */
   async discriminatorStep(head: Discriminator, prompts: readonly string[], generated: Features, label: string): Promise<StepMetrics> {
     const refs = await Promise.all([...new Set(prompts)].map((p) => this.references.features(p)));
-    return head.step(this.tokens(concatFeatures(refs), `${label}/references`), this.tokens(generated, `${label}/generated`));
+    return this.stepHead(head, concatFeatures(refs), generated, label);
   }
 
   /** Mean discriminator reward of the references of `prompts` (the reward-hacking yardstick and the trigger mode's). */
