@@ -16,6 +16,10 @@ export const input = (ctx: RuleContext, i: number): Tensor => ctx.node.inputs[i]
 export const output = (ctx: RuleContext, i = 0): Tensor => ctx.node.outputs[i]!;
 export const grad = (ctx: RuleContext, i = 0): Tensor => ctx.grads[i]!;
 
+/** The node's `axis` attribute (ONNX default `fallback`) as a non-negative axis of a rank-`rank` tensor. */
+export const axisAttr = (ctx: RuleContext, rank: number, fallback: number): number =>
+  (((ctx.node.attrs.axis as number | undefined) ?? fallback) + rank) % rank;
+
 /** Reverses numpy broadcasting: sums the gradient over the axes that broadcasting expanded. */
 export const sumToShape = (g: Tensor, shape: Shape): Tensor => {
   if (g.shape.join(",") === shape.join(",")) return g;

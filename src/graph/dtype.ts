@@ -15,25 +15,7 @@ export const dtypeFromOnnx = (code: number): DType | undefined => dtypeByCode.ge
 
 export const isFloat = (dtype: DType): boolean => dtype === "float32" || dtype === "float64";
 
-export type TypedArrayOf<D extends DType> = D extends "float32"
-  ? Float32Array
-  : D extends "float64"
-    ? Float64Array
-    : D extends "int64"
-      ? BigInt64Array
-      : D extends "int32"
-        ? Int32Array
-        : Uint8Array;
-
 export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
-
-export const bytesPerElement: Readonly<Record<DType, number>> = {
-  float32: 4,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  bool: 1,
-};
 
 /** Copies numbers into a fresh typed array of the dtype (bool as 0/1 bytes). */
 export const typedArrayFrom = (dtype: DType, values: ArrayLike<number>): AnyTypedArray => {

@@ -67,7 +67,7 @@ export class Graph {
   }
 
   constant(values: AnyTypedArray, dtype: DType, shape: Shape, name = "const"): Tensor {
-    const count = shape.reduce((a, b) => a * b, 1);
+    const count = numel(shape);
     if (values.length !== count) {
       throw new GraphShapeError({ op: "Constant", node: name, inputShapes: [shape], reason: `has ${values.length} values, shape needs ${count}` });
     }

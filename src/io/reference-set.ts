@@ -9,8 +9,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Effect, Schema } from "effect";
 import { makeRng } from "../util/prng.ts";
-import { formatPrompt } from "../world/prompt.ts";
-import { promptsOf, type PromptSplit } from "../world/prompt.ts";
+import { formatPrompt, promptsOf, type PromptSplit } from "../world/prompt.ts";
 import { renderReference, type ReferenceStyle } from "../world/render.ts";
 import { decodePng, PngError, type RgbImage } from "./png.ts";
 

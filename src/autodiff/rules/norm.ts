@@ -1,6 +1,6 @@
 import { add, div, mul, reduceMean, reduceSum, reshape, sqrt, square, sub } from "../../graph/ops.ts";
 import type { Tensor } from "../../graph/graph.ts";
-import { grad, input, type Rule, sumToShape } from "../rule.ts";
+import { axisAttr, grad, input, type Rule, sumToShape } from "../rule.ts";
 
 /**
  * Backward of x_hat = (x - mean) / sqrt(var + eps) over `axes`, given d(loss)/d(x_hat):
@@ -27,7 +27,7 @@ export const normRules: Record<string, Rule> = {
     const [x, scale, bias] = [input(ctx, 0), input(ctx, 1), ctx.node.inputs[2]];
     const g = grad(ctx);
     const rank = x.shape.length;
-    const axis = (((ctx.node.attrs.axis as number | undefined) ?? -1) + rank) % rank;
+    const axis = axisAttr(ctx, rank, -1);
     const axes = x.shape.map((_, i) => i).filter((i) => i >= axis);
     const { dx, xHat } = normalisedBackward(x, mul(g, scale), axes, epsilonOf(ctx.node.attrs));
     return [dx, ctx.needs[1] ? sumToShape(mul(g, xHat), scale.shape) : undefined, bias && ctx.needs[2] ? sumToShape(g, bias.shape) : undefined];

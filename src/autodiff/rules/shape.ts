@@ -1,7 +1,7 @@
 import { sliceBounds } from "../../graph/op-defs/shape.ts";
 import { concat, expand, pad, reduceSum, reshape, scatterNdAdd, slice, transpose, unsqueeze } from "../../graph/ops.ts";
 import type { Tensor } from "../../graph/graph.ts";
-import { grad, input, type Rule, sumToShape } from "../rule.ts";
+import { axisAttr, grad, input, type Rule, sumToShape } from "../rule.ts";
 
 const ints = (t: Tensor | undefined): number[] => Array.from((t?.constValue ?? []) as ArrayLike<number | bigint>, Number);
 
@@ -25,7 +25,7 @@ export const shapeRules: Record<string, Rule> = {
   },
   Concat: (ctx) => {
     const rank = input(ctx, 0).shape.length;
-    const axis = (((ctx.node.attrs.axis as number | undefined) ?? 0) + rank) % rank;
+    const axis = axisAttr(ctx, rank, 0);
     let offset = 0;
     return ctx.node.inputs.map((t, k) => {
       const start = offset;
@@ -36,7 +36,7 @@ export const shapeRules: Record<string, Rule> = {
   Split: (ctx) => {
     const x = input(ctx, 0);
     const rank = x.shape.length;
-    const axis = (((ctx.node.attrs.axis as number | undefined) ?? 0) + rank) % rank;
+    const axis = axisAttr(ctx, rank, 0);
     const parts = ctx.node.outputs.map((out, k) => ctx.grads[k] ?? zerosLike(out));
     return [concat(parts, axis)];
   },
@@ -66,7 +66,7 @@ export const shapeRules: Record<string, Rule> = {
   Gather: (ctx) => {
     const [x, indices] = [input(ctx, 0), input(ctx, 1)];
     const rank = x.shape.length;
-    const axis = (((ctx.node.attrs.axis as number | undefined) ?? 0) + rank) % rank;
+    const axis = axisAttr(ctx, rank, 0);
     // Scatter-add the output gradient into zeros of the data shape, with the gathered axis moved first.
     const g = grad(ctx);
     const gAxes = Array.from({ length: g.shape.length }, (_, i) => i);

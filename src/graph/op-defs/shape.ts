@@ -17,7 +17,7 @@ export const shapeOps: Record<string, OpDef> = {
     infer: (ctx) => {
       const x = required(ctx, 0, "data");
       const target = constInts(ctx, 1, "shape").map((d, i) => (d === 0 ? (x.shape[i] ?? ctx.fail("0 in shape past input rank")) : d));
-      const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+      const known = count(target.filter((d) => d !== -1));
       const inferred = target.map((d) => (d === -1 ? count(x.shape) / known : d));
       if (target.filter((d) => d === -1).length > 1 || count(inferred) !== count(x.shape) || inferred.some((d) => !Number.isInteger(d))) {
         ctx.fail(`cannot reshape ${count(x.shape)} elements to [${target.join(",")}]`);

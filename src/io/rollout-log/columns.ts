@@ -30,7 +30,7 @@ export const int32Column = (values: Int32Array): Data<Int32> =>
 export const int64Column = (values: BigInt64Array): Data<Int64> =>
   makeData({ type: new Int64(), length: values.length, data: values });
 
-export function utf8Column(strings: readonly string[]): Data<Utf8> {
+function utf8Column(strings: readonly string[]): Data<Utf8> {
   const bytes = strings.map((s) => textEncoder.encode(s));
   const valueOffsets = offsetsOf(bytes.map((b) => b.length));
   return makeData({ type: new Utf8(), length: strings.length, valueOffsets, data: concatBytes(bytes, valueOffsets) });
@@ -95,7 +95,7 @@ function valueRange(data: Data, row: number): [number, number] {
   return [offsets[row]!, offsets[row + 1]!];
 }
 
-export function readUtf8(data: Data<Utf8>, row: number): string {
+function readUtf8(data: Data<Utf8>, row: number): string {
   const [start, end] = valueRange(data, row);
   return textDecoder.decode((data.values as Uint8Array).subarray(start, end));
 }

@@ -82,7 +82,7 @@ export const stepType = (sizes: TensorSizes) =>
     field("xNext", tensor(sizes.latent)),
   ]);
 
-export const timingsType = () =>
+const timingsType = () =>
   new Map_<Utf8, Float64>(
     new Field("entries", new Struct<{ key: Utf8; value: Float64 }>([new Field("key", new Utf8(), false), new Field("value", new Float64(), false)]), false),
   );
