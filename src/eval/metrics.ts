@@ -82,13 +82,14 @@ const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, x) => s + x * x
 /** Cosine similarity of L2-normalised features, max over the references (algorithm.md: static DINO similarity). */
 export const dinoSimilarity = (feature: Float32Array, references: readonly Float32Array[]): number => {
   if (references.length === 0) throw new MetricsInputError({ field: "references", expected: "at least one reference feature", found: "none" });
+  const featureNorm = norm(feature);
   return Math.max(
     ...references.map((reference, r) => {
       if (reference.length !== feature.length) {
         throw new MetricsInputError({ field: `references[${r}]`, expected: `a feature of width ${feature.length}`, found: `width ${reference.length}` });
       }
       const dot = feature.reduce((s, x, i) => s + x * reference[i]!, 0);
-      return dot / Math.max(norm(feature) * norm(reference), 1e-12);
+      return dot / Math.max(featureNorm * norm(reference), 1e-12);
     }),
   );
 };
@@ -111,7 +112,11 @@ export const pairwiseDiversity = (images: readonly RgbImage[]): number | null =>
 /** Mean over groups of two or more images of their pairwise diversity. */
 export const groupDiversity = (samples: readonly EvalSample[]): number | null => {
   const groups = new Map<string | number, RgbImage[]>();
-  for (const s of samples) groups.set(s.group, [...(groups.get(s.group) ?? []), s.image]);
+  for (const s of samples) {
+    const group = groups.get(s.group);
+    if (group) group.push(s.image);
+    else groups.set(s.group, [s.image]);
+  }
   const perGroup = [...groups.values()].map(pairwiseDiversity).filter((d): d is number => d !== null);
   return perGroup.length === 0 ? null : mean(perGroup);
 };

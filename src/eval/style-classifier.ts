@@ -2,10 +2,9 @@
  * The trained style classifier: its weights file (safetensors, architecture as metadata, so the file alone
  * rebuilds the net) and a `StyleClassifier` that scores batches of images through an ORT session.
  */
-import { readFile } from "node:fs/promises";
-import { Effect, Schema } from "effect";
+import { Schema } from "effect";
 import type { RgbImage } from "../io/png.ts";
-import { decodeSafetensors, fromParamSet, SafetensorsIoError, toParamSet, validateAgainst, writeSafetensors } from "../io/safetensors.ts";
+import { loadConfiguredWeights, saveConfiguredWeights, type ConfiguredWeights } from "../models/configured-weights.ts";
 import type { ParamSet } from "../optim/param-set.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
 import { LocalSession } from "../runtime/local-session.ts";
@@ -38,33 +37,20 @@ export class StyleClassifierInputError extends Schema.TaggedError<StyleClassifie
   }
 }
 
-export interface StyleClassifierWeights {
-  readonly config: StyleNetConfig;
-  readonly params: ParamSet;
-  /** Provenance (command, seed, steps, accuracy ...), kept verbatim. */
-  readonly metadata: Readonly<Record<string, string>>;
-}
+export type StyleClassifierWeights = ConfiguredWeights<StyleNetConfig>;
 
-export const saveStyleClassifier = (file: string, weights: StyleClassifierWeights): Promise<void> =>
-  Effect.runPromise(
-    writeSafetensors(file, { tensors: fromParamSet(weights.params), metadata: { ...weights.metadata, [CONFIG_KEY]: JSON.stringify(weights.config) } }),
-  );
+export const saveStyleClassifier = (file: string, weights: StyleClassifierWeights): Promise<void> => saveConfiguredWeights(file, CONFIG_KEY, weights);
 
 const forwardGraph = (config: StyleNetConfig, batch: number): CompiledGraph => compileForward("style-classifier", styleNetForward(config, batch));
 
-export const loadStyleClassifier = async (file: string): Promise<StyleClassifierWeights> => {
-  const bytes = await readFile(file).catch((cause: Error) => {
-    throw new SafetensorsIoError({ file, operation: "read", reason: cause.message });
+export const loadStyleClassifier = (file: string): Promise<StyleClassifierWeights> =>
+  loadConfiguredWeights(file, {
+    key: CONFIG_KEY,
+    schema: StyleNetConfigSchema,
+    description: "a style net config",
+    paramSpecs: (config) => forwardGraph(config, 1).params,
+    notWeights: (file, reason) => new StyleClassifierWeightsError({ file, reason }),
   });
-  const contents = decodeSafetensors(bytes, file);
-  const raw = contents.metadata[CONFIG_KEY];
-  if (raw === undefined) throw new StyleClassifierWeightsError({ file, reason: `metadata has no '${CONFIG_KEY}' entry` });
-  const decoded = Schema.decodeUnknownOption(StyleNetConfigSchema)(JSON.parse(raw));
-  if (decoded._tag === "None") throw new StyleClassifierWeightsError({ file, reason: `'${CONFIG_KEY}' is not a style net config: ${raw}` });
-  const config = decoded.value;
-  validateAgainst(contents, forwardGraph(config, 1).params.map((s) => ({ name: s.name, shape: s.shape, dtype: "F32" as const })), file);
-  return { config, params: toParamSet(contents, file), metadata: contents.metadata };
-};
 
 /** One image's verdict: class probabilities in STYLE_CLASSES order and the most probable class. */
 export interface StyleVerdict {

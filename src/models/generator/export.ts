@@ -3,13 +3,13 @@
  * weights embedded as initialisers, loadable by any ONNX runtime. The text encoder is not part of it (its
  * pooled embeddings are the `pooled_embeds` input); shapes are static, so the file is made for one batch size.
  */
-import { writeFile } from "node:fs/promises";
 import { decodeModel, encodeModel, type TensorMessage } from "../../graph/onnx-proto.ts";
 import { onnxTypeCode } from "../../graph/dtype.ts";
 import { getMatching, indexByName, type ParamSet } from "../../optim/param-set.ts";
 import { compileForward } from "../../train/train-graph.ts";
 import type { DiTConfig } from "./dit.ts";
 import { velocityModel } from "./network.ts";
+import { GENERATOR_CONFIG_KEY } from "./weights.ts";
 
 const initialiser = (name: string, shape: readonly number[], data: Float32Array): TensorMessage => ({
   name,
@@ -28,7 +28,7 @@ export const generatorOnnx = (config: DiTConfig, params: ParamSet, batch: number
   const graph = model.graph!;
   return encodeModel({
     ...model,
-    metadataProps: [{ key: "advgrpo.generator.config", value: JSON.stringify(config) }],
+    metadataProps: [{ key: GENERATOR_CONFIG_KEY, value: JSON.stringify(config) }],
     graph: {
       ...graph,
       input: (graph.input ?? []).filter((i) => !baked.has(i.name)),
@@ -36,6 +36,3 @@ export const generatorOnnx = (config: DiTConfig, params: ParamSet, batch: number
     },
   });
 };
-
-export const exportGenerator = async (config: DiTConfig, params: ParamSet, path: string, batch: number): Promise<void> =>
-  writeFile(path, generatorOnnx(config, params, batch));
