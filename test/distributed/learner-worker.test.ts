@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openBus } from "../../src/distributed/bus.ts";
 import { readRolloutLog } from "../../src/io/rollout-log/index.ts";
 import { loadTrainingState, type TrainingState } from "../../src/io/training-state.ts";
 import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
