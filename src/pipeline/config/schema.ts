@@ -20,7 +20,12 @@ import {
 } from "./field.ts";
 
 const Run = section("What this run is called, where it writes, and how long it lasts.", {
-  name: field(NonEmptyString, { description: "Run name; the run folder is outputDir/name.", default: "adv-grpo" }),
+  name: field(
+    NonEmptyString.check(
+      Schema.isPattern(/^(?!\.\.?$)[^/\\\0]+$/, { expected: "a folder name without /, \\ or NUL that is not . or .. (the run folder must stay inside run.outputDir)" }),
+    ),
+    { description: "Run name; the run folder is outputDir/name, so it is one folder name (no separators, not . or ..).", default: "adv-grpo" },
+  ),
   outputDir: field(NonEmptyString, {
     description: "Folder holding run folders (Arrow logs, checkpoints, report), relative to the working directory.",
     unit: "path",
