@@ -2,6 +2,7 @@
 /** The `advgrpo` command: one subcommand per job; errors are shown once, here, with their context. */
 import { runBenchmarks } from "../bench/main.ts";
 import { evalCommand } from "./eval.ts";
+import { exportCommand } from "./export.ts";
 import { inspectCommand } from "./inspect.ts";
 import { pretrainCommand } from "./pretrain.ts";
 import { replayCommand } from "./replay.ts";
@@ -16,6 +17,7 @@ const commands: Readonly<Record<string, { readonly summary: string; readonly run
   eval: { summary: "evaluate a generator on held-out prompts (advgrpo eval pipelines/default.yaml [--weights file])", run: evalCommand },
   replay: { summary: "recompute a run's recorded features, rewards, advantages and steps; report differences (advgrpo replay runs/default)", run: replayCommand },
   inspect: { summary: "per-epoch statistics of a run; --images <epoch> --out grid.png exports its images", run: inspectCommand },
+  export: { summary: "merge a LoRA file (peft naming) into its ONNX model (advgrpo export model.onnx --lora lora.safetensors --out merged.onnx)", run: exportCommand },
   bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run", run: () => runBenchmarks() },
 };
 

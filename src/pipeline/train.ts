@@ -175,7 +175,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     const adversarial = config.rewards.some((r) => r.kind === "adversarial-dino");
     const phases = (epoch: number): OperatorFunction<AdvantagedEpoch, Report> => {
       const dStep = discriminatorStep(ports.discriminator, ports.references);
-      const gStep = learnerStep(ports.learner, { groupsPerStep: Math.ceil(config.sampler.promptsPerEpoch / config.learner.stepsPerEpoch) });
+      const gStep = learnerStep(ports.learner, { stepsPerEpoch: config.learner.stepsPerEpoch });
       if (epoch < config.discriminator.warmupEpochs) return dStep;
       if (!adversarial) return gStep;
       const trigger = config.discriminator.trigger === "when-generated-exceeds-reference";
