@@ -196,7 +196,9 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
         });
         const g = generatorSteps;
         const learnerText = g.length
-          ? `ratio [${fmt(Math.min(...g.map((x) => x.ratioMin!)), 6)}, ${fmt(Math.max(...g.map((x) => x.ratioMax!)), 6)}] clip ${fmt(mean(g.map((x) => x.clipFracHigh! + x.clipFracLow!)), 2)} kl ${fmt(mean(g.map((x) => x.approxKl!)))} |g| ${fmt(mean(g.map((x) => x.gradNorm!)))}`
+          ? config.learner.objective !== "grpo"
+            ? `${config.learner.objective} loss ${fmt(mean(g.map((x) => x.loss!)))} |g| ${fmt(mean(g.map((x) => x.gradNorm!)))}`
+            : `ratio [${fmt(Math.min(...g.map((x) => x.ratioMin!)), 6)}, ${fmt(Math.max(...g.map((x) => x.ratioMax!)), 6)}] clip ${fmt(mean(g.map((x) => x.clipFracHigh! + x.clipFracLow!)), 2)} kl ${fmt(mean(g.map((x) => x.approxKl!)))} |g| ${fmt(mean(g.map((x) => x.gradNorm!)))}`
           : `D loss ${fmt(discriminatorStats?.loss)} acc ${fmt(discriminatorStats?.accuracy, 2)}`;
         const stages = Object.entries(timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(" ");
         options.progress(`epoch ${epoch + 1}/${config.run.epochs} [${phase}] reward ${fmt(summary.rewardMean)} ± ${fmt(summary.rewardStd)}  ${learnerText}  | ${seconds.toFixed(1)}s (${stages}) rss ${Math.round(process.memoryUsage().rss / 2 ** 20)}MB`);
