@@ -37,6 +37,7 @@ import { loadReferences } from "./references.ts";
 import { buildRewardModel, loadBackbone, type RewardModel } from "./reward-model.ts";
 import { checkpointFile, createRunFolder, listCheckpoints, type RunFolder } from "./run-folder.ts";
 import { writeRunReport } from "./report.ts";
+import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
 import { applyState, captureState, headsTrainedIn, trainingPrompts } from "./state.ts";
 import { mean, populationStd } from "../rl/advantages.ts";
 
@@ -55,6 +56,8 @@ export interface RunSummary {
   readonly lastEvaluation: Readonly<Record<string, number>> | undefined;
   readonly generatorSteps: number;
   readonly rolloutRows: number;
+  /** Why the run stopped before run.epochs (eval.stopOnRewardHacking), when it did. */
+  readonly stopReason?: string;
 }
 
 type Report = GeneratorStepReport | DiscriminatorStepReport | EvaluationReport;
@@ -154,6 +157,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
   let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
   let epochsCompleted = startEpoch;
   let stoppedEarly = false;
+  let stopReason: string | undefined;
 
   const evaluationRecord = (epochsDone: number, values: Readonly<Record<string, number>>) => {
     lastEvaluation = { ...values };
@@ -161,7 +165,14 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     options.progress(
       `eval after ${epochsDone} epochs: aligned-and-styled ${fmt(values.alignedAndStyled)}  alignment ${fmt(values.alignment)}  style ${fmt(values.styleScore)}  dino-sim ${fmt(values.dinoSimilarity)}  reward gen ${fmt(values.generatedReward)} / ref ${fmt(values.referenceReward)}`,
     );
-    writeRunReport(folder, configJson);
+    if (config.eval.stopOnRewardHacking && stopReason === undefined) {
+      const warning = hackingAt(readMetricsLog(folder.root).records, epochsDone);
+      if (warning) {
+        stopReason = stopLine(epochsDone, warning);
+        options.progress(stopReason);
+      }
+    }
+    writeRunReport(folder, configJson, stopReason);
   };
 
   try {
@@ -176,7 +187,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
       return dgSchedule(trigger ? { mode: "trigger", referenceReward: ports.referenceReward } : { mode: "interval", dTimes: config.discriminator.dTimes }, { discriminator: dStep, generator: gStep });
     };
     const epochStream = (prompts$: Observable<PromptItem>, epoch: number): Observable<unknown> => {
-      if (options.stopRequested()) {
+      if (options.stopRequested() || stopReason !== undefined) {
         stoppedEarly = true;
         return EMPTY;
       }
@@ -234,8 +245,8 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
       );
     };
     await lastValueFrom(forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream), { defaultValue: undefined });
-    writeRunReport(folder, configJson);
-    return { folder, epochsCompleted, stoppedEarly, lastEvaluation, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten };
+    writeRunReport(folder, configJson, stopReason);
+    return { folder, epochsCompleted, stoppedEarly, lastEvaluation, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten, ...(stopReason ? { stopReason } : {}) };
   } finally {
     log.close();
     metrics.close();

@@ -346,7 +346,8 @@ const Eval = section("Evaluation on held-out prompts with the ODE sampler.", {
   seeds: field(Schema.NonEmptyArray(NonNegativeInt), { description: "Initial-noise seeds sampled for every held-out prompt.", unit: "integer seeds", default: [0, 1] }),
   useEma: field(Schema.Boolean, { description: "Evaluate the EMA weights (needs learner.ema.enabled).", default: true }),
   stopOnRewardHacking: field(Schema.Boolean, {
-    description: "Stop the run when the reward rises while alignment falls (otherwise only warn).",
+    description:
+      "Stop the run when the reward-hacking monitor fires (the reward margin over the references rose while held-out alignment fell more than 5 points since the previous or the first evaluation): that epoch's checkpoint is written, the reason goes to the progress output and the report, and no further epoch starts. Off: the report only warns.",
     default: false,
   }),
 });
