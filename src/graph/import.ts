@@ -302,7 +302,8 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
     }
     let produced: Tensor[];
     try {
-      produced = graph.op(node.opType, inputs, attrs as Record<string, AttrValue>, nodeName);
+      // A copy: the builder's array is the node's own output list, which the adapter must not rewrite.
+      produced = [...graph.op(node.opType, inputs, attrs as Record<string, AttrValue>, nodeName)];
     } catch (cause) {
       return fail((cause as Error).message);
     }

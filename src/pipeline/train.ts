@@ -40,6 +40,7 @@ import { writeRunReport } from "./report.ts";
 import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
 import { applyState, captureState, headsTrainedIn, trainingPrompts } from "./state.ts";
 import { mean, populationStd } from "../rl/advantages.ts";
+import { openRemoteRollouts } from "../distributed/remote-rollouts.ts";
 
 export interface RunOptions {
   readonly resume: boolean;
@@ -151,7 +152,11 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
   const metrics = openMetricsLog(folder.root);
   const clock = new StageClock();
   const append = (record: MetricRecord) => metrics.append(record);
-  const ports = bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock });
+  // With a distributed: section, workers sample, featurise and score; everything else stays here.
+  const remote = config.distributed ? await openRemoteRollouts(config, policy, rewards, { progress: options.progress, fresh: !resumed }) : undefined;
+  const ports = { ...bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock }), ...remote?.ports };
+  // Remote groups are all issued at once so that every worker has one to take.
+  const samplingConcurrency = remote ? config.sampler.promptsPerEpoch : 1;
   const G = config.sampler.groupSize;
   const startEpoch = resumed?.startEpoch ?? 0;
   let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
@@ -219,7 +224,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
       };
       return prompts$.pipe(
         expandGroup({ runId: config.run.name, runSeed: config.run.seed, groupSize: G, policyVersion: () => policy.optimizer.stepCount }),
-        sampleBatches(ports.sampler, { batchSize: G, concurrency: 1 }),
+        sampleBatches(ports.sampler, { batchSize: G, concurrency: samplingConcurrency }),
         extractFeatures(ports.features, { batchSize: G, concurrency: 1 }),
         scoreRewards(ports.rewards, { batchSize: G, concurrency: 1 }),
         assembleGroups({ groupSize: G, onMemberError: config.stream.onMemberFailure, maxOpenGroups: config.stream.maxInFlightGroups }),
@@ -250,6 +255,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
   } finally {
     log.close();
     metrics.close();
+    await remote?.close();
     await Promise.all([policy.release(), rewards.release(), evaluator.release()]);
   }
 };
