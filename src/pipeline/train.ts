@@ -145,6 +145,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     pipelineConfig: configJson,
     rewardComponents: rewards.components.map((c) => c.component.name),
     tensorSizes: { latent: policy.config.net.channels * policy.config.net.size ** 2, feature: features.config.dim!, patchTokens: config.record.storeFeatures ? (features.config.size / features.config.patchSize) ** 2 : null },
+    latentDtype: config.record.latentDtype,
     encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
     batchRows: config.record.batchRows,
     resume: resumed !== undefined,
@@ -185,7 +186,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     const adversarial = config.rewards.some((r) => r.kind === "adversarial-dino");
     const phases = (epoch: number): OperatorFunction<AdvantagedEpoch, Report> => {
       const dStep = discriminatorStep(ports.discriminator, ports.references);
-      const gStep = learnerStep(ports.learner, { groupsPerStep: Math.ceil(config.sampler.promptsPerEpoch / config.learner.stepsPerEpoch) });
+      const gStep = learnerStep(ports.learner, { stepsPerEpoch: config.learner.stepsPerEpoch });
       if (epoch < config.discriminator.warmupEpochs) return dStep;
       if (!adversarial) return gStep;
       const trigger = config.discriminator.trigger === "when-generated-exceeds-reference";

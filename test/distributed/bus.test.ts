@@ -11,7 +11,7 @@ import { makeRng } from "../../src/util/prng.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
 
 const SIZES = { latent: 12, feature: 4, patchTokens: 3 };
-const metadata: WireMetadata = { runId: "bus-test", createdAt: "t0", pipelineConfig: "{}", rewardComponents: ["adversarial-dino"], tensorSizes: SIZES };
+const metadata: WireMetadata = { runId: "bus-test", createdAt: "t0", pipelineConfig: "{}", rewardComponents: ["adversarial-dino"], tensorSizes: SIZES, latentDtype: "float32" };
 
 const group = (epoch: number, groupId: number, size = 2, seedBase = 0): ScoredRollout[] => {
   const rng = makeRng(epoch * 1000 + groupId + seedBase);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Effect } from "effect";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodePng, encodePng } from "../../src/io/png.ts";
-import { openRolloutLog, readRolloutLog, type RecordedRollout } from "../../src/io/rollout-log/index.ts";
+import { openRolloutLog, readRolloutLog, type LatentDtype, type RecordedRollout } from "../../src/io/rollout-log/index.ts";
 import { loadTrainingState, saveTrainingState } from "../../src/io/training-state.ts";
 import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
 import { formatReplayReport, replayRun, type ReplayReport } from "../../src/pipeline/replay.ts";
@@ -34,11 +34,16 @@ const copyRun = (): string => {
 const column = (report: ReplayReport, name: string) => report.columns.find((c) => c.column === name);
 
 /** Rewrites the copy's rollout log with `change` applied to every row (the same metadata, images re-encoded). */
-const rewriteLog = (run: string, change: (row: AdvantagedRollout) => AdvantagedRollout, batchRows = 8) => {
+const rewriteLog = (run: string, change: (row: AdvantagedRollout) => AdvantagedRollout, batchRows = 8, latentDtype?: LatentDtype) => {
   const file = runFolder(run).rollouts;
   const { metadata, rows } = readRolloutLog(file);
   unlinkSync(file);
-  const log = openRolloutLog(file, { ...metadata, encodePng: (data, height, width) => encodePng({ data, height, width }), batchRows });
+  const log = openRolloutLog(file, {
+    ...metadata,
+    latentDtype: latentDtype ?? metadata.latentDtype,
+    encodePng: (data, height, width) => encodePng({ data, height, width }),
+    batchRows,
+  });
   log.append(rows.map((r: RecordedRollout) => change({ ...r, image: decodePng(r.png).data, cls: r.cls!, patches: r.patches! })));
   log.close();
 };
@@ -82,6 +87,18 @@ describe("advgrpo replay", () => {
     expect(formatReplayReport(report)).toMatch(new RegExp(`reward +8 +1 .*epoch 2 group ${planted!.group} member 1`));
     // Within a tolerance above the planted difference nothing differs.
     expect((await replayRun(run, { epoch: 2, tolerance: 10 })).differs).toBe(false);
+  }, 30_000);
+
+  it("replays a float16 log: features, rewards and advantages exact, the optimiser step close, with a note", async () => {
+    const run = copyRun();
+    rewriteLog(run, (row) => row, 8, "float16");
+    const report = await replayRun(run, { epoch: 1 });
+    for (const name of ["pooled", "reward", "advantage"]) expect(column(report, name)!.differing, name).toBe(0);
+    // The latents the learner sees are rounded, so even the on-policy ratio moves off 1, but only in the rounding's range.
+    const ratio = column(report, "generator.onPolicyRatio")!;
+    expect(ratio.differing).toBe(1);
+    expect(ratio.maxAbsDiff).toBeLessThan(1e-2);
+    expect(report.notes.join("\n")).toMatch(/recorded as float16 .* --tolerance/);
   }, 30_000);
 
   it("reports a perturbed discriminator checkpoint from the first row scored with it", async () => {
