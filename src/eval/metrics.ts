@@ -110,7 +110,7 @@ export const pairwiseDiversity = (images: readonly RgbImage[]): number | null =>
 };
 
 /** Mean over groups of two or more images of their pairwise diversity. */
-export const groupDiversity = (samples: readonly EvalSample[]): number | null => {
+export const groupDiversity = (samples: readonly Pick<EvalSample, "image" | "group">[]): number | null => {
   const groups = new Map<string | number, RgbImage[]>();
   for (const s of samples) {
     const group = groups.get(s.group);

@@ -1,7 +1,32 @@
-import { type AnyTypedArray, type DType, dtypeFromOnnx } from "./dtype.ts";
+/**
+ * ONNX import: rebuilds a model written by a real exporter (torch.onnx.export as HF optimum uses it,
+ * opset 14-17 and newer) with the typed builder, so it can be extended, adapted and differentiated.
+ *
+ * API for pipelines (see test/fixtures/onnx/README.md for the fixtures):
+ *   const model = loadOnnx("transformer.onnx");          // parses once; reads external data beside it
+ *   // inside a ModelBuilder (compileForward / compileTrainStep, options.lora = { rank, alpha, targets }):
+ *   const { outputs, adapters } = importInto(graph, model, { bind: { hidden_states: x, ... }, scope });
+ * - Symbolic dimensions are fixed from the bound tensors' shapes (or `dims`); every shape subgraph
+ *   (Shape/Gather/Concat/Range/...) then folds to constants (graph/fold.ts), leaving a static graph.
+ * - Weights stay constants (initialisers) of the built graph: never graph inputs, never fed per step.
+ * - With `scope.lora` (or `lora`), MatMul/Gemm nodes whose weight name or node scope matches a target
+ *   glob (`transformer_blocks.*.attn.to_q` matches both `transformer_blocks.0.attn.to_q.weight` and
+ *   `/transformer_blocks.0/attn/to_q/MatMul` on an anonymous `onnx::MatMul_<n>`) get
+ *   y += (alpha/rank) (x A) B with A, B parameters `<module>.lora_A` [in, rank] and `.lora_B` [rank, out]
+ *   (B = 0, so the adapted graph equals the base at init); see graph/lora-io.ts to save and merge them.
+ * - fp16/bf16 initialisers are widened to fp32 and Casts to them become Casts to fp32.
+ * Every failure is an OnnxImportError naming the file and the node or tensor.
+ */
+import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { type DType, dtypeFromOnnx } from "./dtype.ts";
 import { OnnxImportError } from "./errors.ts";
+import { constOf, foldable, folders } from "./fold.ts";
 import { type AttrValue, Graph, type Tensor } from "./graph.ts";
-import { type AttributeMessage, attributeTypes, decodeModel, type ModelMessage, type TensorMessage, type ValueInfo } from "./onnx-proto.ts";
+import { type AttributeMessage, attributeTypes, decodeModel, type ModelMessage, type NodeMessage, type ValueInfo } from "./onnx-proto.ts";
+import { type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
+import { add, matmul, mul } from "./ops.ts";
+import { globToRegExp, type LoraConfig, type ParamScope } from "../nn/params.ts";
 
 /** A graph input or output as the file declares it; a symbolic dimension keeps its name. */
 export interface ValueSignature {
@@ -28,53 +53,65 @@ export const parseModel = (bytes: Uint8Array, source: string): ModelMessage => {
   return model;
 };
 
+const FLOAT16_CODES = new Set([10, 16]);
+
 const signatureOf = (info: ValueInfo): ValueSignature => {
   const tensorType = info.type?.tensorType;
   const code = tensorType?.elemType ?? 0;
   return {
     name: info.name,
-    dtype: dtypeFromOnnx(code) ?? `onnx type ${code}`,
+    dtype: FLOAT16_CODES.has(code) ? "float32" : (dtypeFromOnnx(code) ?? `onnx type ${code}`),
     shape: (tensorType?.shape?.dim ?? []).map((d) => d.dimValue ?? d.dimParam ?? "?"),
   };
 };
 
 /** Reads names, dtypes and shapes of a model's inputs and outputs without building anything. */
-export const readSignature = (bytes: Uint8Array, source: string): ModelSignature => {
-  const model = parseModel(bytes, source);
+export const readSignature = (bytes: Uint8Array, source: string): ModelSignature => signatureOfModel(parseModel(bytes, source));
+
+const signatureOfModel = (model: ModelMessage): ModelSignature => {
   const initialisers = new Set((model.graph!.initializer ?? []).map((t) => t.name));
   return {
     inputs: (model.graph!.input ?? []).filter((i) => !initialisers.has(i.name)).map(signatureOf),
     outputs: (model.graph!.output ?? []).map(signatureOf),
-    opset: model.opsetImport?.find((o) => !o.domain)?.version ?? 0,
+    opset: model.opsetImport?.find((o) => !o.domain || o.domain === "ai.onnx")?.version ?? 0,
     metadata: Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key, p.value])),
   };
 };
 
-/** Node Buffers share a pool (and Buffer#slice is a view), so raw tensor bytes are copied into their own buffer. */
-const copyBytes = (bytes: Uint8Array): ArrayBuffer => {
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  return copy.buffer;
-};
+/** A parsed model with its weights decoded (external data read once), ready to be imported any number of times. */
+export interface OnnxModel {
+  readonly source: string;
+  readonly signature: ModelSignature;
+  readonly nodes: readonly NodeMessage[];
+  readonly initializers: ReadonlyMap<string, ConstValue>;
+}
 
-const tensorValues = (t: TensorMessage, dtype: DType, source: string): AnyTypedArray => {
-  if (t.dataLocation === 1) throw new OnnxImportError({ source, reason: `initialiser '${t.name}' uses external data, which is not supported; re-export with weights embedded` });
-  const raw = t.rawData && t.rawData.length > 0 ? copyBytes(t.rawData) : undefined;
-  switch (dtype) {
-    case "float32":
-      return raw ? new Float32Array(raw) : Float32Array.from(t.floatData ?? []);
-    case "float64":
-      return raw ? new Float64Array(raw) : Float64Array.from(t.doubleData ?? []);
-    case "int32":
-      return raw ? new Int32Array(raw) : Int32Array.from(t.int32Data ?? []);
-    case "int64":
-      return raw ? new BigInt64Array(raw) : BigInt64Array.from((t.int64Data ?? []).map((v) => BigInt(v)));
-    case "bool":
-      return raw ? new Uint8Array(raw) : Uint8Array.from(t.int32Data ?? []);
+/** Parses ONNX bytes; `baseDir` is where external data files are looked up (the model file's folder). */
+export const parseOnnx = (bytes: Uint8Array, source: string, baseDir?: string): OnnxModel => {
+  const model = parseModel(bytes, source);
+  const external = new ExternalData(source, baseDir);
+  try {
+    const initializers = new Map((model.graph!.initializer ?? []).map((t) => [t.name ?? "", decodeTensor(t, external)] as const));
+    return { source, signature: signatureOfModel(model), nodes: model.graph!.node ?? [], initializers };
+  } finally {
+    external.close();
   }
 };
 
-const attributeValue = (a: AttributeMessage): AttrValue => {
+/** Reads a model file and the external data files beside it. */
+export const loadOnnx = (path: string): OnnxModel => {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (cause) {
+    throw new OnnxImportError({ source: path, reason: `cannot read the file (${(cause as Error).message})` });
+  }
+  return parseOnnx(bytes, path, dirname(path));
+};
+
+const CAST_TO_FLOAT32 = 1;
+
+const attributeValue = (a: AttributeMessage, source: string, node: string): AttrValue | ConstValue => {
   switch (a.type) {
     case attributeTypes.INT:
       return a.i ?? 0;
@@ -86,51 +123,223 @@ const attributeValue = (a: AttributeMessage): AttrValue => {
       return a.floats ?? [];
     case attributeTypes.STRING:
       return new TextDecoder().decode(a.s ?? new Uint8Array());
+    case attributeTypes.TENSOR:
+      return decodeTensor(a.t!, new ExternalData(source, undefined));
     default:
-      throw new Error(`attribute '${a.name}' has unsupported type ${a.type}`);
+      throw new OnnxImportError({ source, reason: `node '${node}': attribute '${a.name}' has unsupported type ${a.type}` });
   }
 };
+
+/** One MatMul/Gemm that received a LoRA adapter. */
+export interface AdapterSite {
+  /** Dotted module name the adapter parameters are named after (e.g. `transformer_blocks.0.attn.to_q`). */
+  readonly module: string;
+  readonly node: string;
+  /** The frozen weight's initialiser name in the source file. */
+  readonly weight: string;
+  /** How the source stores the weight: MatMul's [in, out], or Gemm transB's [out, in]. */
+  readonly layout: "in_out" | "out_in";
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+}
+
+export interface ImportOptions {
+  /** Sizes of symbolic dimensions not implied by `bind` (e.g. { batch_size: 2 }). */
+  readonly dims?: Readonly<Record<string, number>>;
+  /** Model inputs wired to tensors of the graph being built; the others become graph inputs. */
+  readonly bind?: Readonly<Record<string, Tensor>>;
+  /** Where adapter parameters are declared; required for LoRA. */
+  readonly scope?: ParamScope;
+  /** Adapters to attach; default `scope.lora`. */
+  readonly lora?: LoraConfig;
+}
 
 export interface ImportedGraph {
   readonly graph: Graph;
   readonly inputs: Readonly<Record<string, Tensor>>;
   readonly outputs: Readonly<Record<string, Tensor>>;
+  readonly adapters: readonly AdapterSite[];
 }
 
-/**
- * Rebuilds an ONNX model with the typed builder so it can be extended and differentiated.
- * Symbolic dimensions (e.g. a batch axis) must be fixed through `dims`, since shapes are static.
- */
-export const importGraph = (bytes: Uint8Array, source: string, dims: Readonly<Record<string, number>> = {}): ImportedGraph => {
-  const model = parseModel(bytes, source);
-  const g = model.graph!;
-  const graph = new Graph(g.name || "imported");
-  const values = new Map<string, Tensor>();
+type Value = { readonly tensor: Tensor } | { readonly constant: ConstValue; readonly name: string };
+
+const REDUCE_AXES_AS_INPUT_SINCE: Readonly<Record<string, number>> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18 };
+
+/** The module a MatMul/Gemm belongs to: its weight's name when the exporter kept it, else the node's scope. */
+const moduleCandidates = (node: string, weight: string): string[] => {
+  const names: string[] = [];
+  if (!weight.startsWith("onnx::")) names.push(weight.replace(/\.weight$/, ""));
+  const scope = node.split("/").filter(Boolean).slice(0, -1).join(".");
+  if (scope) names.push(scope);
+  return names;
+};
+
+/** Builds an imported model into `graph` (see the module comment). */
+export const importInto = (graph: Graph, model: OnnxModel, options: ImportOptions = {}): ImportedGraph => {
+  const { source } = model;
   const fail = (reason: string): never => {
     throw new OnnxImportError({ source, reason });
   };
-  for (const init of g.initializer ?? []) {
-    const dtype = dtypeFromOnnx(init.dataType ?? 0) ?? fail(`initialiser '${init.name}' has unsupported type ${init.dataType}`);
-    values.set(init.name!, graph.constant(tensorValues(init, dtype, source), dtype, init.dims ?? [], init.name));
-  }
+  const values = new Map<string, Value>();
+  for (const [name, constant] of model.initializers) values.set(name, { constant, name });
+  const materialised = new Map<string, Tensor>();
+  const tensorOf = (name: string, v: Value): Tensor => {
+    if ("tensor" in v) return v.tensor;
+    let t = materialised.get(name);
+    if (!t) {
+      t = graph.constant(v.constant.values, v.constant.dtype, v.constant.shape, v.name);
+      materialised.set(name, t);
+    }
+    return t;
+  };
+
+  const dims: Record<string, number> = { ...options.dims };
   const inputs: Record<string, Tensor> = {};
-  for (const info of g.input ?? []) {
-    if (values.has(info.name)) continue;
-    const sig = signatureOf(info);
-    const shape = sig.shape.map((d) => (typeof d === "number" ? d : (dims[d] ?? fail(`input '${info.name}' has symbolic dimension '${d}'; give its size`))));
-    if (sig.dtype.startsWith("onnx")) fail(`input '${info.name}' has unsupported ${sig.dtype}`);
-    inputs[info.name] = graph.input(info.name, sig.dtype as DType, shape);
-    values.set(info.name, inputs[info.name]!);
+  for (const sig of model.signature.inputs) {
+    const bound = options.bind?.[sig.name];
+    if (bound) {
+      if (bound.shape.length !== sig.shape.length) fail(`input '${sig.name}' has rank ${sig.shape.length} ([${sig.shape.join(",")}]); the bound tensor has shape [${bound.shape.join(",")}]`);
+      sig.shape.forEach((d, i) => {
+        const size = bound.shape[i]!;
+        const expected = typeof d === "number" ? d : dims[d];
+        if (expected !== undefined && expected !== size) fail(`input '${sig.name}' dimension ${i} ('${d}') is ${expected}; the bound tensor has shape [${bound.shape.join(",")}]`);
+        if (typeof d === "string") dims[d] = size;
+      });
+    }
   }
-  for (const node of g.node ?? []) {
-    if (node.domain && node.domain !== "ai.onnx") fail(`node '${node.name}' uses op domain '${node.domain}'`);
-    const nodeInputs = (node.input ?? []).map((name) => (name === "" ? undefined : (values.get(name) ?? fail(`node '${node.name}' reads unknown value '${name}'`))));
-    const attrs = Object.fromEntries((node.attribute ?? []).map((a) => [a.name, attributeValue(a)]));
-    const produced = graph.op(node.opType, nodeInputs, attrs, node.name || undefined);
-    (node.output ?? []).forEach((name, i) => produced[i] && values.set(name, produced[i]));
+  for (const sig of model.signature.inputs) {
+    if (sig.dtype.startsWith("onnx")) fail(`input '${sig.name}' has unsupported ${sig.dtype}`);
+    const shape = sig.shape.map((d) => (typeof d === "number" ? d : (dims[d] ?? fail(`input '${sig.name}' has symbolic dimension '${d}'; give its size`))));
+    inputs[sig.name] = options.bind?.[sig.name] ?? graph.input(sig.name, sig.dtype as DType, shape);
+    values.set(sig.name, { tensor: inputs[sig.name]! });
   }
+
+  const lora = options.lora ?? options.scope?.lora;
+  if (lora && !options.scope) fail("LoRA adapters need a parameter scope to declare their factors in");
+  const targets = (lora?.targets ?? []).map((t) => ({ glob: t, pattern: globToRegExp(t), hits: 0 }));
+  const adapters: AdapterSite[] = [];
+  const opset = model.signature.opset;
+
+  const adapt = (nodeName: string, op: string, x: Tensor, weight: Value, y: Tensor, attrs: Record<string, unknown>): Tensor => {
+    if (!lora || "tensor" in weight || weight.constant.shape.length !== 2) return y;
+    const modules = moduleCandidates(nodeName, weight.name);
+    const hit = targets.filter((t) => modules.some((m) => t.pattern.test(m)));
+    if (!hit.length) return y;
+    hit.forEach((t) => t.hits++);
+    if (op === "Gemm" && attrs.transA === 1) fail(`LoRA target node '${nodeName}' is a Gemm with transA, which adapters do not support`);
+    const layout = op === "Gemm" && attrs.transB === 1 ? "out_in" : "in_out";
+    const [rows, cols] = weight.constant.shape as [number, number];
+    const [inFeatures, outFeatures] = layout === "in_out" ? [rows, cols] : [cols, rows];
+    const module = modules[0]!;
+    adapters.push({ module, node: nodeName, weight: weight.name, layout, inFeatures, outFeatures });
+    const scope = options.scope!.child(module);
+    const down = scope.param("lora_A", [inFeatures, lora.rank], { kind: "uniform", bound: 1 / Math.sqrt(inFeatures) });
+    const up = scope.param("lora_B", [lora.rank, outFeatures], { kind: "zeros" });
+    return add(y, mul(matmul(matmul(x, down), up), lora.alpha / lora.rank));
+  };
+
+  for (const node of model.nodes) {
+    const nodeName = node.name || `${node.opType}(${(node.output ?? []).join(",")})`;
+    const failNode = (reason: string): never => fail(`${node.opType} node '${nodeName}': ${reason}`);
+    if (node.domain && node.domain !== "ai.onnx") failNode(`op domain '${node.domain}' is not supported`);
+    const attrs: Record<string, AttrValue | ConstValue> = Object.fromEntries((node.attribute ?? []).map((a) => [a.name, attributeValue(a, source, nodeName)]));
+    const ins = (node.input ?? []).map((name) => (name === "" ? undefined : (values.get(name) ?? failNode(`reads unknown value '${name}'`))));
+    const outNames = node.output ?? [];
+    const setConst = (c: ConstValue, i = 0) => values.set(outNames[i]!, { constant: c, name: outNames[i]! });
+
+    if (node.opType === "Constant") {
+      const c = (attrs.value as ConstValue | undefined) ?? (attrs.value_float !== undefined ? constOf("float32", [], Float32Array.of(attrs.value_float as number))
+        : attrs.value_int !== undefined ? constOf("int64", [], BigInt64Array.of(BigInt(attrs.value_int as number)))
+        : attrs.value_ints !== undefined ? constOf("int64", [(attrs.value_ints as number[]).length], BigInt64Array.from((attrs.value_ints as number[]).map(BigInt)))
+        : attrs.value_floats !== undefined ? constOf("float32", [(attrs.value_floats as number[]).length], Float32Array.from(attrs.value_floats as number[]))
+        : failNode("has no value attribute the importer reads (value, value_float(s), value_int(s))"));
+      setConst(c);
+      continue;
+    }
+    if (node.opType === "Shape" || node.opType === "Size") {
+      const x = ins[0] ?? failNode("missing input");
+      const shape = "tensor" in x ? x.tensor.shape : x.constant.shape;
+      if (node.opType === "Size") setConst(constOf("int64", [], BigInt64Array.of(BigInt(shape.reduce((a, b) => a * b, 1)))));
+      else {
+        const rank = shape.length;
+        const clampAxis = (a: number) => Math.min(Math.max(a < 0 ? a + rank : a, 0), rank);
+        const picked = shape.slice(clampAxis((attrs.start as number | undefined) ?? 0), clampAxis((attrs.end as number | undefined) ?? rank));
+        setConst(constOf("int64", [picked.length], BigInt64Array.from(picked.map(BigInt))));
+      }
+      continue;
+    }
+    if (node.opType === "Cast" && FLOAT16_CODES.has(attrs.to as number)) attrs.to = CAST_TO_FLOAT32;
+    if (node.opType === "Dropout") {
+      values.set(outNames[0]!, ins[0]!);
+      continue;
+    }
+    const constants = ins.map((v) => (v && "constant" in v ? v.constant : undefined));
+    if (ins.every((v, i) => !v || constants[i]) && foldable(node.opType, constants)) {
+      folders[node.opType]!(constants, attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
+      continue;
+    }
+
+    // Opset upgrades: the builder writes opset 21, where these attributes became inputs.
+    let inputs = ins.map((v, i) => (v ? tensorOf((node.input ?? [])[i]!, v) : undefined));
+    const since = REDUCE_AXES_AS_INPUT_SINCE[node.opType];
+    if (since && attrs.axes !== undefined) {
+      if (opset >= since) failNode("has an 'axes' attribute, which its opset no longer allows");
+      inputs = [inputs[0], graph.ints(attrs.axes as number[])];
+      delete attrs.axes;
+    }
+    if ((node.opType === "Squeeze" || node.opType === "Unsqueeze") && attrs.axes !== undefined) {
+      inputs = [inputs[0], graph.ints(attrs.axes as number[])];
+      delete attrs.axes;
+    }
+    if (node.opType === "Split" && !inputs[1]) {
+      const x = inputs[0]!;
+      const axis = (((attrs.axis as number | undefined) ?? 0) + x.shape.length) % x.shape.length;
+      const parts = (attrs.split as number[] | undefined) ?? new Array<number>(outNames.length).fill(x.shape[axis]! / outNames.length);
+      if (parts.some((p) => !Number.isInteger(p))) failNode(`cannot split dimension ${x.shape[axis]} into ${outNames.length} equal parts`);
+      inputs = [x, graph.ints(parts)];
+      delete attrs.split;
+      delete attrs.num_outputs;
+    }
+    let produced: Tensor[];
+    try {
+      // A copy: the builder's array is the node's own output list, which the adapter must not rewrite.
+      produced = [...graph.op(node.opType, inputs, attrs as Record<string, AttrValue>, nodeName)];
+    } catch (cause) {
+      return fail((cause as Error).message);
+    }
+    if ((node.opType === "MatMul" || node.opType === "Gemm") && ins[1]) {
+      produced[0] = adapt(nodeName, node.opType, inputs[0]!, ins[1], produced[0]!, attrs);
+    }
+    outNames.forEach((name, i) => produced[i] && values.set(name, { tensor: produced[i] }));
+  }
+
+  const unmatched = targets.filter((t) => t.hits === 0);
+  if (unmatched.length) {
+    const examples = model.nodes
+      .filter((n) => (n.opType === "MatMul" || n.opType === "Gemm") && model.initializers.has(n.input?.[1] ?? ""))
+      .map((n) => moduleCandidates(n.name ?? "", n.input![1]!)[0])
+      .filter(Boolean)
+      .slice(0, 8);
+    fail(`LoRA target${unmatched.length > 1 ? "s" : ""} ${unmatched.map((t) => `'${t.glob}'`).join(", ")} match no MatMul/Gemm weight or node scope (modules here look like: ${examples.join(", ")})`);
+  }
+
   const outputs = Object.fromEntries(
-    (g.output ?? []).map((o) => [o.name, graph.output(values.get(o.name) ?? fail(`output '${o.name}' is never produced`), o.name)]),
+    model.signature.outputs.map((o) => {
+      const v = values.get(o.name) ?? fail(`output '${o.name}' is never produced`);
+      return [o.name, tensorOf(o.name, v)];
+    }),
   );
-  return { graph, inputs, outputs };
+  return { graph, inputs, outputs, adapters };
+};
+
+/**
+ * Rebuilds an ONNX model as a graph of its own whose outputs keep the model's names.
+ * Symbolic dimensions (e.g. a batch axis) must be fixed through `dims`, since shapes are static.
+ */
+export const importGraph = (bytes: Uint8Array, source: string, dims: Readonly<Record<string, number>> = {}, baseDir?: string): ImportedGraph => {
+  const model = parseOnnx(bytes, source, baseDir);
+  const graph = new Graph("imported");
+  const imported = importInto(graph, model, { dims });
+  const outputs = Object.fromEntries(Object.entries(imported.outputs).map(([name, t]) => [name, graph.output(t, name)]));
+  return { ...imported, outputs };
 };

@@ -38,6 +38,8 @@ export interface TensorMessage {
   int32Data?: number[];
   int64Data?: number[];
   doubleData?: number[];
+  /** ONNX external data: `location` (path relative to the model file), `offset`, `length` as strings. */
+  externalData?: { key: string; value: string }[];
   dataLocation?: number;
 }
 export interface GraphMessage {

@@ -1,12 +1,13 @@
 /**
  * Reference sets: the positives of the adversarial reward and the targets of the similarity reward.
- * On disk: a folder of PNG files and `manifest.json` mapping each prompt to its files (paths relative
- * to the folder), e.g. { "a large red circle on the left, white background": ["red-circle-0.png"] }.
+ * On disk: a folder of PNG, JPEG or WebP files and `manifest.json` mapping each prompt to its files (paths
+ * relative to the folder), e.g. { "a large red circle on the left, white background": ["red-circle-0.png"] }.
  * Every problem is reported with the file and the manifest field it comes from.
  * The embedded default is the shapes world's reference renders of the training prompts.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { decodeImageFile, ImageFileError } from "./image-file.ts";
 import { Effect, Schema } from "effect";
 import { makeRng } from "../util/prng.ts";
 import { formatPrompt, promptsOf, type PromptSplit } from "../world/prompt.ts";
@@ -38,6 +39,10 @@ export interface LoadOptions {
   readonly knownPrompts?: ReadonlySet<string>;
   /** Required image size; default: the size of the first image. */
   readonly size?: { readonly height: number; readonly width: number };
+  /** Resize and centre-crop every image to this height = width (images may then differ in size and aspect). */
+  readonly fit?: number;
+  /** The manifest's file name inside the folder. */
+  readonly manifest?: string;
 }
 
 const fieldOf = (prompt: string, index?: number): string => `[${JSON.stringify(prompt)}]${index === undefined ? "" : `[${index}]`}`;
@@ -61,12 +66,15 @@ const parseManifest = (text: string, file: string): Readonly<Record<string, read
 const readText = (file: string, field: string) =>
   Effect.tryPromise({ try: () => readFile(file), catch: (cause) => new ReferenceSetError({ file, field, reason: `cannot be read (${(cause as Error).message})` }) });
 
-const decodeImage = (bytes: Uint8Array, file: string, field: string): RgbImage => {
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) throw new ReferenceSetError({ file, field, reason: "is a JPEG; only PNG is supported, convert it (e.g. `convert in.jpg out.png`)" });
+const isPng = (bytes: Uint8Array): boolean => bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+
+/** PNGs at their own size keep the exact fast-png decode (16-bit, palettes); anything else goes through sharp. */
+const decodeImage = async (bytes: Uint8Array, file: string, field: string, fit: number | undefined): Promise<RgbImage> => {
   try {
-    return decodePng(bytes, file);
+    return fit === undefined && isPng(bytes) ? decodePng(bytes, file) : await decodeImageFile(bytes, file, fit);
   } catch (cause) {
     if (cause instanceof PngError) throw new ReferenceSetError({ file, field, reason: `is not a readable PNG (${cause.reason})` });
+    if (cause instanceof ImageFileError) throw new ReferenceSetError({ file, field, reason: cause.reason });
     throw cause;
   }
 };
@@ -79,11 +87,11 @@ const keepReferenceSetError = (cause: unknown): ReferenceSetError => {
 /** Loads and validates `<folder>/manifest.json` and every image it names. */
 export const loadReferenceSet = (folder: string, options: LoadOptions = {}): Effect.Effect<ReferenceSet, ReferenceSetError> =>
   Effect.gen(function* () {
-    const manifestFile = join(folder, MANIFEST);
+    const manifestFile = join(folder, options.manifest ?? MANIFEST);
     const text = yield* readText(manifestFile, "");
     const manifest = yield* Effect.try({ try: () => parseManifest(text.toString("utf8"), manifestFile), catch: keepReferenceSetError });
     const images = new Map<string, RgbImage[]>();
-    let size = options.size;
+    let size = options.fit === undefined ? options.size : { height: options.fit, width: options.fit };
     for (const [prompt, files] of Object.entries(manifest)) {
       if (options.knownPrompts && !options.knownPrompts.has(prompt)) {
         return yield* new ReferenceSetError({ file: manifestFile, field: fieldOf(prompt), reason: "is not a prompt of this run (check its spelling against the prompt list)" });
@@ -93,7 +101,7 @@ export const loadReferenceSet = (folder: string, options: LoadOptions = {}): Eff
         const file = join(folder, name);
         const field = fieldOf(prompt, index);
         const bytes = yield* readText(file, field);
-        const image = yield* Effect.try({ try: () => decodeImage(bytes, file, field), catch: keepReferenceSetError });
+        const image = yield* Effect.tryPromise({ try: () => decodeImage(bytes, file, field, options.fit), catch: keepReferenceSetError });
         size ??= { height: image.height, width: image.width };
         if (image.height !== size.height || image.width !== size.width) {
           return yield* new ReferenceSetError({ file, field, reason: `is ${image.height}x${image.width}, expected ${size.height}x${size.width} like the rest of the set` });

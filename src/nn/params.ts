@@ -23,7 +23,8 @@ export const LORA_MARKER = ".lora_";
 /** Whether a parameter belongs to an adapter: the default trainable set when adapters are on. */
 export const isAdapterParam = (name: string): boolean => name.includes(LORA_MARKER);
 
-const globToRegExp = (glob: string): RegExp => new RegExp(`(^|\\.)${glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+/** A LoRA target glob as a pattern over dotted layer names: matches the whole name or a tail after a dot. */
+export const globToRegExp = (glob: string): RegExp => new RegExp(`(^|\\.)${glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
 
 export interface ParamSpec {
   readonly name: string;

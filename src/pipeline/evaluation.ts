@@ -3,11 +3,15 @@
  * alignment, style (the project's own classifier, which reads damage as "other"), aligned-and-styled, DINO
  * similarity and diversity, plus the discriminator's reward of samples and references side by side, the
  * reward-hacking monitor's inputs. Every evaluation also writes an image grid.
+ *
+ * A user's held-out prompts (a prompt file) have no analyser or style classifier: they get DINO similarity,
+ * diversity and the two rewards, alignment and style figures are NaN. Their references are the training
+ * references of training prompt (p mod count), a fixed choice so a resumed run evaluates the same.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { evaluateSamples, type EvalSample } from "../eval/metrics.ts";
+import { dinoSimilarity, evaluateSamples, groupDiversity, type SimilarityFeatures } from "../eval/metrics.ts";
 import { StyleClassifier } from "../eval/style-classifier.ts";
 import type { RgbImage } from "../io/png.ts";
 import type { Features } from "../models/backbone/features.ts";
@@ -15,10 +19,11 @@ import { defaultReferenceSet } from "../io/reference-set.ts";
 import type { ParamSet } from "../optim/param-set.ts";
 import { gridPng } from "../report/grid.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
-import { formatPrompt, parsePrompt, promptsOf } from "../world/prompt.ts";
+import { parsePrompt } from "../world/prompt.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import type { Policy } from "./policy.ts";
 import type { RewardModel } from "./reward-model.ts";
+import { heldOutPrompts, trainingPrompts } from "./state.ts";
 
 export const STYLE_CLASSIFIER = fileURLToPath(new URL("../../weights/style-classifier/style-classifier.safetensors", import.meta.url));
 
@@ -31,27 +36,33 @@ export class Evaluator {
   private readonly config: PipelineConfig;
   private readonly policy: Policy;
   private readonly rewards: RewardModel;
-  private readonly classifier: StyleClassifier;
+  /** Absent for a user's prompts, which the shapes world's classifier cannot judge. */
+  private readonly classifier: StyleClassifier | undefined;
   private readonly prompts: readonly string[];
   private readonly references: ReadonlyMap<string, readonly RgbImage[]>;
   private readonly gridDir: string;
   private referenceCache: Promise<{ perPrompt: Features[]; firstOfEach: Features }> | undefined;
 
-  private constructor(config: PipelineConfig, policy: Policy, rewards: RewardModel, classifier: StyleClassifier, gridDir: string) {
+  private constructor(config: PipelineConfig, policy: Policy, rewards: RewardModel, classifier: StyleClassifier | undefined, gridDir: string) {
     this.config = config;
     this.policy = policy;
     this.rewards = rewards;
     this.classifier = classifier;
     this.gridDir = gridDir;
-    this.prompts = promptsOf("heldout").slice(0, config.eval.heldOutPrompts).map(formatPrompt);
-    this.references = defaultReferenceSet({ split: "heldout", style: config.world.referenceStyle, perPrompt: config.references.perPrompt, seed: config.run.seed, size: config.world.imageSize }).images;
+    this.prompts = heldOutPrompts(config);
+    if (config.prompts.heldOut === "embedded") {
+      this.references = defaultReferenceSet({ split: "heldout", style: config.world.referenceStyle, perPrompt: config.references.perPrompt, seed: config.run.seed, size: config.world.imageSize }).images;
+    } else {
+      const train = trainingPrompts(config);
+      this.references = new Map(this.prompts.map((prompt, p) => [prompt, rewards.references.images(train[p % train.length]!)]));
+    }
   }
 
   static async create(config: PipelineConfig, policy: Policy, rewards: RewardModel, runDir: string, execution: ExecutionConfig): Promise<Evaluator> {
-    if (config.prompts.heldOut !== "embedded") throw new Error("prompts.heldOut: evaluation metrics (alignment, style) are defined on the embedded shapes world only");
     const gridDir = join(runDir, "grids");
     mkdirSync(gridDir, { recursive: true });
-    return new Evaluator(config, policy, rewards, await StyleClassifier.load(STYLE_CLASSIFIER, { execution }), gridDir);
+    const classifier = config.prompts.heldOut === "embedded" ? await StyleClassifier.load(STYLE_CLASSIFIER, { execution }) : undefined;
+    return new Evaluator(config, policy, rewards, classifier, gridDir);
   }
 
   /** The frozen backbone's features of the held-out references never change: extracted once per run. */
@@ -72,29 +83,47 @@ export class Evaluator {
   async evaluate(epochsTrained: number): Promise<EvaluationMetrics> {
     const epoch = epochsTrained;
     const seeds = this.config.eval.seeds;
-    const samples: EvalSample[] = [];
+    const samples: { image: RgbImage; group: number }[] = [];
     const groupImages: RgbImage[][] = [];
     for (const [p, prompt] of this.prompts.entries()) {
       const keys = seeds.map((seed, member) => ({ runId: "eval", epoch, policyVersion: 0, prompt, promptIndex: p, groupId: p, member, seed }));
       const rollouts = await this.policy.evaluationSampler.sample(keys, await this.policy.embed(keys.map((k) => k.prompt)), this.weights());
       const images = rollouts.map((r) => ({ data: r.image, height: r.imageHeight, width: r.imageWidth }));
       groupImages.push(images);
-      for (const image of images) samples.push({ image, attributes: parsePrompt(prompt), group: p });
+      for (const image of images) samples.push({ image, group: p });
     }
     const images = samples.map((s) => s.image);
     const features = await this.rewards.features.extract(images);
     const pooledDim = features.pooledDim;
     const { perPrompt: referenceFeatures, firstOfEach: referenceAll } = await this.referenceFeatures();
-    const evaluation = await evaluateSamples(this.classifier, samples, this.config.world.referenceStyle, {
+    const similarity: SimilarityFeatures = {
       generated: samples.map((_, i) => features.pooled.slice(i * pooledDim, (i + 1) * pooledDim)),
       references: samples.map((s) => {
-        const refs = referenceFeatures[Number(s.group)]!;
+        const refs = referenceFeatures[s.group]!;
         return Array.from({ length: refs.batch }, (_, r) => refs.pooled.slice(r * pooledDim, (r + 1) * pooledDim));
       }),
-    });
+    };
     const generatedReward = mean((await this.rewards.rewardHead.score(this.rewards.tokens(features, `eval/${epoch}/generated`))).reward);
     const referenceReward = mean((await this.rewards.rewardHead.score(this.rewards.tokens(referenceAll, `eval/${epoch}/references`))).reward);
     this.writeGrid(epoch, groupImages);
+    if (!this.classifier) {
+      return {
+        alignment: Number.NaN,
+        alignedAndStyled: Number.NaN,
+        styleScore: Number.NaN,
+        styledRate: Number.NaN,
+        dinoSimilarity: mean(similarity.generated.map((g, i) => dinoSimilarity(g, similarity.references[i]!))),
+        diversity: groupDiversity(samples) ?? Number.NaN,
+        generatedReward,
+        referenceReward,
+      };
+    }
+    const evaluation = await evaluateSamples(
+      this.classifier,
+      samples.map((s) => ({ ...s, attributes: parsePrompt(this.prompts[s.group]!) })),
+      this.config.world.referenceStyle,
+      similarity,
+    );
     const s = evaluation.summary;
     return {
       alignment: s.alignment,
@@ -116,7 +145,7 @@ export class Evaluator {
   }
 
   release(): Promise<void> {
-    return this.classifier.release();
+    return this.classifier?.release() ?? Promise.resolve();
   }
 }
 

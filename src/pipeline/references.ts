@@ -2,9 +2,12 @@
  * The reference images of the run (positives of the discriminator, targets of similarity rewards and metrics),
  * with their backbone features computed once per prompt on first use.
  */
+import { existsSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { Effect } from "effect";
 import type { RgbImage } from "../io/png.ts";
-import { defaultReferenceSet, loadReferenceSet, type ReferenceSet } from "../io/reference-set.ts";
+import { defaultReferenceSet, loadReferenceSet, MANIFEST, type ReferenceSet } from "../io/reference-set.ts";
+import { loadStyleFolder } from "../io/style-folder.ts";
 import type { FeatureExtractor, Features } from "../models/backbone/features.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 
@@ -42,11 +45,24 @@ export class ReferenceLibrary {
   }
 }
 
+/**
+ * A user's references: a manifest (the file, or a folder holding manifest.json) pairs prompts with images; a
+ * folder without one is an unpaired style folder. Either way images are fitted to the backbone's input size.
+ */
+const loadUserReferences = async (source: string, prompts: readonly string[], perPrompt: number, size: number): Promise<ReferenceSet> => {
+  const isFile = statSync(source, { throwIfNoEntry: false })?.isFile() ?? false;
+  if (isFile || existsSync(join(source, MANIFEST))) {
+    const [folder, manifest] = isFile ? [dirname(source), basename(source)] : [source, MANIFEST];
+    return Effect.runPromise(loadReferenceSet(folder, { knownPrompts: new Set(prompts), fit: size, manifest }));
+  }
+  return loadStyleFolder(source, prompts, { perPrompt, size });
+};
+
 export const loadReferences = async (config: PipelineConfig, prompts: readonly string[], extractor: FeatureExtractor): Promise<ReferenceLibrary> => {
   const { source, perPrompt } = config.references;
   const set =
     source === "embedded"
       ? defaultReferenceSet({ perPrompt, style: config.world.referenceStyle, split: "train", seed: config.run.seed, size: config.world.imageSize })
-      : await Effect.runPromise(loadReferenceSet(source, { knownPrompts: new Set(prompts) }));
+      : await loadUserReferences(source, prompts, perPrompt, extractor.config.size);
   return new ReferenceLibrary(set, extractor);
 };

@@ -6,6 +6,7 @@
 import { copyParamsInto } from "../optim/param-set.ts";
 import { TrainingStateError, type TrainingState } from "../io/training-state.ts";
 import type { Discriminator } from "../models/discriminator/discriminator.ts";
+import { readPromptFile } from "../io/prompt-file.ts";
 import { formatPrompt, promptsOf } from "../world/prompt.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import type { Policy } from "./policy.ts";
@@ -48,7 +49,9 @@ export const headsTrainedIn = (config: PipelineConfig, rewards: RewardModel, epo
 /** A sampler batch is one group, so (epoch, group) names its patch draws. */
 export const batchLabel = (row: { readonly epoch: number; readonly groupId: number }): string => `${row.epoch}/${row.groupId}`;
 
-export const trainingPrompts = (config: PipelineConfig): string[] => {
-  if (config.prompts.train !== "embedded") throw new Error("prompts.train: only the embedded shapes-world prompts are supported so far");
-  return promptsOf("train").map(formatPrompt);
-};
+export const trainingPrompts = (config: PipelineConfig): string[] =>
+  config.prompts.train === "embedded" ? promptsOf("train").map(formatPrompt) : readPromptFile(config.prompts.train, "prompts.train");
+
+/** The held-out prompts evaluated, in order, at most eval.heldOutPrompts of them. */
+export const heldOutPrompts = (config: PipelineConfig): string[] =>
+  (config.prompts.heldOut === "embedded" ? promptsOf("heldout").map(formatPrompt) : readPromptFile(config.prompts.heldOut, "prompts.heldOut")).slice(0, config.eval.heldOutPrompts);

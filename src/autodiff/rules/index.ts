@@ -1,6 +1,7 @@
 import type { Rule } from "../rule.ts";
 import { convRules } from "./conv.ts";
 import { elementwiseRules } from "./elementwise.ts";
+import { importedRules } from "./imported.ts";
 import { linalgRules } from "./linalg.ts";
 import { normRules } from "./norm.ts";
 import { reduceRules } from "./reduce.ts";
@@ -14,4 +15,5 @@ export const rules: Readonly<Record<string, Rule>> = {
   ...convRules,
   ...reduceRules,
   ...normRules,
+  ...importedRules,
 };

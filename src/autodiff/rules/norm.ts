@@ -6,7 +6,7 @@ import { axisAttr, grad, input, type Rule, sumToShape } from "../rule.ts";
  * Backward of x_hat = (x - mean) / sqrt(var + eps) over `axes`, given d(loss)/d(x_hat):
  * dx = (dxh - mean(dxh) - x_hat * mean(dxh * x_hat)) / sqrt(var + eps).
  */
-const normalisedBackward = (x: Tensor, dxHat: Tensor, axes: readonly number[], epsilon: number): { dx: Tensor; xHat: Tensor } => {
+export const normalisedBackward = (x: Tensor, dxHat: Tensor, axes: readonly number[], epsilon: number): { dx: Tensor; xHat: Tensor } => {
   const centred = sub(x, reduceMean(x, axes, true));
   const invStd = div(1, sqrt(add(reduceMean(square(centred), axes, true), epsilon)));
   const xHat = mul(centred, invStd);

@@ -1,4 +1,5 @@
 import { convOps } from "./conv.ts";
+import { einsumOps } from "./einsum.ts";
 import { elementwiseOps } from "./elementwise.ts";
 import { linalgOps } from "./linalg.ts";
 import { normOps } from "./norm.ts";
@@ -14,5 +15,6 @@ export const opDefinitions: Readonly<Record<string, OpDef>> = {
   ...convOps,
   ...reduceOps,
   ...normOps,
+  ...einsumOps,
 };
 export type { AttrKind, OpDef } from "./types.ts";

@@ -22,6 +22,18 @@ export const normOps: Record<string, OpDef> = {
       return [{ dtype: x.dtype, shape: x.shape }];
     },
   },
+  InstanceNormalization: {
+    attrs: { epsilon: "float" },
+    infer: (ctx) => {
+      const x = required(ctx, 0, "input");
+      const channels = x.shape[1] ?? ctx.fail("input needs rank >= 3");
+      for (const [i, what] of [[1, "scale"], [2, "B"]] as const) {
+        const p = required(ctx, i, what);
+        if (p.shape.length !== 1 || p.shape[0] !== channels) ctx.fail(`${what} must have shape [${channels}]`);
+      }
+      return [{ dtype: x.dtype, shape: x.shape }];
+    },
+  },
   GroupNormalization: {
     attrs: { num_groups: "int", epsilon: "float", stash_type: "int" },
     infer: (ctx) => {

@@ -13,10 +13,11 @@ export const sliceBounds = (dim: number, start: number, end: number, step: numbe
 
 export const shapeOps: Record<string, OpDef> = {
   Reshape: {
-    attrs: {},
+    attrs: { allowzero: "int" },
     infer: (ctx) => {
       const x = required(ctx, 0, "data");
-      const target = constInts(ctx, 1, "shape").map((d, i) => (d === 0 ? (x.shape[i] ?? ctx.fail("0 in shape past input rank")) : d));
+      const copyZeros = intAttr(ctx, "allowzero", 0) === 0;
+      const target = constInts(ctx, 1, "shape").map((d, i) => (d === 0 && copyZeros ? (x.shape[i] ?? ctx.fail("0 in shape past input rank")) : d));
       const known = count(target.filter((d) => d !== -1));
       const inferred = target.map((d) => (d === -1 ? count(x.shape) / known : d));
       if (target.filter((d) => d === -1).length > 1 || count(inferred) !== count(x.shape) || inferred.some((d) => !Number.isInteger(d))) {

@@ -91,7 +91,15 @@ const emaEvaluationNeedsEma: Invariant = ({ eval: evaluation, learner }) =>
     fix: "set learner.ema.enabled: true, or eval.useEma: false",
   });
 
+const userPromptsHaveUserReferences: Invariant = ({ prompts, references }) =>
+  when(prompts.train !== "embedded" && references.source === "embedded", {
+    path: ["references", "source"],
+    problem: "the embedded references are renders of the shapes world's prompts, but prompts.train is a prompt file",
+    fix: "set references.source to a folder of style images (or a manifest pairing your prompts with images)",
+  });
+
 const invariants: ReadonlyArray<Invariant> = [
+  userPromptsHaveUserReferences,
   windowFitsSteps,
   cpsNoiseAtMostOne,
   onnxGeneratorHasPaths,

@@ -161,7 +161,8 @@ const Prompts = section("Where prompts come from.", {
 
 const References = section("The reference images: positives of the discriminator and targets of similarity rewards.", {
   source: field(NonEmptyString, {
-    description: "A folder with a prompt -> files JSON manifest, the manifest file itself, or embedded = the shapes world's reference renders.",
+    description:
+      "A folder with a prompt -> files JSON manifest (manifest.json), the manifest file itself, a folder of unpaired style images (PNG, JPEG, WebP, any size; prompt i takes perPrompt of them in name order), or embedded = the shapes world's reference renders. A user's images are resized and centre-cropped to features.inputSize.",
     unit: "path or \"embedded\"",
     default: "embedded",
   }),

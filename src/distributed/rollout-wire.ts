@@ -1,0 +1,77 @@
+/**
+ * A scored group on the wire: one Arrow IPC stream (schema, dictionaries, one record batch) in the rollout
+ * log's own schema, so a group is readable by any Arrow implementation and the learner's log gets exactly
+ * the columns a worker sent. Differences from a log batch: token columns (cls, patches) are always present
+ * because the learner's discriminator steps on them, the PNG is always written (the learner's log re-encodes
+ * it from the decoded pixels, which round-trip exactly through 8-bit PNG), and `advantage` is NaN: group
+ * normalisation needs the whole epoch, which only the learner sees.
+ */
+import { RecordBatchReader, RecordBatchStreamWriter } from "apache-arrow";
+import { decodePng, encodePng } from "../io/png.ts";
+import { decodeBatch } from "../io/rollout-log/decode.ts";
+import { encodeBatch, validateRow } from "../io/rollout-log/encode.ts";
+import { checkColumns, decodeMetadata, rolloutLogSchema, type RolloutLogMetadata } from "../io/rollout-log/schema.ts";
+import type { ScoredRollout } from "../rollout/rollout.ts";
+import { RolloutMessageInvalid } from "./errors.ts";
+
+/** What both ends agree on; `tensorSizes.patchTokens` must be set (tokens always travel). */
+export type WireMetadata = RolloutLogMetadata;
+
+export const encodeGroup = (metadata: WireMetadata, rows: readonly ScoredRollout[]): Uint8Array => {
+  const schema = rolloutLogSchema(metadata);
+  const advantaged = rows.map((r) => ({ ...r, advantage: Number.NaN }));
+  advantaged.forEach((row, i) => validateRow("rollout message", metadata, row, `rows[${i}]`));
+  const pngs = rows.map((r, i) => encodePng({ data: r.image, height: r.imageHeight, width: r.imageWidth }, `rows[${i}].image`));
+  const writer = new RecordBatchStreamWriter();
+  writer.write(encodeBatch(schema, metadata, advantaged, pngs));
+  writer.finish();
+  return writer.toUint8Array(true);
+};
+
+/**
+ * Reads one message back into scored rows, checking it against what the learner expects: any Arrow
+ * implementation could have written it, so every column is checked before a row is trusted.
+ */
+export const decodeGroup = (source: string, bytes: Uint8Array, expected: WireMetadata): ScoredRollout[] => {
+  const fail = (reason: string): never => {
+    throw new RolloutMessageInvalid({ message: `${source}: ${reason}` });
+  };
+  let batches;
+  let reader;
+  try {
+    reader = RecordBatchReader.from(bytes);
+    batches = reader.readAll();
+  } catch (e) {
+    return fail(`not an Arrow IPC stream (${(e as Error).message})`);
+  }
+  if (batches.length !== 1) fail(`expected exactly one record batch, found ${batches.length}`);
+  const batch = batches[0]!;
+  let metadata: RolloutLogMetadata;
+  try {
+    metadata = decodeMetadata(source, batch.schema.metadata);
+    checkColumns(source, batch.schema, rolloutLogSchema(metadata));
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (metadata.runId !== expected.runId) fail(`run '${metadata.runId}', expected '${expected.runId}'`);
+  for (const key of ["rewardComponents", "tensorSizes"] as const) {
+    if (JSON.stringify(metadata[key]) !== JSON.stringify(expected[key])) fail(`${key} ${JSON.stringify(metadata[key])}, expected ${JSON.stringify(expected[key])}`);
+  }
+  let recorded;
+  try {
+    recorded = decodeBatch(batch, metadata, Array.from({ length: batch.numRows }, (_, i) => i));
+  } catch (e) {
+    return fail(`unreadable rows (${(e as Error).message})`);
+  }
+  return recorded.map(({ png, advantage, cls, patches, ...row }, i) => {
+    if (!Number.isNaN(advantage)) fail(`rows[${i}].advantage is ${advantage}; a worker sends NaN (the learner normalises)`);
+    const image = (() => {
+      try {
+        return decodePng(png, `${source} rows[${i}].png`);
+      } catch (e) {
+        return fail((e as Error).message);
+      }
+    })();
+    return { ...row, cls: cls!, patches: patches!, image: image.data, imageHeight: image.height, imageWidth: image.width };
+  });
+};

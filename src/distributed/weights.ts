@@ -1,0 +1,45 @@
+/**
+ * Weight snapshots for workers: every parameter set a worker's sampler and reward model need (generator,
+ * adversarial and frozen discriminator heads), as one safetensors blob in the object store under a name the
+ * learner chooses, and that name in the KV bucket as the newest. Tasks name the snapshot to use, so a
+ * worker never guesses which weights a group was meant to be sampled with.
+ */
+import { decodeSafetensors, encodeSafetensors, fromParamSet, toParamSet } from "../io/safetensors.ts";
+import type { ParamSet } from "../optim/param-set.ts";
+import type { RunBus } from "./bus.ts";
+import { WeightsMissing } from "./errors.ts";
+
+export type WeightSets = Readonly<Record<string, ParamSet>>;
+
+const LATEST = "weights.latest";
+
+export const publishWeights = async (bus: RunBus, name: string, sets: WeightSets): Promise<void> => {
+  const tensors = fromParamSet(Object.entries(sets).flatMap(([set, params]) => params.map((p) => ({ ...p, name: `${set}/${p.name}` }))));
+  await bus.objects.putBlob({ name }, encodeSafetensors({ tensors, metadata: {} }));
+  await bus.kv.put(LATEST, name);
+};
+
+export const latestWeights = async (bus: RunBus): Promise<string | undefined> => (await bus.kv.get(LATEST))?.string() || undefined;
+
+export const fetchWeights = async (bus: RunBus, name: string): Promise<WeightSets> => {
+  const bytes = await bus.objects.getBlob(name);
+  if (!bytes) throw new WeightsMissing({ bucket: bus.names.objectBucket, name });
+  const source = `object ${bus.names.objectBucket}/${name}`;
+  const sets: Record<string, ParamSet> = {};
+  for (const t of toParamSet(decodeSafetensors(bytes, source), source)) {
+    const at = t.name.indexOf("/");
+    const set = t.name.slice(0, at);
+    sets[set] = [...(sets[set] ?? []), { ...t, name: t.name.slice(at + 1) }];
+  }
+  return sets;
+};
+
+const CONFIG_KEY = "config.hash";
+
+/** The learner claims the run for its pipeline; a fresh learner of a changed pipeline replaces the claim. */
+export const claimRun = async (bus: RunBus, configHash: string): Promise<void> => {
+  await bus.kv.put(CONFIG_KEY, configHash);
+};
+
+/** The hash the run's learner started with, once a learner has claimed the run. */
+export const runConfigHash = async (bus: RunBus): Promise<string | undefined> => (await bus.kv.get(CONFIG_KEY))?.string() || undefined;

@@ -1,0 +1,125 @@
+/**
+ * Values of ONNX TensorProtos as the builder holds them: embedded (raw or typed fields) or in external
+ * data files (one file or many, at offsets). fp16/bf16 tensors are widened to fp32, since every graph
+ * the builder makes computes in fp32 on CPU.
+ */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { isAbsolute, join, normalize } from "node:path";
+import { toFloat32 } from "../io/safetensors.ts";
+import type { AnyTypedArray, DType } from "./dtype.ts";
+import { dtypeFromOnnx } from "./dtype.ts";
+import { OnnxImportError } from "./errors.ts";
+import type { TensorMessage } from "./onnx-proto.ts";
+
+export interface ConstValue {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly values: AnyTypedArray;
+}
+
+/** TensorProto.DataType codes the importer widens to float32. */
+const FLOAT16 = 10;
+const BFLOAT16 = 16;
+const EXTERNAL = 1;
+
+const elementBytes = (code: number): number | undefined => ({ 1: 4, 6: 4, 7: 8, 9: 1, 11: 8, 10: 2, 16: 2 })[code];
+
+/** Where a model's external data files live, and an open-file cache so many tensors share one descriptor. */
+export class ExternalData {
+  private readonly fds = new Map<string, { fd: number; size: number }>();
+  readonly baseDir: string | undefined;
+  readonly source: string;
+
+  constructor(source: string, baseDir: string | undefined) {
+    this.source = source;
+    this.baseDir = baseDir;
+  }
+
+  read(tensor: string, location: string, offset: number, length: number): Uint8Array {
+    const fail = (reason: string): never => {
+      throw new OnnxImportError({ source: this.source, reason: `initialiser '${tensor}': ${reason}` });
+    };
+    if (this.baseDir === undefined) fail(`its data lives in external file '${location}'; import the model from its file path so the data can be found beside it`);
+    if (isAbsolute(location) || normalize(location).startsWith("..")) fail(`external data location '${location}' must be a relative path inside the model's folder`);
+    const path = join(this.baseDir!, location);
+    let file = this.fds.get(path);
+    if (!file) {
+      try {
+        const fd = openSync(path, "r");
+        file = { fd, size: fstatSync(fd).size };
+      } catch (cause) {
+        return fail(`cannot open external data file '${path}' (${(cause as Error).message})`);
+      }
+      this.fds.set(path, file);
+    }
+    if (offset + length > file.size) fail(`external data file '${path}' has ${file.size} bytes but the tensor needs bytes ${offset}..${offset + length} (truncated file?)`);
+    const bytes = new Uint8Array(length);
+    let done = 0;
+    while (done < length) done += readSync(file.fd, bytes, done, length - done, offset + done);
+    return bytes;
+  }
+
+  close(): void {
+    for (const { fd } of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+}
+
+const externalBytes = (t: TensorMessage, byteCount: number, external: ExternalData): Uint8Array => {
+  const entries = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
+  const fail = (reason: string): never => {
+    throw new OnnxImportError({ source: external.source, reason: `initialiser '${t.name}': ${reason}` });
+  };
+  const location = entries.location ?? fail("external data without a 'location'");
+  const offset = Number(entries.offset ?? 0);
+  const length = entries.length === undefined ? byteCount : Number(entries.length);
+  if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(length)) fail(`bad external data offset '${entries.offset}' or length '${entries.length}'`);
+  if (length !== byteCount) fail(`external data length ${length} does not match ${byteCount} bytes of its shape [${(t.dims ?? []).join(",")}]`);
+  return external.read(t.name ?? "?", location, offset, length);
+};
+
+/** Copies into a fresh, aligned buffer: Node Buffers share a pool and protobuf's bytes are views into the file. */
+const ownBytes = (bytes: Uint8Array): ArrayBuffer => {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+};
+
+export const decodeTensor = (t: TensorMessage, external: ExternalData): ConstValue => {
+  const code = t.dataType ?? 0;
+  const fail = (reason: string): never => {
+    throw new OnnxImportError({ source: external.source, reason: `initialiser '${t.name}': ${reason}` });
+  };
+  const shape = t.dims ?? [];
+  const count = shape.reduce((a, b) => a * b, 1);
+  const wide = code === FLOAT16 || code === BFLOAT16;
+  const dtype = wide ? "float32" : (dtypeFromOnnx(code) ?? fail(`unsupported element type ${code}`));
+  const bytesPer = elementBytes(code)!;
+  let raw: ArrayBuffer | undefined;
+  if (t.dataLocation === EXTERNAL) raw = ownBytes(externalBytes(t, count * bytesPer, external));
+  else if (t.rawData && t.rawData.length > 0) {
+    if (t.rawData.length !== count * bytesPer) fail(`holds ${t.rawData.length} bytes, its shape [${shape.join(",")}] needs ${count * bytesPer}`);
+    raw = ownBytes(t.rawData);
+  }
+  if (wide) {
+    // fp16/bf16 values sit in raw bytes or, one per element, in int32_data.
+    const bits = raw ? new Uint16Array(raw) : Uint16Array.from(t.int32Data ?? []);
+    return { dtype, shape, values: toFloat32({ name: t.name ?? "?", dtype: code === FLOAT16 ? "F16" : "BF16", shape, data: bits }, external.source) };
+  }
+  const values = ((): AnyTypedArray => {
+    switch (dtype) {
+      case "float32":
+        return raw ? new Float32Array(raw) : Float32Array.from(t.floatData ?? []);
+      case "float64":
+        return raw ? new Float64Array(raw) : Float64Array.from(t.doubleData ?? []);
+      case "int32":
+        return raw ? new Int32Array(raw) : Int32Array.from(t.int32Data ?? []);
+      case "int64":
+        return raw ? new BigInt64Array(raw) : BigInt64Array.from((t.int64Data ?? []).map((v) => BigInt(v)));
+      case "bool":
+        return raw ? new Uint8Array(raw) : Uint8Array.from(t.int32Data ?? []);
+    }
+  })();
+  if (values.length !== count) fail(`holds ${values.length} values, its shape [${shape.join(",")}] needs ${count}`);
+  return { dtype, shape, values };
+};

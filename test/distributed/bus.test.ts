@@ -1,0 +1,125 @@
+/** The JetStream building blocks against a real nats-server: task queue, scored groups, weights, errors. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBus, type RunBus } from "../../src/distributed/bus.ts";
+import { NatsUnreachable, WeightsMissing } from "../../src/distributed/errors.ts";
+import { EpochResults, publishGroup } from "../../src/distributed/results.ts";
+import { decodeGroup, encodeGroup, type WireMetadata } from "../../src/distributed/rollout-wire.ts";
+import { parseTask, publishTask, type GroupTask } from "../../src/distributed/tasks.ts";
+import { fetchWeights, latestWeights, publishWeights } from "../../src/distributed/weights.ts";
+import type { ScoredRollout } from "../../src/rollout/rollout.ts";
+import { makeRng } from "../../src/util/prng.ts";
+import { startNatsServer, type NatsServer } from "./nats-server.ts";
+
+const SIZES = { latent: 12, feature: 4, patchTokens: 3 };
+const metadata: WireMetadata = { runId: "bus-test", createdAt: "t0", pipelineConfig: "{}", rewardComponents: ["adversarial-dino"], tensorSizes: SIZES };
+
+const group = (epoch: number, groupId: number, size = 2, seedBase = 0): ScoredRollout[] => {
+  const rng = makeRng(epoch * 1000 + groupId + seedBase);
+  const t = (n: number) => rng.fillNormal(new Float32Array(n));
+  return Array.from({ length: size }, (_, member) => ({
+    runId: metadata.runId, epoch, policyVersion: 3, prompt: "a red circle", promptIndex: 5, groupId, member, seed: 100 + member,
+    steps: [{ stepIndex: 2, sigma: 0.7, sigmaNext: 0.6, x: t(SIZES.latent), xNext: t(SIZES.latent), logProb: rng.normal() }],
+    // Pixels on the 8-bit grid, as decoded images are, so the PNG round trip is exact.
+    image: Float32Array.from({ length: 3 * 2 * 2 }, () => rng.int(256) / 255), imageHeight: 2, imageWidth: 2,
+    timings: { sample: 1.5 }, cls: t(4), patches: t(12), pooled: t(4),
+    rewards: { "adversarial-dino": rng.normal() }, reward: rng.normal(), discLogitCls: rng.normal(), discLogitPatch: rng.normal(),
+  }));
+};
+
+const task = (epoch: number, groupId: number, attempt = 0): GroupTask => ({
+  configHash: "h1", epoch, groupId, attempt, weights: "w0",
+  keys: [{ runId: metadata.runId, epoch, policyVersion: 0, prompt: "p", promptIndex: 0, groupId, member: 0, seed: 1 }],
+});
+
+let server: NatsServer;
+let bus: RunBus;
+beforeAll(async () => {
+  server = await startNatsServer();
+  bus = await openBus({ url: server.url, runName: "bus test/1", ackDeadlineMs: 1000 });
+});
+afterAll(async () => {
+  await bus?.close();
+  await server?.stop();
+});
+
+describe("rollout wire format", () => {
+  it("round-trips a scored group through Arrow IPC exactly", () => {
+    const rows = group(1, 4);
+    expect(decodeGroup("m", encodeGroup(metadata, rows), metadata)).toEqual(rows);
+  });
+
+  it("names the message when bytes are corrupted or the layout differs", () => {
+    const bytes = encodeGroup(metadata, group(1, 4));
+    const cut = bytes.slice(0, bytes.length - 200);
+    expect(() => decodeGroup("message 9", cut, metadata)).toThrow(/message 9/);
+    const garbage = bytes.slice();
+    garbage.fill(7, 0, 64);
+    expect(() => decodeGroup("message 9", garbage, metadata)).toThrow(/message 9: not an Arrow IPC stream/);
+    expect(() => decodeGroup("message 9", bytes, { ...metadata, rewardComponents: ["ocr"] })).toThrow(/rewardComponents/);
+  });
+});
+
+describe("task queue", () => {
+  it("redelivers a task nobody acknowledges after the ack deadline, and drops a re-issue of the same attempt", async () => {
+    await publishTask(bus, task(0, 0));
+    await publishTask(bus, task(0, 0)); // same (epoch, group, attempt): deduplicated by the stream
+    const consumer = await bus.js.consumers.get(bus.names.taskStream, bus.names.taskConsumer);
+    const first = await consumer.next({ expires: 2000 });
+    expect(parseTask(first!.subject, first!.data)).toEqual(task(0, 0));
+    expect(first!.info.deliveryCount).toBe(1);
+    // Not acknowledged (the worker "died"): the same task comes back once the deadline passes.
+    const again = await consumer.next({ expires: 5000 });
+    expect(again!.seq).toBe(first!.seq);
+    expect(again!.info.deliveryCount).toBe(2);
+    again!.ack();
+    await again!.ackAck();
+    expect(await consumer.next({ expires: 1500 })).toBeNull();
+  });
+
+  it("rejects a task that is not one", () => {
+    expect(() => parseTask("s", new TextEncoder().encode('{"epoch":1}'))).toThrow(/task on s/);
+  });
+});
+
+describe("scored groups", () => {
+  it("accepts each group once, refuses foreign and unreadable ones, and carries large groups through the object store", async () => {
+    const refused: string[] = [];
+    const results = await EpochResults.open(bus, {
+      epoch: 7, configHash: "h1", metadata, onRefused: (_g, reason) => refused.push(reason), check: () => undefined,
+    });
+    await publishGroup(bus, task(7, 0), metadata, group(7, 0));
+    await publishGroup(bus, { ...task(7, 0), attempt: 1 }, metadata, group(7, 0)); // a redelivered duplicate
+    await publishGroup(bus, { ...task(7, 1), configHash: "other" }, metadata, group(7, 1));
+    await bus.js.publish(`${bus.names.rolloutSubject}.7.2`, new Uint8Array([1, 2, 3]));
+    const big = group(7, 3, 40, 1); // 40 rows with PNGs and tokens exceed a small inline limit
+    await publishGroup({ ...bus, maxPayload: 20_000 }, task(7, 3), metadata, big);
+    expect(await results.group(0)).toEqual(group(7, 0));
+    expect(await results.group(3)).toEqual(big);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(results.duplicates).toBe(1);
+    expect(results.has(1)).toBe(false);
+    expect(results.has(2)).toBe(false);
+    expect(refused.join("\n")).toMatch(/rollouts\.7\.1 .*pipeline other/);
+    expect(refused.join("\n")).toMatch(/rollouts\.7\.2 .*pipeline \(none\)/);
+    await results.close();
+  });
+});
+
+describe("weights", () => {
+  it("stores snapshots by name and the newest in the KV bucket", async () => {
+    const sets = { generator: [{ name: "w", shape: [2], data: Float32Array.of(1, 2) }], discriminator: [{ name: "b", shape: [1], data: Float32Array.of(3) }] };
+    await publishWeights(bus, "weights/epoch-0", sets);
+    expect(await latestWeights(bus)).toBe("weights/epoch-0");
+    expect(await fetchWeights(bus, "weights/epoch-0")).toEqual(sets);
+    await expect(fetchWeights(bus, "weights/nope")).rejects.toBeInstanceOf(WeightsMissing);
+  });
+});
+
+describe("connection", () => {
+  it("names the URL when no server listens there", async () => {
+    const url = `nats://127.0.0.1:${server.port + 1}`;
+    const error = await openBus({ url, runName: "x", ackDeadlineMs: 1000 }).catch((e) => e);
+    expect(error).toBeInstanceOf(NatsUnreachable);
+    expect(error.message).toContain(url);
+  });
+});
