@@ -4,10 +4,10 @@
  */
 import { Effect } from "effect";
 import { loadDefaultBackbone } from "../models/backbone/default.ts";
-import { benchAdamW } from "../optim/bench.ts";
+import { benchOptimizers } from "./optimizer.ts";
 import { loadPipelineFile } from "../pipeline/config/load.ts";
-import { benchFeaturesAndReward } from "../rewards/bench.ts";
-import { benchMatMul } from "../runtime/bench.ts";
+import { benchFeaturesAndReward } from "./reward.ts";
+import { benchMatMul } from "./matmul.ts";
 import { benchEngineBlocks } from "./engine.ts";
 import { benchLoop } from "./loop.ts";
 import { benchSampling } from "./sampling.ts";
@@ -32,8 +32,8 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
         `          ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainGflops / baseline.gflops).padStart(4)})`,
     );
   }
-  const adam = benchAdamW(1_000_000);
-  log(`AdamW in place, 1M parameters: ${adam.toFixed(1)} ms/step (${(adam / baseline.ms).toFixed(2)}x the MatMul)\n`);
+  const optimizers = await benchOptimizers(1_000_000);
+  log(`in-place optimiser step, 1M parameters: AdamW ${optimizers.adamWMs.toFixed(2)} ms (${(optimizers.adamWMs / baseline.ms).toFixed(2)}x the MatMul), SGD+momentum ${optimizers.sgdMomentumMs.toFixed(2)} ms\n`);
 
   const { groupSize, steps, cfgWeight } = config.sampler;
   log(`sampling, default generator, group of ${groupSize}, CFG ${cfgWeight}`);

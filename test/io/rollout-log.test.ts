@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
-import { RecordBatchReader, RecordBatchStreamWriter, Schema as ArrowSchema, tableFromArrays, tableToIPC } from "apache-arrow";
+import { Message, RecordBatchReader, RecordBatchStreamWriter, Schema as ArrowSchema, tableFromArrays, tableToIPC } from "apache-arrow";
 import { Effect } from "effect";
 import { afterAll, describe, expect, it } from "vitest";
 import type { AdvantagedRollout } from "../../src/rollout/rollout.ts";
@@ -437,5 +437,54 @@ describe("metadata keys", () => {
     expect(metadata.get(MetadataKey.rewardComponents)).toBe(JSON.stringify(COMPONENTS));
     expect(metadata.get(MetadataKey.pipeline)).toBe(options(SIZES).pipelineConfig);
     expect(metadata.get(MetadataKey.formatVersion)).toBe("1");
+  });
+});
+
+describe("declared sizes are checked against the bytes before anything is allocated", () => {
+  /** The log with its first record batch's header rewritten to claim `rows` rows (every top-level column too); `schemaEnd` is where its stream ends. */
+  function claimRows(rows: number): { file: string; schemaEnd: number } {
+    const file = freshPath();
+    const writer = openRolloutLog(file, options(SIZES, { batchRows: 8 }));
+    const schemaEnd = fs.statSync(file).size;
+    writer.append(rolloutsFor(9, 8));
+    writer.close();
+    const bytes = fs.readFileSync(file);
+    let at = schemaEnd;
+    for (;;) {
+      const metadataBytes = bytes.readInt32LE(at + 4);
+      const message = Message.decode(bytes.subarray(at + 8, at + 8 + metadataBytes));
+      const end = at + 8 + metadataBytes + Number(message.bodyLength);
+      if (message.isRecordBatch()) {
+        const header = message.header() as unknown as { _length: number; nodes: { length: number }[] };
+        const topLevel = new Set(header.nodes.filter((n) => n.length === header._length));
+        header._length = rows;
+        for (const n of topLevel) n.length = rows;
+        const encoded = Message.encode(Message.from(header as never, Number(message.bodyLength)));
+        const padded = Buffer.alloc(Math.ceil(encoded.length / 8) * 8);
+        padded.set(encoded);
+        const prefix = Buffer.alloc(8);
+        prefix.writeUInt32LE(0xffffffff, 0);
+        prefix.writeInt32LE(padded.length, 4);
+        fs.writeFileSync(file, Buffer.concat([bytes.subarray(0, at), prefix, padded, bytes.subarray(at + 8 + metadataBytes, end), bytes.subarray(end)]));
+        return { file, schemaEnd };
+      }
+      at = end;
+    }
+  }
+
+  it("a batch claiming 1e8 rows over a small body is refused without decoding it, naming the column", () => {
+    const { file, schemaEnd } = claimRows(1e8);
+    const contents = readRolloutLog(file);
+    expect(contents.totalRows).toBe(0);
+    expect(contents.truncated?.offset).toBe(schemaEnd);
+    expect(contents.truncated?.reason).toMatch(/column '\w+' declares 100000000 values needing \d+ bytes, but its buffer holds \d+/);
+    expect(() => readRolloutLog(file, { strict: true })).toThrow(RolloutLogTruncated);
+  });
+
+  it("the unchanged count passes, so the check sees what the writer writes", () => {
+    const { file } = claimRows(8);
+    const contents = readRolloutLog(file);
+    expect(contents.truncated).toBeUndefined();
+    expect(contents.totalRows).toBe(8);
   });
 });

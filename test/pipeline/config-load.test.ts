@@ -49,8 +49,8 @@ describe("committed pipeline files", () => {
 });
 
 describe("defaults", () => {
-  it("an empty file resolves to the complete algorithm.md configuration", async () => {
-    const config = await load(join(writeFiles({ "empty.yaml": "" }), "empty.yaml"));
+  it("an explicitly empty mapping resolves to the complete algorithm.md configuration", async () => {
+    const config = await load(join(writeFiles({ "empty.yaml": "{}\n" }), "empty.yaml"));
     expect(config.learner).toEqual({
       lr: 3e-4,
       betas: [0.9, 0.999],

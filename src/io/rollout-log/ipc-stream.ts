@@ -9,8 +9,9 @@
  * The file format's footer would have to be rewritten on every batch and is unreadable until written.
  */
 import fs from "node:fs";
-import { Message, RecordBatchReader, RecordBatchStreamWriter } from "apache-arrow";
+import { Field, Message, RecordBatchReader, RecordBatchStreamWriter } from "apache-arrow";
 import type { RecordBatch, Schema as ArrowSchema } from "apache-arrow";
+import { batchBoundsProblem } from "./batch-bounds.ts";
 import { RolloutLogNotArrow } from "./errors.ts";
 
 const CONTINUATION = 0xffffffff;
@@ -78,6 +79,19 @@ function readMessage(fd: number, offset: number, fileBytes: number): Framed {
   return { kind: "message", message, range: { offset, length } };
 }
 
+/** Why a batch message's declared counts exceed its body, checked before anything is allocated from them. */
+function declaredBeyondBody(schema: ArrowSchema, message: Message): string | undefined {
+  const bodyLength = Number(message.bodyLength);
+  if (message.isRecordBatch()) return batchBoundsProblem(schema.fields, message.header(), bodyLength);
+  if (message.isDictionaryBatch()) {
+    const header = message.header();
+    const type = schema.dictionaries.get(header.id);
+    if (type === undefined) return `a dictionary batch for id ${header.id}, which no column uses`;
+    return batchBoundsProblem([new Field(`dictionary ${header.id}`, type)], header.data, bodyLength);
+  }
+  return undefined;
+}
+
 /**
  * Walks the framing of an open log without reading any body, so indexing costs a few small reads per batch.
  * A broken first message means the file is not a stream at all; a broken later one is a truncated tail.
@@ -113,6 +127,11 @@ export function indexStream(file: string, fd: number): StreamIndex {
       break;
     }
     const { message, range } = framed;
+    const oversized = declaredBeyondBody(first.message.header(), message);
+    if (oversized !== undefined) {
+      stopReason = `${oversized} (message at byte ${offset})`;
+      break;
+    }
     if (message.isDictionaryBatch()) {
       const header = message.header();
       const chain = header.isDelta ? (dictionaries.get(header.id) ?? []) : [];

@@ -15,6 +15,8 @@ export interface TextEncoding {
 export interface TextEncoderPort {
   /** Width D of the pooled embedding. */
   readonly width: number;
+  /** [T, D] of the per-token embeddings, for encoders that give them. */
+  readonly tokenShape?: readonly [number, number];
   /** Embeds prompts; the empty string gives the unconditional embedding used by classifier-free guidance. */
   encode(prompts: readonly string[]): TextEncoding | Promise<TextEncoding>;
 }

@@ -48,3 +48,9 @@ export const Betas = Schema.Tuple([
   Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMaximum: true })),
   Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMaximum: true })),
 ]);
+/**
+ * An integer in [minimum, maximum] where the value sizes memory or run time: the maximum refuses a typo
+ * (an extra zero) before it allocates gigabytes or runs for weeks, and `why` names what it sizes.
+ */
+export const BoundedInt = (minimum: number, maximum: number, why: string) =>
+  Schema.Int.check(Schema.isBetween({ minimum, maximum }, { expected: `an integer from ${minimum} to ${maximum} (at most ${maximum}: ${why})` }));

@@ -64,7 +64,16 @@ const parseYaml = (file: string, text: string) =>
       const position = error.linePos?.[0];
       return yield* new PipelineYamlError({ file, line: position?.line ?? 0, column: position?.col ?? 0, reason: error.message.split("\n")[0]! });
     }
-    const content: unknown = document.toJS() ?? {};
+    // A file of nothing (or only comments) is almost always a wrong path or an unsaved editor buffer;
+    // running 100 epochs of defaults from it would hide that.
+    if (document.contents === null) {
+      return yield* new PipelineFileError({ file, reason: "the file is empty; a pipeline file sets at least one key (e.g. extends: <preset>)" });
+    }
+    // yaml refuses alias expansion past its limit (a "billion laughs" file) by throwing; name the file.
+    const content: unknown = yield* Effect.try({
+      try: () => document.toJS(),
+      catch: (cause) => new PipelineYamlError({ file, line: 0, column: 0, reason: (cause as Error).message }),
+    });
     if (!isPlainObject(content)) return yield* notAMapping(file, content);
     return content;
   });

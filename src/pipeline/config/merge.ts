@@ -15,12 +15,21 @@ export interface FileLayer {
 export const isPlainObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
+/**
+ * Keys are defined, never assigned: assigning `__proto__` would set the object's prototype and drop the
+ * key, so a `__proto__:` in a file would vanish instead of being refused as an unknown key.
+ */
+const setOwn = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+};
+
 export const mergeLayer = (parent: Readonly<Record<string, unknown>>, child: Readonly<Record<string, unknown>>): Record<string, unknown> => {
   const merged: Record<string, unknown> = { ...parent };
   for (const [key, value] of Object.entries(child)) {
+    const inherited = Object.hasOwn(merged, key) ? merged[key] : undefined;
     if (value === null) delete merged[key];
-    else if (isPlainObject(value) && isPlainObject(merged[key])) merged[key] = mergeLayer(merged[key], value);
-    else merged[key] = value;
+    else if (isPlainObject(value) && isPlainObject(inherited)) setOwn(merged, key, mergeLayer(inherited, value));
+    else setOwn(merged, key, value);
   }
   return merged;
 };

@@ -6,6 +6,7 @@
 import { Effect, Schema, SchemaGetter } from "effect";
 import {
   Betas,
+  BoundedInt,
   NonEmptyString,
   NonNegativeInt,
   NonNegativeNumber,
@@ -19,15 +20,20 @@ import {
 } from "./field.ts";
 
 const Run = section("What this run is called, where it writes, and how long it lasts.", {
-  name: field(NonEmptyString, { description: "Run name; the run folder is outputDir/name.", default: "adv-grpo" }),
+  name: field(
+    NonEmptyString.check(
+      Schema.isPattern(/^(?!\.\.?$)[^/\\\0]+$/, { expected: "a folder name without /, \\ or NUL that is not . or .. (the run folder must stay inside run.outputDir)" }),
+    ),
+    { description: "Run name; the run folder is outputDir/name, so it is one folder name (no separators, not . or ..).", default: "adv-grpo" },
+  ),
   outputDir: field(NonEmptyString, {
     description: "Folder holding run folders (Arrow logs, checkpoints, report), relative to the working directory.",
     unit: "path",
     default: "runs",
   }),
   seed: field(NonNegativeInt, { description: "Root seed: prompt order, initial noise, SDE noise and patch draws all derive from it.", unit: "integer seed", default: 0 }),
-  epochs: field(PositiveInt, {
-    description: "Total epochs, discriminator-only and generator epochs together (see discriminator.dTimes).",
+  epochs: field(BoundedInt(1, 1000000, "run time and the metrics log grow with it"), {
+    description: "Total epochs, discriminator-only and generator epochs together (see discriminator.dTimes). At most 1000000: run time and the metrics log grow with it.",
     unit: "epochs",
     default: 100,
   }),
@@ -46,13 +52,13 @@ const Compute = section("How ONNX Runtime executes: providers, threads, workers.
     description: "ONNX Runtime execution providers in order of preference, e.g. [cuda, cpu]; the CPU provider is the tested path.",
     default: ["cpu"],
   }),
-  intraOpThreads: field(NonNegativeInt, { description: "Threads per ONNX Runtime session (0 lets ONNX Runtime choose).", unit: "threads", default: 2 }),
+  intraOpThreads: field(BoundedInt(0, 1024, "each thread is an OS thread per session"), { description: "Threads per ONNX Runtime session (0 lets ONNX Runtime choose). At most 1024: each thread is an OS thread per session.", unit: "threads", default: 2 }),
   allowSpinning: field(Schema.Boolean, {
     description: "Let idle ONNX Runtime threads spin; off measured faster on 2 cores.",
     default: false,
   }),
-  workers: field(PositiveInt, {
-    description: "Worker threads running sessions (session.run blocks its thread, so sessions live off the main loop).",
+  workers: field(BoundedInt(1, 64, "each worker thread holds its own sessions"), {
+    description: "Worker threads running sessions (session.run blocks its thread, so sessions live off the main loop). At most 64: each worker thread holds its own sessions.",
     unit: "workers",
     default: 1,
   }),
@@ -81,8 +87,8 @@ const Generator = section("The flow-matching text-to-image generator being fine-
     unit: "path or \"embedded\"",
     default: "embedded",
   }),
-  sampleSize: field(PositiveInt, { description: "Height = width of the sampled latent.", unit: "latent pixels", default: 32 }),
-  latentChannels: field(PositiveInt, { description: "Channels of the sampled latent (3 for a pixel-space generator).", unit: "channels", default: 3 }),
+  sampleSize: field(BoundedInt(1, 1024, "latent memory grows with its square"), { description: "Height = width of the sampled latent. At most 1024: latent memory grows with its square.", unit: "latent pixels", default: 32 }),
+  latentChannels: field(BoundedInt(1, 256, "latent memory grows with it"), { description: "Channels of the sampled latent (3 for a pixel-space generator). At most 256: latent memory grows with it.", unit: "channels", default: 3 }),
   onnx: optionalField(OnnxGenerator, { description: "Paths of an external generator.", whenAbsent: "kind must be embedded" }),
 });
 
@@ -95,7 +101,7 @@ const samplerFields = {
     description: "Stochastic sampler: cps = Flow-CPS (released Adv-GRPO code), sde = Flow-SDE (Flow-GRPO).",
     default: "cps",
   }),
-  steps: field(PositiveInt, { description: "Sampling steps N of a training rollout.", unit: "steps", default: 10 }),
+  steps: field(BoundedInt(1, 1000, "every step of every rollout is recorded"), { description: "Sampling steps N of a training rollout. At most 1000: every step of every rollout is recorded.", unit: "steps", default: 10 }),
   shift: field(PositiveNumber, { description: "Sigma schedule shift s (3 for SD3.5, 1 = unshifted).", unit: "dimensionless", default: 3 }),
   window: section("The SDE window: which steps are stochastic and trained; all others are ODE steps.", {
     start: field(NonNegativeInt, { description: "First stochastic step (0 = noisiest).", unit: "step index", default: 0 }),
@@ -107,11 +113,12 @@ const samplerFields = {
       Schema.isGreaterThanOrEqualTo(2, {
         expected: "a group size of at least 2 (rewards are normalised into advantages within a group; 16 in the paper)",
       }),
+      Schema.isLessThanOrEqualTo(1024, { expected: "a group size of at most 1024 (a group's rollouts are held in memory together)" }),
     ),
-    { description: "Samples per prompt G (advantages are normalised within a prompt's group).", unit: "samples", default: 16 },
+    { description: "Samples per prompt G (advantages are normalised within a prompt's group). At most 1024: a group's rollouts are held in memory together.", unit: "samples", default: 16 },
   ),
-  promptsPerEpoch: field(PositiveInt, { description: "Prompts sampled per epoch; an epoch makes promptsPerEpoch * groupSize rollouts.", unit: "prompts", default: 8 }),
-  evalSteps: field(PositiveInt, { description: "Euler ODE steps when sampling for evaluation.", unit: "steps", default: 40 }),
+  promptsPerEpoch: field(BoundedInt(1, 65536, "an epoch's rollouts are held in memory until the advantages are computed"), { description: "Prompts sampled per epoch; an epoch makes promptsPerEpoch * groupSize rollouts. At most 65536: an epoch's rollouts are held in memory until the advantages are computed.", unit: "prompts", default: 8 }),
+  evalSteps: field(BoundedInt(1, 10000, "evaluation time grows with it"), { description: "Euler ODE steps when sampling for evaluation. At most 10000: evaluation time grows with it.", unit: "steps", default: 40 }),
   logProb: field(Schema.Literals(["released", "gaussian"]), {
     description:
       "Flow-CPS log-prob form: released = -mean (x' - mean)^2 as in the released code; gaussian = the scaled Gaussian log-density (re-tune learner.clipRange). Flow-SDE is always Gaussian.",
@@ -138,7 +145,7 @@ const Sampler = SamplerFile.pipe(
 );
 
 const World = section("The embedded procedural shapes world (prompts, renders, held-out split).", {
-  imageSize: field(PositiveInt, { description: "Height = width of rendered images.", unit: "pixels", default: 32 }),
+  imageSize: field(BoundedInt(1, 1024, "image memory grows with its square"), { description: "Height = width of rendered images. At most 1024: image memory grows with its square.", unit: "pixels", default: 32 }),
   referenceStyle: field(Schema.Literals(["shaded", "striped"]), {
     description:
       "Which reference rendering plays the paper's high-quality references: shaded (outline, radial shading, vignette) or striped (two-tone stripes, background gradient).",
@@ -166,7 +173,7 @@ const References = section("The reference images: positives of the discriminator
     unit: "path or \"embedded\"",
     default: "embedded",
   }),
-  perPrompt: field(PositiveInt, { description: "Reference images used per prompt.", unit: "images", default: 8 }),
+  perPrompt: field(BoundedInt(1, 1024, "every reference image's features are held in memory"), { description: "Reference images used per prompt. At most 1024: every reference image's features are held in memory.", unit: "images", default: 8 }),
 });
 
 const Features = section("The frozen vision backbone (DINOv2 interface: pixel_values -> last_hidden_state).", {
@@ -175,8 +182,8 @@ const Features = section("The frozen vision backbone (DINOv2 interface: pixel_va
     unit: "path or \"embedded\"",
     default: "embedded",
   }),
-  inputSize: field(PositiveInt, { description: "Images are resized (bicubic) to this height = width before the backbone (518 for DINOv2 ViT-B/14 in the paper).", unit: "pixels", default: 518 }),
-  registerTokens: field(NonNegativeInt, { description: "Register tokens between CLS and the patches (4 for the with-registers DINOv2 variants).", unit: "tokens", default: 0 }),
+  inputSize: field(BoundedInt(1, 2048, "backbone memory grows with its square"), { description: "Images are resized (bicubic) to this height = width before the backbone (518 for DINOv2 ViT-B/14 in the paper). At most 2048: backbone memory grows with its square.", unit: "pixels", default: 518 }),
+  registerTokens: field(BoundedInt(0, 64, "DINOv2 variants have at most 4"), { description: "Register tokens between CLS and the patches (4 for the with-registers DINOv2 variants). At most 64: DINOv2 variants have at most 4.", unit: "tokens", default: 0 }),
   tokenTransform: field(Schema.Literals(["raw", "l2"]), {
     description: "Transform applied to tokens before the discriminator head, identically for training and scoring.",
     default: "raw",
@@ -219,10 +226,10 @@ const Rewards = field(Schema.Array(RewardComponent), {
 });
 
 const Discriminator = section("The head on backbone tokens and its adversarial training (hinge loss).", {
-  hiddenWidth: field(PositiveInt, { description: "Hidden width of Linear(D -> width) -> GELU -> Linear(width -> 1).", unit: "units", default: 512 }),
+  hiddenWidth: field(BoundedInt(1, 65536, "head memory grows with it"), { description: "Hidden width of Linear(D -> width) -> GELU -> Linear(width -> 1). At most 65536: head memory grows with it.", unit: "units", default: 512 }),
   lr: field(PositiveNumber, { description: "Adam learning rate.", unit: "learning rate", default: 1e-4 }),
   betas: field(Betas, { description: "Adam (beta1, beta2).", unit: "dimensionless", default: [0.5, 0.999] }),
-  patches: field(PositiveInt, { description: "Patch tokens drawn uniformly with replacement per image, for the loss and the reward.", unit: "patches", default: 64 }),
+  patches: field(BoundedInt(1, 65536, "loss and reward memory grow with it"), { description: "Patch tokens drawn uniformly with replacement per image, for the loss and the reward. At most 65536: loss and reward memory grow with it.", unit: "patches", default: 64 }),
   lossWeights: section("L_D = global * L_global + local * L_local.", {
     global: field(NonNegativeNumber, { description: "Weight of the CLS hinge loss.", unit: "dimensionless", default: 1.0 }),
     local: field(NonNegativeNumber, { description: "Weight of the patch hinge loss (the paper's text says 7:3, its code 1.0:0.3).", unit: "dimensionless", default: 0.3 }),
@@ -248,7 +255,7 @@ const Discriminator = section("The head on backbone tokens and its adversarial t
 });
 
 const Lora = Schema.Struct({
-  rank: field(PositiveInt, { description: "Adapter rank r.", unit: "rank", default: 32 }),
+  rank: field(BoundedInt(1, 4096, "adapter memory grows with it"), { description: "Adapter rank r. At most 4096: adapter memory grows with it.", unit: "rank", default: 32 }),
   alpha: field(PositiveNumber, { description: "Adapter scale alpha (the update is alpha / r * B A).", unit: "dimensionless", default: 64 }),
   targets: field(Schema.NonEmptyArray(NonEmptyString), {
     description: "Substrings of weight names whose linear projections get adapters.",
@@ -296,8 +303,8 @@ const Learner = section("The GRPO policy update (algorithm.md section 5).", {
 
 const Eval = section("Evaluation on held-out prompts with the ODE sampler.", {
   every: field(PositiveInt, { description: "Evaluate every k epochs (and after the last).", unit: "epochs", default: 10 }),
-  heldOutPrompts: field(PositiveInt, { description: "Held-out prompts evaluated, taken in order from prompts.heldOut.", unit: "prompts", default: 32 }),
-  seeds: field(Schema.NonEmptyArray(NonNegativeInt), { description: "Initial-noise seeds sampled for every held-out prompt.", unit: "integer seeds", default: [0, 1] }),
+  heldOutPrompts: field(BoundedInt(1, 100000, "evaluation time grows with it"), { description: "Held-out prompts evaluated, taken in order from prompts.heldOut. At most 100000: evaluation time grows with it.", unit: "prompts", default: 32 }),
+  seeds: field(Schema.NonEmptyArray(NonNegativeInt).check(Schema.isMaxLength(64, { expected: "at most 64 seeds (evaluation time grows with their count)" })), { description: "Initial-noise seeds sampled for every held-out prompt. At most 64: evaluation time grows with their count.", unit: "integer seeds", default: [0, 1] }),
   useEma: field(Schema.Boolean, { description: "Evaluate the EMA weights (needs learner.ema.enabled).", default: true }),
   stopOnRewardHacking: field(Schema.Boolean, {
     description: "Stop the run when the reward rises while alignment falls (otherwise only warn).",
@@ -306,7 +313,7 @@ const Eval = section("Evaluation on held-out prompts with the ODE sampler.", {
 });
 
 const Record = section("The Arrow rollout log.", {
-  batchRows: field(PositiveInt, { description: "Rows per written record batch; a crash loses at most the batch in flight.", unit: "rows", default: 64 }),
+  batchRows: field(BoundedInt(1, 65536, "a batch is buffered in memory before it is written"), { description: "Rows per written record batch; a crash loses at most the batch in flight. At most 65536: a batch is buffered in memory before it is written.", unit: "rows", default: 64 }),
   storeImages: field(Schema.Boolean, { description: "Store every rollout's image as PNG bytes.", default: true }),
   storeFeatures: field(Schema.Boolean, { description: "Store every rollout's pooled backbone features.", default: true }),
 });
@@ -316,12 +323,12 @@ const Stream = section("Flow control of the streaming stages.", {
     description: "When one member of a group fails: fail the run, or drop its whole group (groups are never mixed).",
     default: "fail",
   }),
-  maxInFlightGroups: field(PositiveInt, { description: "Groups being sampled or scored at once; bounds memory when a downstream stage is slow.", unit: "groups", default: 2 }),
+  maxInFlightGroups: field(BoundedInt(1, 4096, "each open group holds its rollouts in memory"), { description: "Groups being sampled or scored at once; bounds memory when a downstream stage is slow. At most 4096: each open group holds its rollouts in memory.", unit: "groups", default: 2 }),
 });
 
 const Pretrain = section("Flow-matching pretraining of the embedded generator on base-style renders (advgrpo pretrain).", {
-  steps: field(PositiveInt, { description: "Optimiser steps.", unit: "steps", default: 20000 }),
-  batchSize: field(PositiveInt, { description: "Images per step.", unit: "images", default: 64 }),
+  steps: field(BoundedInt(1, 100000000, "run time grows with it"), { description: "Optimiser steps. At most 100000000: run time grows with it.", unit: "steps", default: 20000 }),
+  batchSize: field(BoundedInt(1, 65536, "a step holds its batch in memory"), { description: "Images per step. At most 65536: a step holds its batch in memory.", unit: "images", default: 64 }),
   lr: field(PositiveNumber, { description: "AdamW learning rate.", unit: "learning rate", default: 1e-3 }),
   weightDecay: field(NonNegativeNumber, { description: "AdamW decoupled weight decay.", unit: "per step, times lr", default: 0 }),
   checkpointEvery: field(PositiveInt, { description: "Steps between checkpoints.", unit: "steps", default: 1000 }),

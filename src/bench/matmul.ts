@@ -1,9 +1,9 @@
 import { Graph } from "../graph/graph.ts";
 import { matmul } from "../graph/ops.ts";
 import { toOnnx } from "../graph/serialize.ts";
-import { type ExecutionConfig, defaultExecution } from "./execution.ts";
-import { LocalSession } from "./local-session.ts";
-import { f32 } from "./tensors.ts";
+import { type ExecutionConfig, defaultExecution } from "../runtime/execution.ts";
+import { LocalSession } from "../runtime/local-session.ts";
+import { f32 } from "../runtime/tensors.ts";
 import { gflops, measure } from "../util/measure.ts";
 
 export interface MatMulBench {
