@@ -37,6 +37,8 @@ export interface EpochStagesOptions {
   readonly epoch: number;
   /** The generator's optimiser step count, stamped on every rollout key. */
   readonly policyVersion: () => number;
+  /** Sampler batches (groups) in flight at once. */
+  readonly samplingConcurrency: number;
   /** Sees the epoch's advantaged rollouts before they are recorded. */
   readonly onRollouts: (batch: AdvantagedEpoch) => void;
 }
@@ -47,7 +49,7 @@ export const epochStages = (config: PipelineConfig, ports: Ports, o: EpochStages
     prompts$
       .pipe(
         expandGroup({ runId: config.run.name, runSeed: config.run.seed, groupSize: G, policyVersion: o.policyVersion }),
-        sampleBatches(ports.sampler, { batchSize: G, concurrency: 1 }),
+        sampleBatches(ports.sampler, { batchSize: G, concurrency: o.samplingConcurrency }),
         extractFeatures(ports.features, { batchSize: G, concurrency: 1 }),
         scoreRewards(ports.rewards, { batchSize: G, concurrency: 1 }),
         assembleGroups({ groupSize: G, onMemberError: config.stream.onMemberFailure, maxOpenGroups: config.stream.maxInFlightGroups }),

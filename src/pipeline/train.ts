@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { concatWith, defer, EMPTY, from, lastValueFrom, type Observable, tap } from "rxjs";
+import { openRemoteRollouts } from "../distributed/remote-rollouts.ts";
 import { encodePng } from "../io/png.ts";
 import { openRolloutLog } from "../io/rollout-log/index.ts";
 import { openMetricsLog, readMetricsLog, type MetricRecord } from "../report/metrics-log.ts";
@@ -64,7 +65,9 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     const metrics = openMetricsLog(folder.root);
     const clock = new StageClock();
     const append = (record: MetricRecord) => metrics.append(record);
-    const ports = bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock });
+    // With a distributed: section, workers sample, featurise and score; everything else stays here.
+    const remote = config.distributed ? await openRemoteRollouts(config, policy, rewards, { progress: options.progress, fresh: !resumed }) : undefined;
+    const ports = { ...bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock }), ...remote?.ports };
     const checkpoint = { folder, policy, rewards, configJson, keep: config.run.keepCheckpoints };
     const startEpoch = resumed?.startEpoch ?? 0;
     let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
@@ -99,7 +102,13 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
           epochsCompleted = epoch + 1;
         };
         return prompts$.pipe(
-          epochStages(config, ports, { epoch, policyVersion: () => policy.optimizer.stepCount, onRollouts: (batch) => tally.rollouts(batch) }),
+          epochStages(config, ports, {
+            epoch,
+            policyVersion: () => policy.optimizer.stepCount,
+            // Remote groups are all issued at once so that every worker has one to take.
+            samplingConcurrency: remote ? config.sampler.promptsPerEpoch : 1,
+            onRollouts: (batch) => tally.rollouts(batch),
+          }),
           tap((report: Report) => {
             if (report.kind === "generator") tally.generator(report.stats, policy.optimizer.stepCount);
             else if (report.kind === "discriminator") tally.discriminator(report.stats);
@@ -117,6 +126,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     } finally {
       log.close();
       metrics.close();
+      await remote?.close();
     }
   });
 };

@@ -326,6 +326,25 @@ const Stream = section("Flow control of the streaming stages.", {
   maxInFlightGroups: field(BoundedInt(1, 4096, "each open group holds its rollouts in memory"), { description: "Groups being sampled or scored at once; bounds memory when a downstream stage is slow. At most 4096: each open group holds its rollouts in memory.", unit: "groups", default: 2 }),
 });
 
+const Distributed = Schema.Struct({
+  url: field(NonEmptyString, {
+    description:
+      "NATS server with JetStream (nats-server -js) shared by the learner and its workers; nats://<host>:4222 across machines. Streams, buckets and subjects are named after run.name.",
+    unit: "URL",
+    default: "nats://127.0.0.1:4222",
+  }),
+  ackDeadline: field(PositiveNumber, {
+    description: "A group task whose worker neither finishes it nor reports progress for this long is handed to another worker (a killed worker's group is redone).",
+    unit: "seconds",
+    default: 60,
+  }),
+  maxInFlightGroupsPerWorker: field(PositiveInt, {
+    description: "Group tasks one worker holds at once: fetched together, sampled one after another; more lets a worker start the next group without a round trip, fewer leaves more for other workers.",
+    unit: "groups",
+    default: 1,
+  }),
+}).annotate({ description: "Rollout workers in other processes or on other machines, feeding this learner over NATS JetStream." });
+
 const Pretrain = section("Flow-matching pretraining of the embedded generator on base-style renders (advgrpo pretrain).", {
   steps: field(BoundedInt(1, 100000000, "run time grows with it"), { description: "Optimiser steps. At most 100000000: run time grows with it.", unit: "steps", default: 20000 }),
   batchSize: field(BoundedInt(1, 65536, "a step holds its batch in memory"), { description: "Images per step. At most 65536: a step holds its batch in memory.", unit: "images", default: 64 }),
@@ -349,6 +368,10 @@ const configFields = {
   eval: Eval,
   record: Record,
   stream: Stream,
+  distributed: optionalField(Distributed, {
+    description: "Sample, featurise and score rollouts in `advgrpo worker` processes; this process (run or learner) issues group tasks and learns.",
+    whenAbsent: "this process samples and learns",
+  }),
   pretrain: Pretrain,
 };
 
