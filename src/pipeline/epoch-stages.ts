@@ -26,7 +26,7 @@ export type Report = GeneratorStepReport | DiscriminatorStepReport | EvaluationR
 /** What the epoch's optimiser phase is: discriminator warm-up, generator only, or the D:G schedule. */
 const phases = (config: PipelineConfig, ports: Ports, epoch: number): OperatorFunction<AdvantagedEpoch, GeneratorStepReport | DiscriminatorStepReport> => {
   const dStep = discriminatorStep(ports.discriminator, ports.references);
-  const gStep = learnerStep(ports.learner, { groupsPerStep: Math.ceil(config.sampler.promptsPerEpoch / config.learner.stepsPerEpoch) });
+  const gStep = learnerStep(ports.learner, { stepsPerEpoch: config.learner.stepsPerEpoch });
   if (epoch < config.discriminator.warmupEpochs) return dStep;
   if (!config.rewards.some((r) => r.kind === "adversarial-dino")) return gStep;
   const trigger = config.discriminator.trigger === "when-generated-exceeds-reference";

@@ -47,7 +47,7 @@ const Run = section("What this run is called, where it writes, and how long it l
 
 const ExecutionProvider = Schema.Literals(["cpu", "cuda", "tensorrt", "webgpu"]);
 
-const Compute = section("How ONNX Runtime executes: providers, threads, workers.", {
+const Compute = section("How ONNX Runtime executes: providers and threads.", {
   executionProviders: field(Schema.NonEmptyArray(ExecutionProvider), {
     description: "ONNX Runtime execution providers in order of preference, e.g. [cuda, cpu]; the CPU provider is the tested path.",
     default: ["cpu"],
@@ -56,11 +56,6 @@ const Compute = section("How ONNX Runtime executes: providers, threads, workers.
   allowSpinning: field(Schema.Boolean, {
     description: "Let idle ONNX Runtime threads spin; off measured faster on 2 cores.",
     default: false,
-  }),
-  workers: field(BoundedInt(1, 64, "each worker thread holds its own sessions"), {
-    description: "Worker threads running sessions (session.run blocks its thread, so sessions live off the main loop). At most 64: each worker thread holds its own sessions.",
-    unit: "workers",
-    default: 1,
   }),
 });
 
@@ -289,7 +284,8 @@ const Learner = section("The GRPO policy update (algorithm.md section 5).", {
   klBeta: field(NonNegativeNumber, { description: "Weight of the KL penalty to the reference policy (0 in Adv-GRPO).", unit: "dimensionless", default: 0 }),
   gradClip: field(PositiveNumber, { description: "Global gradient-norm clip.", unit: "L2 norm", default: 1.0 }),
   stepsPerEpoch: field(PositiveInt, {
-    description: "Optimiser steps per generator epoch; gradients are accumulated over the epoch's rollouts split evenly (the first step is exactly on-policy).",
+    description:
+      "Optimiser steps per generator epoch: the epoch's groups are dealt whole into this many steps, as evenly as possible (sizes differ by at most one group; a group is never split, since its advantages are normalised together). At most sampler.promptsPerEpoch; the first step is exactly on-policy.",
     unit: "steps",
     default: 2,
   }),
@@ -323,7 +319,12 @@ const Stream = section("Flow control of the streaming stages.", {
     description: "When one member of a group fails: fail the run, or drop its whole group (groups are never mixed).",
     default: "fail",
   }),
-  maxInFlightGroups: field(BoundedInt(1, 4096, "each open group holds its rollouts in memory"), { description: "Groups being sampled or scored at once; bounds memory when a downstream stage is slow. At most 4096: each open group holds its rollouts in memory.", unit: "groups", default: 2 }),
+  maxInFlightGroups: field(BoundedInt(1, 4096, "each open group holds its rollouts in memory"), {
+    description:
+      "Groups the group assembler may hold incomplete at once (members arrive group by group, so more means a stage reordered or lost members); one more fails the run with TooManyOpenGroups instead of buffering without bound. At most 4096: each open group holds its rollouts in memory.",
+    unit: "groups",
+    default: 2,
+  }),
 });
 
 const Distributed = Schema.Struct({
