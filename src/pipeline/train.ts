@@ -142,6 +142,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     pipelineConfig: configJson,
     rewardComponents: rewards.components.map((c) => c.component.name),
     tensorSizes: { latent: policy.config.net.channels * policy.config.net.size ** 2, feature: features.config.dim!, patchTokens: config.record.storeFeatures ? (features.config.size / features.config.patchSize) ** 2 : null },
+    latentDtype: config.record.latentDtype,
     encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
     batchRows: config.record.batchRows,
     resume: resumed !== undefined,

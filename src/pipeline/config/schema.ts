@@ -311,7 +311,14 @@ const Eval = section("Evaluation on held-out prompts with the ODE sampler.", {
 const Record = section("The Arrow rollout log.", {
   batchRows: field(BoundedInt(1, 65536, "a batch is buffered in memory before it is written"), { description: "Rows per written record batch; a crash loses at most the batch in flight. At most 65536: a batch is buffered in memory before it is written.", unit: "rows", default: 64 }),
   storeImages: field(Schema.Boolean, { description: "Store every rollout's image as PNG bytes.", default: true }),
-  storeFeatures: field(Schema.Boolean, { description: "Store every rollout's pooled backbone features.", default: true }),
+  storeFeatures: field(Schema.Boolean, {
+    description: "Also store every rollout's CLS and patch tokens ((N+1) x D floats; the pooled feature is always stored). Replay recomputes them from the image either way.",
+    default: false,
+  }),
+  latentDtype: field(Schema.Literals(["float32", "float16"]), {
+    description: "Storage of the SDE window's latents: float32 as sampled (replay of the learner steps is exact), or float16 (half the bytes; learner steps replay from rounded latents, compare with --tolerance).",
+    default: "float32",
+  }),
 });
 
 const Stream = section("Flow control of the streaming stages.", {
