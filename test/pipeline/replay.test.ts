@@ -99,7 +99,7 @@ describe("advgrpo replay", () => {
     expect(ratio.differing).toBe(1);
     expect(ratio.maxAbsDiff).toBeLessThan(1e-2);
     expect(report.notes.join("\n")).toMatch(/recorded as float16 .* --tolerance/);
-  }, 30_000);
+  });
 
   it("reports a perturbed discriminator checkpoint from the first row scored with it", async () => {
     const run = copyRun();
