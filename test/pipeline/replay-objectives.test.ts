@@ -27,5 +27,5 @@ describe.each([
     for (const name of ["loss", "gradNorm", ...diagnostics]) {
       expect(report.columns.find((c) => c.column === `generator.${name}`), name).toMatchObject({ compared: 4, differing: 0, maxAbsDiff: 0 });
     }
-  }, 120_000);
+  });
 });

@@ -51,5 +51,5 @@ describe("eval.stopOnRewardHacking", () => {
     expect(lines).toContain(resumed.stopReason);
     expect(listCheckpoints(folder).map((f) => f.match(/(\d+)\D*$/)![1]).map(Number).at(-1)).toBe(2);
     expect(readFileSync(folder.report, "utf8")).toContain("run stopped after 3 epochs by eval.stopOnRewardHacking");
-  }, 120_000);
+  });
 });
