@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `advgrpo` command: one subcommand per job; errors are shown once, here, with their context. */
+import { runImportBench } from "../bench/import.ts";
 import { runBenchmarks } from "../bench/main.ts";
 import { evalCommand } from "./eval.ts";
 import { exportCommand } from "./export.ts";
@@ -18,7 +19,7 @@ const commands: Readonly<Record<string, { readonly summary: string; readonly run
   replay: { summary: "recompute a run's recorded features, rewards, advantages and steps; report differences (advgrpo replay runs/default)", run: replayCommand },
   inspect: { summary: "per-epoch statistics of a run; --images <epoch> --out grid.png exports its images", run: inspectCommand },
   export: { summary: "merge a LoRA file (peft naming) into its ONNX model (advgrpo export model.onnx --lora lora.safetensors --out merged.onnx)", run: exportCommand },
-  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run", run: () => runBenchmarks() },
+  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run; `bench import <model.onnx>` for an imported generator (src/bench/import.ts)", run: (args) => (args[0] === "import" ? runImportBench(args.slice(1)) : runBenchmarks()) },
 };
 
 const usage = () =>

@@ -95,7 +95,8 @@ describe("scored groups", () => {
     await publishGroup({ ...bus, maxPayload: 20_000 }, task(7, 3), metadata, big);
     expect(await results.group(0)).toEqual(group(7, 0));
     expect(await results.group(3)).toEqual(big);
-    await new Promise((r) => setTimeout(r, 300));
+    // Refusals arrive asynchronously: wait for them to be counted (no fixed sleep, which a loaded machine outlasts).
+    await expect.poll(() => refused.length + results.duplicates, { timeout: 120_000, interval: 20 }).toBe(3);
     expect(results.duplicates).toBe(1);
     expect(results.has(1)).toBe(false);
     expect(results.has(2)).toBe(false);

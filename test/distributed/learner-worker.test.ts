@@ -66,7 +66,7 @@ beforeAll(async () => {
   const config = await Effect.runPromise(loadPipelineFile(single));
   await runTraining(config, runFolderOf(config), quiet);
   baseline = await outcome(single);
-}, 120_000);
+});
 
 afterAll(async () => {
   await stopWorkers();
@@ -86,5 +86,5 @@ describe("learner + workers over NATS JetStream", () => {
     expect(got.state).toEqual(baseline.state);
     expect(w.output).toMatch(/group 0 of epoch 0 \(attempt 0, delivery 1\) published/);
     await stopWorkers();
-  }, 180_000);
+  });
 });
