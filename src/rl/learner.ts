@@ -25,7 +25,7 @@ export interface LearnerOptions {
   readonly maxGradNorm: number;
 }
 
-/** Diagnostics of one optimiser step (algorithm.md section 5), averaged over its micro-batches where they are means. */
+/** Diagnostics of one optimiser step (docs/algorithm.md §5), averaged over its micro-batches where they are means. */
 export interface GeneratorStepStats {
   readonly loss: number;
   readonly ratioMean: number;

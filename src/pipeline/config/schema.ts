@@ -1,5 +1,5 @@
 /**
- * The pipeline file: every number a user tunes, with the default algorithm.md gives (paper and
+ * The pipeline file: every number a user tunes, with the default docs/algorithm.md §10 gives (paper and
  * released-code values for the algorithm's knobs; small sizes for the embedded world and compute).
  * pipelines/default.yaml overrides what the 2-core embedded default needs.
  */
@@ -88,7 +88,7 @@ const Generator = section("The flow-matching text-to-image generator being fine-
 });
 
 const SamplerKind = Schema.Literals(["cps", "sde"]);
-/** algorithm.md section 3: each sampler has its own default noise level. */
+/** docs/algorithm.md §2: each sampler has its own default noise level. */
 const defaultNoiseLevel = { cps: 0.8, sde: 0.7 } as const;
 
 const samplerFields = {
@@ -258,7 +258,7 @@ const Lora = Schema.Struct({
   }),
 }).annotate({ description: "Train low-rank adapters only (needed for large external generators)." });
 
-const Learner = section("The GRPO policy update (algorithm.md section 5).", {
+const Learner = section("The GRPO policy update (docs/algorithm.md §5, §6).", {
   lr: field(PositiveNumber, {
     description: "AdamW learning rate (the paper's LoRA value; a small generator trained in full needs about 1e-5..3e-5).",
     unit: "learning rate",
