@@ -4,11 +4,13 @@
  */
 import { Effect } from "effect";
 import { DEFAULT_BACKBONE, DEFAULT_BACKBONE_PATCHES, loadDefaultBackbone } from "../models/backbone/default.ts";
+import { defaultDiTConfig } from "../models/generator/dit.ts";
 import { benchOptimizers } from "./optimizer.ts";
 import { loadPipelineFile } from "../pipeline/config/load.ts";
 import type { PipelineConfig } from "../pipeline/config/schema.ts";
 import { benchFeaturesAndReward } from "./reward.ts";
-import { benchMatMul } from "./matmul.ts";
+import { benchMatMul, openMatMul } from "./matmul.ts";
+import { compareWithPytorch, pytorchMissing } from "./pytorch.ts";
 import { benchEngineBlocks } from "./engine.ts";
 import { benchLoop } from "./loop.ts";
 import { benchRolloutLogBytes, type LogShape } from "./rollout-log.ts";
@@ -25,17 +27,30 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
   const baseline = await benchMatMul(1024);
   log(`baseline: ORT MatMul 1024x1024 fp32  ${baseline.ms.toFixed(1)} ms  ${baseline.gflops.toFixed(1)} GFLOP/s\n`);
 
-  log("engine blocks (train step = forward + backward graph + in-place AdamW)");
+  log("engine blocks (train step = forward + backward graph + in-place AdamW); vs MatMul = median over rounds of the");
+  log("block's GFLOP/s over the MatMul's in the same round (MatMul, forward, step, repeated)");
   log("block                               fwd ms  step ms  step/fwd  fwd GFLOP/s (vs MatMul)  step GFLOP/s (vs MatMul)");
-  for (const r of await benchEngineBlocks(defaultSizes)) {
+  const product = await openMatMul(1024);
+  const blocks = await benchEngineBlocks(defaultSizes, product);
+  await product.release();
+  for (const r of blocks) {
     log(
       `${r.name.padEnd(34)} ${r.forwardMs.toFixed(2).padStart(7)} ${r.trainStepMs.toFixed(2).padStart(8)} ${(r.trainStepMs / r.forwardMs).toFixed(2).padStart(9)}` +
-        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardGflops / baseline.gflops).padStart(4)})` +
-        `          ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainGflops / baseline.gflops).padStart(4)})`,
+        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardVsMatMul).padStart(4)})` +
+        `          ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainVsMatMul).padStart(4)})`,
     );
   }
   const optimizers = await benchOptimizers(1_000_000);
   log(`in-place optimiser step, 1M parameters: AdamW ${optimizers.adamWMs.toFixed(2)} ms (${(optimizers.adamWMs / baseline.ms).toFixed(2)}x the MatMul), SGD+momentum ${optimizers.sgdMomentumMs.toFixed(2)} ms\n`);
+
+  const missing = pytorchMissing();
+  if (missing) log(`PyTorch side by side: skipped (${missing})\n`);
+  else {
+    const torch = await compareWithPytorch(defaultDiTConfig, { forwardBatch: 32, trainBatch: 16, rounds: 7, warmup: 2 });
+    log(`default DiT (${(torch.parameters / 1e6).toFixed(2)}M parameters) vs PyTorch ${torch.torchVersion} eager, 2 threads each, ${torch.rounds} alternated rounds, medians`);
+    log(`  forward B32      ${torch.forward.engineMs.toFixed(1).padStart(7)} ms vs ${torch.forward.torchMs.toFixed(1).padStart(7)} ms  = ${torch.forward.ratio.toFixed(2)}x PyTorch's time`);
+    log(`  train step B16   ${torch.trainStep.engineMs.toFixed(1).padStart(7)} ms vs ${torch.trainStep.torchMs.toFixed(1).padStart(7)} ms  = ${torch.trainStep.ratio.toFixed(2)}x PyTorch's time\n`);
+  }
 
   const { groupSize, steps, cfgWeight } = config.sampler;
   log(`sampling, default generator, group of ${groupSize}, CFG ${cfgWeight}`);
