@@ -122,7 +122,8 @@ class Replayer {
             const where = { epoch, step: report.step };
             for (const [name, v] of Object.entries(report.stats)) this.compare.add(`generator.${name}`, where, recordedSteps[report.step]?.metrics[name] ?? NaN, v);
             // The first step of an epoch samples and learns with the same weights: its ratio must be exactly 1.
-            if (report.step === 0) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([report.stats.ratioMin!, report.stats.ratioMax!]));
+            // (GRPO only: the forward-process objectives have no ratio.)
+            if (report.step === 0 && "ratioMin" in report.stats) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([report.stats.ratioMin!, report.stats.ratioMax!]));
           },
           complete: () => {
             if (replayedSteps !== recordedSteps.length) this.notes.push(`epoch ${epoch}: ${recordedSteps.length} generator steps recorded, ${replayedSteps} replayed`);
