@@ -11,7 +11,10 @@ export const evaluationLine = (epochsDone: number, values: Readonly<Record<strin
 export const epochLine = (tally: EpochTally, epochs: number, seconds: number, timings: Readonly<Record<string, number>>, rssMB: number): string => {
   const g = tally.generatorSteps;
   const d = tally.discriminatorStats;
-  const learnerText = g.length
+  // The forward-process objectives (nft, awm) have no importance ratio.
+  const learnerText = g.length && g[0]!.ratioMin === undefined
+    ? `loss ${fmt(mean(g.map((x) => x.loss!)))} |g| ${fmt(mean(g.map((x) => x.gradNorm!)))}`
+    : g.length
     ? `ratio [${fmt(Math.min(...g.map((x) => x.ratioMin!)), 6)}, ${fmt(Math.max(...g.map((x) => x.ratioMax!)), 6)}] clip ${fmt(mean(g.map((x) => x.clipFracHigh! + x.clipFracLow!)), 2)} kl ${fmt(mean(g.map((x) => x.approxKl!)))} |g| ${fmt(mean(g.map((x) => x.gradNorm!)))}`
     : `D loss ${fmt(d?.loss)} acc ${fmt(d?.accuracy, 2)}`;
   const stages = Object.entries(timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(" ");

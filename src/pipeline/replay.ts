@@ -219,7 +219,8 @@ class Replayer {
       const where = { epoch, step };
       for (const [name, v] of Object.entries(stats)) this.compare.add(`generator.${name}`, where, recorded[step]?.metrics[name] ?? NaN, v);
       // The first step of an epoch samples and learns with the same weights: its ratio must be exactly 1.
-      if (step === 0) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([stats.ratioMin, stats.ratioMax]));
+      // (GRPO only: the forward-process objectives have no ratio.)
+      if (step === 0 && "ratioMin" in stats) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([stats.ratioMin, stats.ratioMax]));
     }
   }
 

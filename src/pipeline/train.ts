@@ -21,6 +21,7 @@ import { epochLine, evaluationLine } from "./console-text.ts";
 import { EpochTally, residentMB } from "./epoch-metrics.ts";
 import { epochStages, type Report } from "./epoch-stages.ts";
 import { writeRunReport } from "./report.ts";
+import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
 import { restore, startingPoint } from "./resume.ts";
 import { createRunFolder, type RunFolder } from "./run-folder.ts";
 import { headsTrainedIn } from "./state.ts";
@@ -40,6 +41,8 @@ export interface RunSummary {
   readonly lastEvaluation: Readonly<Record<string, number>> | undefined;
   readonly generatorSteps: number;
   readonly rolloutRows: number;
+  /** Why the run stopped before run.epochs (eval.stopOnRewardHacking), when it did. */
+  readonly stopReason?: string;
 }
 
 export const runTraining = async (config: PipelineConfig, folder: RunFolder, options: RunOptions): Promise<RunSummary> => {
@@ -74,18 +77,26 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
     let epochsCompleted = startEpoch;
     let stoppedEarly = false;
+    let stopReason: string | undefined;
 
     const evaluationRecord = (epochsDone: number, values: Readonly<Record<string, number>>) => {
       lastEvaluation = { ...values };
       append({ kind: "eval", epoch: epochsDone, metrics: values });
       options.progress(evaluationLine(epochsDone, values));
-      writeRunReport(folder, configJson);
+      if (config.eval.stopOnRewardHacking && stopReason === undefined) {
+        const warning = hackingAt(readMetricsLog(folder.root).records, epochsDone);
+        if (warning) {
+          stopReason = stopLine(epochsDone, warning);
+          options.progress(stopReason);
+        }
+      }
+      writeRunReport(folder, configJson, stopReason);
     };
 
     try {
       if (!resumed) evaluationRecord(0, await evaluator.evaluate(0));
       const epochStream = (prompts$: Observable<PromptItem>, epoch: number): Observable<unknown> => {
-        if (options.stopRequested()) {
+        if (options.stopRequested() || stopReason !== undefined) {
           stoppedEarly = true;
           return EMPTY;
         }
@@ -122,8 +133,8 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
         );
       };
       await lastValueFrom(forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream), { defaultValue: undefined });
-      writeRunReport(folder, configJson);
-      return { folder, epochsCompleted, stoppedEarly, lastEvaluation, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten };
+      writeRunReport(folder, configJson, stopReason);
+      return { folder, epochsCompleted, stoppedEarly, lastEvaluation, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten, ...(stopReason ? { stopReason } : {}) };
     } finally {
       log.close();
       metrics.close();
