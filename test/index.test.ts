@@ -1,6 +1,6 @@
 /**
  * The package as a consumer sees it: imported by name through package.json's `exports`, and used. The
- * expected numbers come from the specification (algorithm.md sections 2 and 5), not from the code.
+ * expected numbers come from the specification (docs/algorithm.md §1 and §5), not from the code.
  */
 import { describe, expect, it } from "vitest";
 import * as advgrpo from "advgrpo";

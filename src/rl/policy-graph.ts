@@ -2,7 +2,7 @@
  * The generator as a policy: the guided velocity the sampler steps with, and the learner's graph that
  * recomputes the log-probability of recorded transitions through the very same ops and differentiates
  * the clipped surrogate. Sharing `guidedVelocity` between both is what makes the first importance ratio
- * of an epoch exactly 1 (algorithm.md section 5, the on-policy check).
+ * of an epoch exactly 1 (docs/algorithm.md §5, the on-policy check).
  */
 import type { Tensor } from "../graph/graph.ts";
 import { add, concat, reshape, split, sub } from "../graph/ops.ts";

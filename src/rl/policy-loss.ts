@@ -1,5 +1,5 @@
 /**
- * The PPO-style clipped surrogate of GRPO (algorithm.md section 5) as graph ops, so the learner's
+ * The PPO-style clipped surrogate of GRPO (docs/algorithm.md §5) as graph ops, so the learner's
  * training graph differentiates it together with the recomputed log-probabilities:
  *   ratio = exp(logp - logp_old)
  *   L_pg  = mean(max(-A * ratio, -A * clip(ratio, 1 - eps, 1 + eps)))

@@ -14,7 +14,7 @@ import { LORA_METADATA_KEY, mergeLoraIntoOnnx, peftLoraFile } from "../../src/gr
 import { encodeSafetensors } from "../../src/io/safetensors.ts";
 import { initParams, isAdapterParam, ParamScope } from "../../src/nn/params.ts";
 import { LocalSession } from "../../src/runtime/local-session.ts";
-import { compileForward, compileTrainStep, paramFeeds } from "../../src/train/train-graph.ts";
+import { compileForward, compileTrainStep, paramFeeds, runTrainStep } from "../../src/train/train-graph.ts";
 import { makeRng } from "../../src/util/prng.ts";
 import { fixturePath, maxAbsDiff, recorded, recordedInputs } from "./onnx-fixtures.ts";
 
@@ -80,15 +80,41 @@ describe("training graphs from an imported model", () => {
   });
 });
 
+describe("the external-data fixture trains as the embedded one", () => {
+  it("LoRA train steps give bit-identical losses and gradients", async () => {
+    const step = async (file: string) => {
+      const model = loadOnnx(fixturePath(file));
+      const train = compileTrainStep(file, (scope, graph) => {
+        const bind = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, graph.input(name, "float32", t.shape)]));
+        const out = importInto(graph, model, { bind, scope }).outputs.out_hidden_states!;
+        return { loss: graph.op("ReduceMean", [graph.op("Mul", [out, out])[0]], { keepdims: 0 })[0]! };
+      }, isAdapterParam, { lora });
+      const params = initParams(train.params, 8);
+      const rng = makeRng(4);
+      for (const p of params) for (let i = 0; i < p.data.length; i++) p.data[i] = 0.2 * rng.normal();
+      const session = await LocalSession.create(file, train.bytes);
+      const result = await runTrainStep(session, train, params, feeds);
+      await session.release();
+      return { loss: result.loss, grads: result.grads.map((g) => [g.name, Array.from(g.data)]) };
+    };
+    const embedded = await step("sd3_transformer.onnx");
+    const external = await step("sd3_transformer_external.onnx");
+    expect(external.loss).toBe(embedded.loss);
+    expect(external.grads).toEqual(embedded.grads);
+  });
+});
+
 describe("LoRA factors in peft naming, merged into the source model", () => {
   it("the peft file has diffusers' keys and shapes; merging it into the ONNX file reproduces the adapted graph", async () => {
     let adapters: readonly AdapterSite[] = [];
     const forward = compileForward("adapted", (scope, graph) => {
       const bind = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, graph.input(name, "float32", t.shape)]));
-      const imported = importInto(graph, loadOnnx(fixturePath("sd3_transformer.onnx")), { bind, scope });
+      // Under a child scope, as a pipeline nests the transformer: parameter names gain its prefix, file keys do not.
+      const imported = importInto(graph, loadOnnx(fixturePath("sd3_transformer.onnx")), { bind, scope: scope.child("policy") });
       adapters = imported.adapters;
       return { out: imported.outputs.out_hidden_states! };
     }, { lora });
+    expect(forward.params.map((p) => p.name)).toContain("policy.transformer_blocks.0.attn.to_q.lora_A");
     const params = initParams(forward.params, 6);
     const rng = makeRng(3);
     for (const p of params) if (p.name.endsWith("lora_B")) for (let i = 0; i < p.data.length; i++) p.data[i] = 0.3 * rng.normal();

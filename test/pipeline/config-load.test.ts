@@ -49,7 +49,7 @@ describe("committed pipeline files", () => {
 });
 
 describe("defaults", () => {
-  it("an explicitly empty mapping resolves to the complete algorithm.md configuration", async () => {
+  it("an explicitly empty mapping resolves to the complete default configuration (docs/algorithm.md §10)", async () => {
     const config = await load(join(writeFiles({ "empty.yaml": "{}\n" }), "empty.yaml"));
     expect(config.learner).toEqual({
       objective: "grpo",

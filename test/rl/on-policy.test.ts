@@ -1,5 +1,5 @@
 /**
- * The on-policy check of algorithm.md section 5: sampling records logp_old with the sampler's graphs; the
+ * The on-policy check of docs/algorithm.md §5: sampling records logp_old with the sampler's graphs; the
  * learner recomputes logp with its training graph; with one batch and no update in between the ratio must be
  * exactly 1, the clip fraction 0 and approx_kl 0.
  */

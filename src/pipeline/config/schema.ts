@@ -1,5 +1,5 @@
 /**
- * The pipeline file: every number a user tunes, with the default algorithm.md gives (paper and
+ * The pipeline file: every number a user tunes, with the default docs/algorithm.md §10 gives (paper and
  * released-code values for the algorithm's knobs; small sizes for the embedded world and compute).
  * pipelines/default.yaml overrides what the 2-core embedded default needs.
  */
@@ -88,7 +88,7 @@ const Generator = section("The flow-matching text-to-image generator being fine-
 });
 
 const SamplerKind = Schema.Literals(["cps", "sde", "ode"]);
-/** algorithm.md section 3: each sampler has its own default noise level. */
+/** docs/algorithm.md §2: each sampler has its own default noise level. */
 const defaultNoiseLevel = { cps: 0.8, sde: 0.7, ode: 0 } as const;
 
 const samplerFields = {
@@ -286,7 +286,7 @@ const Awm = section("Advantage Weighted Matching (learner.objective: awm), the p
   ghuberPower: field(PositiveNumber, { description: "Power p of the ghuber weighting.", unit: "dimensionless", default: 0.25 }),
 });
 
-const Learner = section("The policy update: GRPO (algorithm.md section 5) or a likelihood-free objective (docs/objectives.md).", {
+const Learner = section("The policy update: GRPO (docs/algorithm.md §5, §6) or a likelihood-free objective (docs/objectives.md).", {
   objective: field(Schema.Literals(["grpo", "nft", "awm"]), {
     description:
       "grpo = clipped surrogate on the SDE window's log-probs; nft = DiffusionNFT, awm = Advantage Weighted Matching: both train on the clean rollout samples through the forward process and need no log-probs.",
