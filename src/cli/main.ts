@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** The `advgrpo` command: one subcommand per job; errors are shown once, here, with their context. */
+import { runImportBench } from "../bench/import.ts";
 import { runBenchmarks } from "../bench/main.ts";
 import { evalCommand } from "./eval.ts";
+import { exportCommand } from "./export.ts";
 import { inspectCommand } from "./inspect.ts";
 import { pretrainCommand } from "./pretrain.ts";
 import { replayCommand } from "./replay.ts";
@@ -16,7 +18,8 @@ const commands: Readonly<Record<string, { readonly summary: string; readonly run
   eval: { summary: "evaluate a generator on held-out prompts (advgrpo eval pipelines/default.yaml [--weights file])", run: evalCommand },
   replay: { summary: "recompute a run's recorded features, rewards, advantages and steps; report differences (advgrpo replay runs/default)", run: replayCommand },
   inspect: { summary: "per-epoch statistics of a run; --images <epoch> --out grid.png exports its images", run: inspectCommand },
-  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run", run: () => runBenchmarks() },
+  export: { summary: "merge a LoRA file (peft naming) into its ONNX model (advgrpo export model.onnx --lora lora.safetensors --out merged.onnx)", run: exportCommand },
+  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run; `bench import <model.onnx>` for an imported generator (src/bench/import.ts)", run: (args) => (args[0] === "import" ? runImportBench(args.slice(1)) : runBenchmarks()) },
 };
 
 const usage = () =>

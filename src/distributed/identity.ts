@@ -23,5 +23,7 @@ export const wireMetadata = (config: PipelineConfig, policy: Policy, rewards: Re
     pipelineConfig: resolvedConfigJson(config),
     rewardComponents: rewards.components.map((c) => c.component.name),
     tensorSizes: { latent: policy.config.net.channels * policy.config.net.size ** 2, feature: f.dim!, patchTokens: (f.size / f.patchSize) ** 2 },
+    // The learner trains on these latents, so the wire never rounds them (record.latentDtype is the log's choice).
+    latentDtype: "float32",
   };
 };

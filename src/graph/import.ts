@@ -19,7 +19,7 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { type DType, dtypeFromOnnx } from "./dtype.ts";
+import { type DType, dtypeFromOnnx, onnxTypeCode } from "./dtype.ts";
 import { OnnxImportError } from "./errors.ts";
 import { constOf, foldable, folders } from "./fold.ts";
 import { type AttrValue, Graph, type Tensor } from "./graph.ts";
@@ -141,6 +141,9 @@ export interface AdapterSite {
   readonly layout: "in_out" | "out_in";
   readonly inFeatures: number;
   readonly outFeatures: number;
+  /** Full parameter names of the factors (with the scope's prefix): A [in, rank], B [rank, out]. */
+  readonly paramA: string;
+  readonly paramB: string;
 }
 
 export interface ImportOptions {
@@ -220,19 +223,28 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
   const adapters: AdapterSite[] = [];
   const opset = model.signature.opset;
 
-  const adapt = (nodeName: string, op: string, x: Tensor, weight: Value, y: Tensor, attrs: Record<string, unknown>): Tensor => {
-    if (!lora || "tensor" in weight || weight.constant.shape.length !== 2) return y;
-    const modules = moduleCandidates(nodeName, weight.name);
+  /** Values that are Transposes of 2-D weight initialisers (how some exporters feed nn.Linear to MatMul), to the initialiser's name. */
+  const transposedWeights = new Map<string, string>();
+
+  const adapt = (nodeName: string, op: string, x: Tensor, weightInput: string, y: Tensor, attrs: Record<string, unknown>): Tensor => {
+    if (!lora) return y;
+    const transposedFrom = transposedWeights.get(weightInput);
+    const weightName = transposedFrom ?? weightInput;
+    const stored = weightName === undefined ? undefined : model.initializers.get(weightName);
+    if (weightName === undefined || !stored || stored.shape.length !== 2) return y;
+    const modules = moduleCandidates(nodeName, weightName);
     const hit = targets.filter((t) => modules.some((m) => t.pattern.test(m)));
     if (!hit.length) return y;
     hit.forEach((t) => t.hits++);
     if (op === "Gemm" && attrs.transA === 1) fail(`LoRA target node '${nodeName}' is a Gemm with transA, which adapters do not support`);
-    const layout = op === "Gemm" && attrs.transB === 1 ? "out_in" : "in_out";
-    const [rows, cols] = weight.constant.shape as [number, number];
+    // How the initialiser holds the weight: the node's own transpose and a Transpose node in front each flip it.
+    const flipped = (op === "Gemm" && attrs.transB === 1) !== (transposedFrom !== undefined);
+    const layout = flipped ? "out_in" : "in_out";
+    const [rows, cols] = stored.shape as [number, number];
     const [inFeatures, outFeatures] = layout === "in_out" ? [rows, cols] : [cols, rows];
     const module = modules[0]!;
-    adapters.push({ module, node: nodeName, weight: weight.name, layout, inFeatures, outFeatures });
     const scope = options.scope!.child(module);
+    adapters.push({ module, node: nodeName, weight: weightName, layout, inFeatures, outFeatures, paramA: `${scope.prefix}lora_A`, paramB: `${scope.prefix}lora_B` });
     const down = scope.param("lora_A", [inFeatures, lora.rank], { kind: "uniform", bound: 1 / Math.sqrt(inFeatures) });
     const up = scope.param("lora_B", [lora.rank, outFeatures], { kind: "zeros" });
     return add(y, mul(matmul(matmul(x, down), up), lora.alpha / lora.rank));
@@ -243,11 +255,18 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
     const failNode = (reason: string): never => fail(`${node.opType} node '${nodeName}': ${reason}`);
     if (node.domain && node.domain !== "ai.onnx") failNode(`op domain '${node.domain}' is not supported`);
     const attrs: Record<string, AttrValue | ConstValue> = Object.fromEntries((node.attribute ?? []).map((a) => [a.name, attributeValue(a, source, nodeName)]));
-    const ins = (node.input ?? []).map((name) => (name === "" ? undefined : (values.get(name) ?? failNode(`reads unknown value '${name}'`))));
+    let ins = (node.input ?? []).map((name) => (name === "" ? undefined : (values.get(name) ?? failNode(`reads unknown value '${name}'`))));
+    let inputNames = node.input ?? [];
+    let opType = node.opType;
+    if (opType === "CastLike") {
+      const like = ins[1] ?? failNode("missing input 1 (target_type)");
+      attrs.to = onnxTypeCode["tensor" in like ? like.tensor.dtype : like.constant.dtype];
+      [opType, ins, inputNames] = ["Cast", ins.slice(0, 1), inputNames.slice(0, 1)];
+    }
     const outNames = node.output ?? [];
     const setConst = (c: ConstValue, i = 0) => values.set(outNames[i]!, { constant: c, name: outNames[i]! });
 
-    if (node.opType === "Constant") {
+    if (opType === "Constant") {
       const c = (attrs.value as ConstValue | undefined) ?? (attrs.value_float !== undefined ? constOf("float32", [], Float32Array.of(attrs.value_float as number))
         : attrs.value_int !== undefined ? constOf("int64", [], BigInt64Array.of(BigInt(attrs.value_int as number)))
         : attrs.value_ints !== undefined ? constOf("int64", [(attrs.value_ints as number[]).length], BigInt64Array.from((attrs.value_ints as number[]).map(BigInt)))
@@ -256,10 +275,10 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
       setConst(c);
       continue;
     }
-    if (node.opType === "Shape" || node.opType === "Size") {
+    if (opType === "Shape" || opType === "Size") {
       const x = ins[0] ?? failNode("missing input");
       const shape = "tensor" in x ? x.tensor.shape : x.constant.shape;
-      if (node.opType === "Size") setConst(constOf("int64", [], BigInt64Array.of(BigInt(shape.reduce((a, b) => a * b, 1)))));
+      if (opType === "Size") setConst(constOf("int64", [], BigInt64Array.of(BigInt(shape.reduce((a, b) => a * b, 1)))));
       else {
         const rank = shape.length;
         const clampAxis = (a: number) => Math.min(Math.max(a < 0 ? a + rank : a, 0), rank);
@@ -268,30 +287,31 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
       }
       continue;
     }
-    if (node.opType === "Cast" && FLOAT16_CODES.has(attrs.to as number)) attrs.to = CAST_TO_FLOAT32;
-    if (node.opType === "Dropout") {
+    if (opType === "Cast" && FLOAT16_CODES.has(attrs.to as number)) attrs.to = CAST_TO_FLOAT32;
+    if (opType === "Dropout") {
       values.set(outNames[0]!, ins[0]!);
       continue;
     }
     const constants = ins.map((v) => (v && "constant" in v ? v.constant : undefined));
-    if (ins.every((v, i) => !v || constants[i]) && foldable(node.opType, constants)) {
-      folders[node.opType]!(constants, attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
+    if (opType === "Transpose" && model.initializers.get(inputNames[0] ?? "")?.shape.length === 2) transposedWeights.set(outNames[0]!, inputNames[0]!);
+    if (ins.every((v, i) => !v || constants[i]) && foldable(opType, constants)) {
+      folders[opType]!(constants, attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
       continue;
     }
 
     // Opset upgrades: the builder writes opset 21, where these attributes became inputs.
-    let inputs = ins.map((v, i) => (v ? tensorOf((node.input ?? [])[i]!, v) : undefined));
-    const since = REDUCE_AXES_AS_INPUT_SINCE[node.opType];
+    let inputs = ins.map((v, i) => (v ? tensorOf(inputNames[i]!, v) : undefined));
+    const since = REDUCE_AXES_AS_INPUT_SINCE[opType];
     if (since && attrs.axes !== undefined) {
       if (opset >= since) failNode("has an 'axes' attribute, which its opset no longer allows");
       inputs = [inputs[0], graph.ints(attrs.axes as number[])];
       delete attrs.axes;
     }
-    if ((node.opType === "Squeeze" || node.opType === "Unsqueeze") && attrs.axes !== undefined) {
+    if ((opType === "Squeeze" || opType === "Unsqueeze") && attrs.axes !== undefined) {
       inputs = [inputs[0], graph.ints(attrs.axes as number[])];
       delete attrs.axes;
     }
-    if (node.opType === "Split" && !inputs[1]) {
+    if (opType === "Split" && !inputs[1]) {
       const x = inputs[0]!;
       const axis = (((attrs.axis as number | undefined) ?? 0) + x.shape.length) % x.shape.length;
       const parts = (attrs.split as number[] | undefined) ?? new Array<number>(outNames.length).fill(x.shape[axis]! / outNames.length);
@@ -303,12 +323,12 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
     let produced: Tensor[];
     try {
       // A copy: the builder's array is the node's own output list, which the adapter must not rewrite.
-      produced = [...graph.op(node.opType, inputs, attrs as Record<string, AttrValue>, nodeName)];
+      produced = [...graph.op(opType, inputs, attrs as Record<string, AttrValue>, nodeName)];
     } catch (cause) {
       return fail((cause as Error).message);
     }
-    if ((node.opType === "MatMul" || node.opType === "Gemm") && ins[1]) {
-      produced[0] = adapt(nodeName, node.opType, inputs[0]!, ins[1], produced[0]!, attrs);
+    if ((opType === "MatMul" || opType === "Gemm") && ins[1]) {
+      produced[0] = adapt(nodeName, opType, inputs[0]!, inputNames[1]!, produced[0]!, attrs);
     }
     outNames.forEach((name, i) => produced[i] && values.set(name, { tensor: produced[i] }));
   }
@@ -316,8 +336,8 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
   const unmatched = targets.filter((t) => t.hits === 0);
   if (unmatched.length) {
     const examples = model.nodes
-      .filter((n) => (n.opType === "MatMul" || n.opType === "Gemm") && model.initializers.has(n.input?.[1] ?? ""))
-      .map((n) => moduleCandidates(n.name ?? "", n.input![1]!)[0])
+      .filter((n) => (n.opType === "MatMul" || n.opType === "Gemm") && (model.initializers.has(n.input?.[1] ?? "") || transposedWeights.has(n.input?.[1] ?? "")))
+      .map((n) => moduleCandidates(n.name ?? "", transposedWeights.get(n.input![1]!) ?? n.input![1]!)[0])
       .filter(Boolean)
       .slice(0, 8);
     fail(`LoRA target${unmatched.length > 1 ? "s" : ""} ${unmatched.map((t) => `'${t.glob}'`).join(", ")} match no MatMul/Gemm weight or node scope (modules here look like: ${examples.join(", ")})`);

@@ -7,7 +7,7 @@
 import { fileURLToPath } from "node:url";
 import { FlowSampler } from "../flow/sampler.ts";
 import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
-import { cpsMethod, odeMethod, sdeMethod, type StochasticMethod } from "../flow/steps.ts";
+import { cpsMethod, odeMethod, sdeMethod, type StepMethod, type StochasticMethod } from "../flow/steps.ts";
 import { loadGeneratorWeights } from "../models/generator/weights.ts";
 import { bagOfWordsEncoder } from "../models/text/bag-of-words.ts";
 import type { TextEncoderPort } from "../models/text/port.ts";
@@ -16,8 +16,11 @@ import { adamW } from "../optim/adam.ts";
 import { Ema } from "../optim/ema.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { cloneParams, type ParamSet } from "../optim/param-set.ts";
-import { GeneratorLearner } from "../rl/learner.ts";
-import { guidedVelocityModel, type PolicyConfig, policyLossModel, REFERENCE_SCOPE } from "../rl/policy-graph.ts";
+import { awmLossModel } from "../rl/awm-loss.ts";
+import { forwardPlan } from "../rl/forward-plan.ts";
+import { GeneratorLearner, windowPlan } from "../rl/learner.ts";
+import { nftLossModel } from "../rl/nft-loss.ts";
+import { guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLossModel, REFERENCE_SCOPE } from "../rl/policy-graph.ts";
 import { PolicySampler, type TextEmbeddings } from "../rl/policy-sampler.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
 import { LocalSession } from "../runtime/local-session.ts";
@@ -42,8 +45,40 @@ export interface Policy {
   release(): Promise<void>;
 }
 
-const stochasticMethod = (sampler: PipelineConfig["sampler"]): StochasticMethod =>
-  sampler.kind === "sde" ? sdeMethod(sampler.noiseLevel) : cpsMethod(sampler.noiseLevel, sampler.logProb);
+const samplingMethod = (sampler: PipelineConfig["sampler"]): StepMethod =>
+  sampler.kind === "ode" ? odeMethod : sampler.kind === "sde" ? sdeMethod(sampler.noiseLevel) : cpsMethod(sampler.noiseLevel, sampler.logProb);
+
+const requireStochastic = (method: StepMethod): StochasticMethod => {
+  if (method.kind === "ode") throw new Error("sampler.kind: ode has no log-probs for learner.objective: grpo; use cps or sde");
+  return method;
+};
+
+/** The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. */
+const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod, latentShape: readonly number[]) => {
+  const { learner: l, sampler: s } = config;
+  // CFG-free training evaluates the conditional branch alone, whatever guided the samples.
+  const trained: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
+  const schedule = sigmaSchedule(s.steps, s.shift);
+  if (l.objective === "nft") {
+    return {
+      model: nftLossModel({ ...trained, beta: l.nft.beta, advantageClip: l.advantageClip, klBeta: l.klBeta }),
+      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, latentShape),
+      readsSamplingPolicy: true,
+    };
+  }
+  if (l.objective === "awm") {
+    return {
+      model: awmLossModel({ ...trained, weighting: l.awm.weighting, ghuberPower: l.awm.ghuberPower, advantageClip: l.advantageClip, klBeta: l.klBeta }),
+      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, latentShape),
+      readsSamplingPolicy: false,
+    };
+  }
+  return {
+    model: policyLossModel({ ...trained, method: requireStochastic(method), clipRange: l.clipRange, klBeta: l.klBeta, ratioNormalisation: l.ratioNormalisation }),
+    plan: windowPlan(latentShape),
+    readsSamplingPolicy: l.ratioNormalisation === "grpo-guard",
+  };
+};
 
 /** Prompts embedded with the conditional encoder; the unconditional branch is the empty prompt's embedding. */
 const embedder = (text: TextEncoderPort) => async (prompts: readonly string[]): Promise<TextEmbeddings> => {
@@ -69,20 +104,24 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const { sampler: s, learner: l } = config;
   const lora = l.lora ? { rank: l.lora.rank, alpha: l.lora.alpha, targets: l.lora.targets } : undefined;
   const policy: PolicyConfig = { net, batch: s.groupSize, cfgWeight: s.cfgWeight };
-  const method = stochasticMethod(s);
+  const method = samplingMethod(s);
+  const latentShape = [net.channels, net.size, net.size];
+  const objective = objectiveOf(config, policy, method, latentShape);
   const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
-  const trainable = (name: string) => !name.startsWith(`${REFERENCE_SCOPE}.`) && (lora ? isAdapterParam(name) : true);
-  const lossGraph = compileTrainStep("policy-loss", policyLossModel({ ...policy, method, clipRange: l.clipRange, klBeta: l.klBeta }), trainable, { lora });
+  const frozen = [REFERENCE_SCOPE, OLD_SCOPE].map((scope) => `${scope}.`);
+  const trainable = (name: string) => !frozen.some((prefix) => name.startsWith(prefix)) && (lora ? isAdapterParam(name) : true);
+  const lossGraph = compileTrainStep(`${l.objective}-loss`, objective.model, trainable, { lora });
 
   // Pretrained weights by name; adapters (absent from the file) start from their init (B = 0: the base model).
   const pretrained = new Map(weights.params.map((p) => [p.name, p]));
   const fresh = initParams(velocityGraph.params, config.run.seed);
   const params = fresh.map((p) => pretrained.get(p.name) ?? p).map((p) => ({ ...p, data: p.data.slice() }));
-  const reference = l.klBeta > 0 ? cloneParams(params).map((p) => ({ ...p, name: `${REFERENCE_SCOPE}.${p.name}` })) : [];
+  const scoped = (scope: string) => cloneParams(params).map((p) => ({ ...p, name: `${scope}.${p.name}` }));
+  const reference = l.klBeta > 0 ? scoped(REFERENCE_SCOPE) : [];
+  const old = objective.readsSamplingPolicy ? scoped(OLD_SCOPE) : [];
   const optimizer = adamW(params, { lr: l.lr, betas: l.betas, eps: l.epsilon, weightDecay: l.weightDecay, trainable: lossGraph.trainable });
   const ema = l.ema.enabled ? new Ema(params, { maxDecay: l.ema.maxDecay, every: l.ema.every }) : undefined;
 
-  const latentShape = [net.channels, net.size, net.size];
   const schedule = sigmaSchedule(s.steps, s.shift);
   const velocitySession = await LocalSession.create(velocityGraph.name, velocityGraph.bytes, execution);
   const flow = FlowSampler.create({ latentShape, schedule, window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution });
@@ -93,21 +132,23 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const evalFlow = FlowSampler.create({ latentShape, schedule: sigmaSchedule(s.evalSteps, s.shift), window: sdeWindow(s.evalSteps, 0, 0), method: odeMethod, execution });
   const lossSession = await LocalSession.create(lossGraph.name, lossGraph.bytes, execution);
   const text = bagOfWordsEncoder(weights.params);
-  const learnerParams = [...params, ...reference];
+  const learnerParams = [...params, ...reference, ...old];
   return {
     config: policy,
     text,
     params,
     optimizer,
     ema,
-    sampler: new PolicySampler(policy, velocitySession, flow),
+    // Only GRPO learns from the window's transitions; the other objectives need the image alone.
+    sampler: new PolicySampler(policy, velocitySession, flow, { recordTrajectories: l.objective === "grpo" }),
     learner: new GeneratorLearner({
       graph: lossGraph,
       runner: lossSession,
       params: learnerParams,
       optimizer,
       ema,
-      latentShape,
+      plan: objective.plan,
+      ...(objective.readsSamplingPolicy ? { samplingPolicy: { live: params, old } } : {}),
       options: { maxGradNorm: l.gradClip },
     }),
     evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow),

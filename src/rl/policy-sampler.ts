@@ -26,11 +26,14 @@ export class PolicySampler {
   readonly config: PolicyConfig;
   private readonly velocity: GraphRunner;
   private readonly sampler: FlowSampler;
+  private readonly recordTrajectories: boolean;
 
-  constructor(config: PolicyConfig, velocity: GraphRunner, sampler: FlowSampler) {
+  /** `recordTrajectories: false` keeps only the image: the forward-process objectives need no transitions. */
+  constructor(config: PolicyConfig, velocity: GraphRunner, sampler: FlowSampler, options: { readonly recordTrajectories: boolean } = { recordTrajectories: true }) {
     this.config = config;
     this.velocity = velocity;
     this.sampler = sampler;
+    this.recordTrajectories = options.recordTrajectories;
   }
 
   /** Samples one rollout per key with `params`; keys.length must equal the policy graph's batch. */
@@ -55,7 +58,7 @@ export class PolicySampler {
     const perSampleMs = (performance.now() - start) / batch;
     return keys.map((key, i) => ({
       ...key,
-      steps: result.trajectories[i]!,
+      steps: this.recordTrajectories ? result.trajectories[i]! : [],
       image: quantise(readModelImage(result.latents, i, net.size, net.size).data),
       imageHeight: net.size,
       imageWidth: net.size,

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { gradients } from "../../src/autodiff/gradients.ts";
+import { Graph, type Tensor } from "../../src/graph/graph.ts";
 import * as op from "../../src/graph/ops.ts";
 import { type GradCase, gradCheck } from "./gradcheck.ts";
 
@@ -8,6 +10,11 @@ const x23 = { shape: [2, 3] } as const;
 const cases: Record<string, GradCase> = {
   "Add with broadcasting": { inputs: { a: { shape: [2, 3, 4] }, b: { shape: [3, 1] } }, build: (t) => op.add(t.a!, t.b!) },
   "Sub with broadcasting": { inputs: { a: { shape: [4] }, b: { shape: [2, 4] } }, build: (t) => op.sub(t.a!, t.b!) },
+  "Mul of a tensor by itself (x * x)": { inputs: { x: x23 }, build: (t) => op.mul(t.x!, t.x!) },
+  "Sub and Add with one side constant (no gradient built for it)": {
+    inputs: { a: x23, k: { shape: [3], values: [1, -2, 0.5] } },
+    build: (t) => op.mul(op.sub(t.k!, t.a!), op.add(t.a!, t.k!)),
+  },
   "Mul with broadcasting": { inputs: { a: { shape: [2, 1, 3] }, b: { shape: [4, 3] } }, build: (t) => op.mul(t.a!, t.b!) },
   "Div with broadcasting": { inputs: { a: x23, b: { shape: [3], positive: true } }, build: (t) => op.div(t.a!, t.b!) },
   "Pow (both operands)": { inputs: { a: { shape: [2, 3], positive: true }, b: { shape: [3] } }, build: (t) => op.pow(t.a!, t.b!) },
@@ -65,6 +72,26 @@ const cases: Record<string, GradCase> = {
     inputs: { x: { shape: [1, 4, 4, 4] }, w: { shape: [6, 2, 3, 3] } },
     build: (t) => op.conv(t.x!, t.w!, undefined, { group: 2, pads: [1, 1, 1, 1] }),
   },
+  "Conv2d stride 2 on an even size (ConvTranspose output padding 1), 3 offsets per axis": {
+    dtype: "float32",
+    inputs: { x: { shape: [2, 2, 6, 6] }, w: { shape: [3, 2, 3, 3] }, b: { shape: [3] } },
+    build: (t) => op.conv(t.x!, t.w!, t.b, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  },
+  "Conv1d stride 3, dilation 2, uneven padding": {
+    dtype: "float32",
+    inputs: { x: { shape: [2, 2, 11] }, w: { shape: [3, 2, 3] } },
+    build: (t) => op.conv(t.x!, t.w!, undefined, { strides: [3], dilations: [2], pads: [2, 1] }),
+  },
+  "Conv3d 2x2x2 kernel, padding on one axis": {
+    dtype: "float32",
+    inputs: { x: { shape: [1, 2, 3, 3, 4] }, w: { shape: [2, 2, 2, 2, 2] } },
+    build: (t) => op.conv(t.x!, t.w!, undefined, { pads: [1, 0, 0, 1, 0, 0] }),
+  },
+  "Conv2d 1x1 (a single kernel offset)": {
+    dtype: "float32",
+    inputs: { x: { shape: [2, 3, 3, 2] }, w: { shape: [4, 3, 1, 1] } },
+    build: (t) => op.conv(t.x!, t.w!),
+  },
   "Nearest upsampling x2": { dtype: "float32", inputs: { x: { shape: [1, 2, 3, 3] } }, build: (t) => op.upsampleNearest(t.x!, 2) },
   Reshape: { inputs: { x: { shape: [2, 6] } }, build: (t) => op.reshape(t.x!, [3, -1]) },
   Transpose: { inputs: { x: { shape: [2, 3, 4] } }, build: (t) => op.transpose(t.x!, [2, 0, 1]) },
@@ -89,6 +116,15 @@ const cases: Record<string, GradCase> = {
     inputs: { x: { shape: [2, 4, 3, 3] }, s: { shape: [4] }, b: { shape: [4] } },
     build: (t) => op.groupNorm(t.x!, t.s!, t.b!, 2),
   },
+  "LayerNorm with a constant scale of ones (adaLN's plain norm)": {
+    inputs: { x: { shape: [2, 3, 4] } },
+    build: (t) => op.layerNorm(t.x!, t.x!.graph.constant(new Float64Array(4).fill(1), "float64", [4], "ones"), undefined, -1),
+  },
+  "GroupNorm with a constant scale of ones": {
+    dtype: "float32",
+    inputs: { x: { shape: [2, 4, 3, 3] }, b: { shape: [4] } },
+    build: (t) => op.groupNorm(t.x!, t.x!.graph.constant(new Float32Array(4).fill(1), "float32", [4], "ones"), t.b!, 2),
+  },
   "Attention (MatMul + Softmax)": {
     inputs: { q: { shape: [1, 2, 3, 4] }, k: { shape: [1, 2, 3, 4] }, v: { shape: [1, 2, 3, 4] } },
     build: (t) => op.attention(t.q!, t.k!, t.v!),
@@ -102,4 +138,45 @@ describe("every backward rule matches finite differences", () => {
       expect(report.checked).toBeGreaterThan(0);
     });
   }
+});
+
+describe("backward graphs hold only what the gradients need", () => {
+  const backwardOps = (build: (g: Graph) => { loss: Tensor; wrt: Tensor[] }): string[] => {
+    const g = new Graph("structure");
+    const { loss, wrt } = build(g);
+    const before = g.nodes.length;
+    gradients(loss, wrt);
+    return g.nodes.slice(before).map((n) => n.op);
+  };
+
+  it("builds no gradient for a target that is not differentiated, and one product for a square", () => {
+    const ops = backwardOps((g) => {
+      const x = g.input("x", "float32", [2, 3]);
+      const d = op.sub(x, g.input("target", "float32", [2, 3]));
+      return { loss: op.sumAll(op.mul(d, d)), wrt: [x] };
+    });
+    expect(ops).not.toContain("Neg");
+    expect(ops.filter((o) => o === "Mul")).toHaveLength(2);
+  });
+
+  it("reads a 2-D weight transposed inside Gemm instead of building a Transpose", () => {
+    const ops = backwardOps((g) => {
+      const x = g.input("x", "float32", [2, 3, 4]);
+      const w = g.input("w", "float32", [4, 5]);
+      return { loss: op.sumAll(op.matmul(x, w)), wrt: [x, w] };
+    });
+    expect(ops).not.toContain("Transpose");
+    expect(ops.filter((o) => o === "Gemm")).toHaveLength(2);
+  });
+
+  it("differentiates q k^T through k itself, not through a transpose of k^T", () => {
+    const g = new Graph("attention");
+    const [q, k, v] = ["q", "k", "v"].map((name) => g.input(name, "float32", [1, 2, 3, 4]));
+    const loss = op.sumAll(op.attention(q!, k!, v!));
+    const before = g.nodes.length;
+    gradients(loss, [q!, k!, v!]);
+    const transposeOf = new Map(g.nodes.filter((n) => n.op === "Transpose").map((n) => [n.outputs[0]!, n.inputs[0]!]));
+    const doubled = g.nodes.slice(before).filter((n) => n.op === "Transpose" && transposeOf.has(n.inputs[0]!) && n.outputs[0]!.shape.join() === transposeOf.get(n.inputs[0]!)!.shape.join());
+    expect(doubled.map((n) => n.name)).toEqual([]);
+  });
 });

@@ -70,21 +70,15 @@ beforeAll(async () => {
   const config = await Effect.runPromise(loadPipelineFile(single));
   await runTraining(config, runFolderOf(config), quiet);
   baseline = await outcome(single);
-}, 120_000);
+});
 
 afterAll(async () => {
   await stopWorkers();
   await server?.stop();
 });
 
-/** Polls until `ready` holds (the learner runs in this process, so it is a promise, not a thread). */
-const until = async (what: string, ready: () => Promise<boolean>, ms = 60_000) => {
-  const end = Date.now() + ms;
-  while (!(await ready())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+/** Polls until `ready` holds (the learner runs in this process, so it is a promise, not a thread); the limit only catches hangs. */
+const until = (what: string, ready: () => Promise<boolean>) => expect.poll(ready, { message: `waiting for ${what}`, timeout: 600_000, interval: 20 }).toBe(true);
 
 const natsAdmin = async () => {
   const nc = await connect({ servers: server.url });
@@ -104,7 +98,7 @@ describe("learner + workers over NATS JetStream", () => {
     expect(got.state).toEqual(baseline.state);
     expect(w.output).toMatch(/group 0 of epoch 0 \(attempt 0, delivery 1\) published/);
     await stopWorkers();
-  }, 180_000);
+  });
 
   it("a worker SIGKILLed holding a group: the group is redelivered, recorded once, and the run equals the undisturbed one", async () => {
     const pipeline = distributedPipeline("kill-worker");
@@ -127,7 +121,7 @@ describe("learner + workers over NATS JetStream", () => {
     expect(got.rows).toEqual(baseline.rows);
     expect(got.state).toEqual(baseline.state);
     await stopWorkers();
-  }, 180_000);
+  });
 
   it("refuses a worker of another pipeline file; a corrupted Arrow batch on the stream is refused with its subject, the group re-issued, and nothing recorded twice or lost", async () => {
     const pipeline = distributedPipeline("corrupt");
@@ -151,7 +145,7 @@ describe("learner + workers over NATS JetStream", () => {
     expect(got.rows).toEqual(baseline.rows);
     expect(got.state).toEqual(baseline.state);
     await stopWorkers();
-  }, 180_000);
+  });
 
   it("a learner killed with kill -9 resumes from its checkpoint and the stream, ending where the undisturbed run ends", async () => {
     const pipeline = distributedPipeline("kill-learner");
@@ -161,7 +155,7 @@ describe("learner + workers over NATS JetStream", () => {
     const learner = spawn(join(process.cwd(), "node_modules/.bin/node"), ["src/cli/main.ts", "learner", pipeline], { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     learner.stderr!.on("data", (d) => (output += d));
-    await until("the learner's second checkpoint", async () => listCheckpoints(folder).length >= 2 || learner.exitCode !== null, 120_000);
+    await until("the learner's second checkpoint", async () => listCheckpoints(folder).length >= 2 || learner.exitCode !== null);
     learner.kill("SIGKILL");
     await exited(learner);
     expect(output).not.toMatch(/finished after/);
@@ -170,11 +164,11 @@ describe("learner + workers over NATS JetStream", () => {
     expect(got.rows).toEqual(baseline.rows);
     expect(got.state).toEqual(baseline.state);
     await stopWorkers();
-  }, 180_000);
+  });
 
   it("names the URL when the NATS server is not there", async () => {
     const pipeline = writeTinyPipeline(mkdtempSync(join(tmpdir(), "advgrpo-nonats-")), generator, EPOCHS, `distributed: { url: "nats://127.0.0.1:1" }`);
     const config = await Effect.runPromise(loadPipelineFile(pipeline));
     await expect(runTraining(config, runFolderOf(config), quiet)).rejects.toThrow(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:1 \(distributed\.url\)/);
-  }, 60_000);
+  });
 });

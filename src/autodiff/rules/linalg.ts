@@ -2,9 +2,17 @@ import { gemm, matmul, mul, reshape, transpose } from "../../graph/ops.ts";
 import type { Tensor } from "../../graph/graph.ts";
 import { grad, input, type Rule, sumToShape } from "../rule.ts";
 
+const swapLastPerm = (rank: number): number[] => [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
+
+/**
+ * t with its last two axes swapped. When t is itself such a swap (attention's k^T), that Transpose's input is
+ * the answer: no second copy.
+ */
 const swapLast = (t: Tensor): Tensor => {
-  const r = t.shape.length;
-  return transpose(t, [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]);
+  const perm = swapLastPerm(t.shape.length);
+  const producer = t.graph.nodes.find((n) => n.outputs[0] === t);
+  const swapped = producer?.op === "Transpose" && (producer.attrs.perm as readonly number[] | undefined)?.every((p, i) => p === perm[i]);
+  return swapped ? producer.inputs[0]! : transpose(t, perm);
 };
 
 /** A^T g for a 2-D weight B shared across A's batch: one Gemm over the flattened batch beats a batched MatMul + ReduceSum. */
@@ -14,12 +22,17 @@ const sharedWeightGrad = (a: Tensor, g: Tensor): Tensor => {
   return gemm(reshape(a, [-1, k]), reshape(g, [-1, n]), undefined, { transA: true });
 };
 
+/** g B^T for a 2-D weight B: Gemm's transB reads B transposed in place, where MatMul needs a Transpose node first. */
+const sharedWeightInputGrad = (a: Tensor, b: Tensor, g: Tensor): Tensor =>
+  reshape(gemm(reshape(g, [-1, g.shape[g.shape.length - 1]!]), b, undefined, { transB: true }), a.shape);
+
 export const linalgRules: Record<string, Rule> = {
   MatMul: (ctx) => {
     const [a, b] = [input(ctx, 0), input(ctx, 1)];
     const g = grad(ctx);
-    const ga = ctx.needs[0] ? sumToShape(matmul(g, swapLast(b)), a.shape) : undefined;
-    const gb = !ctx.needs[1] ? undefined : b.shape.length === 2 && a.shape.length > 2 ? sharedWeightGrad(a, g) : sumToShape(matmul(swapLast(a), g), b.shape);
+    const sharedWeight = b.shape.length === 2 && a.shape.length >= 2;
+    const ga = !ctx.needs[0] ? undefined : sharedWeight ? sharedWeightInputGrad(a, b, g) : sumToShape(matmul(g, swapLast(b)), a.shape);
+    const gb = !ctx.needs[1] ? undefined : sharedWeight && a.shape.length > 2 ? sharedWeightGrad(a, g) : sumToShape(matmul(swapLast(a), g), b.shape);
     return [ga, gb];
   },
   Gemm: (ctx) => {

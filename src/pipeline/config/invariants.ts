@@ -3,6 +3,7 @@
  * combined with a child file can break them even when every field is valid on its own.
  */
 import type { Path } from "./merge.ts";
+import { objectiveInvariants } from "./objective-invariants.ts";
 import type { PipelineConfig } from "./schema.ts";
 
 export interface Violation {
@@ -75,14 +76,12 @@ const discriminatorWeightsPositive: Invariant = ({ discriminator }) => [
   ...weightPairPositive(["discriminator", "rewardWeights"], discriminator.rewardWeights.cls + discriminator.rewardWeights.patches, "discriminator reward"),
 ];
 
-const optimiserStepsHaveRollouts: Invariant = ({ learner, sampler }) => {
-  const rollouts = sampler.promptsPerEpoch * sampler.groupSize;
-  return when(learner.stepsPerEpoch > rollouts, {
+const optimiserStepsHaveGroups: Invariant = ({ learner, sampler }) =>
+  when(learner.stepsPerEpoch > sampler.promptsPerEpoch, {
     path: ["learner", "stepsPerEpoch"],
-    problem: `${learner.stepsPerEpoch} optimiser steps per epoch but an epoch makes only ${rollouts} rollouts (promptsPerEpoch * groupSize)`,
-    fix: `set learner.stepsPerEpoch to at most ${rollouts}, or sample more prompts per epoch`,
+    problem: `${learner.stepsPerEpoch} optimiser steps per epoch but an epoch makes only ${sampler.promptsPerEpoch} groups (one per prompt), and a step takes whole groups`,
+    fix: `set learner.stepsPerEpoch to at most ${sampler.promptsPerEpoch}, or raise sampler.promptsPerEpoch`,
   });
-};
 
 const emaEvaluationNeedsEma: Invariant = ({ eval: evaluation, learner }) =>
   when(evaluation.useEma && !learner.ema.enabled, {
@@ -107,8 +106,9 @@ const invariants: ReadonlyArray<Invariant> = [
   rewardWeightsPositive,
   frozenDiscriminatorIsTrained,
   discriminatorWeightsPositive,
-  optimiserStepsHaveRollouts,
+  optimiserStepsHaveGroups,
   emaEvaluationNeedsEma,
+  objectiveInvariants,
 ];
 
 export const checkInvariants = (config: PipelineConfig): ReadonlyArray<Violation> => invariants.flatMap((invariant) => invariant(config));
