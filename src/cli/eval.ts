@@ -25,7 +25,7 @@ export const evalCommand = async (args: readonly string[]): Promise<void> => {
   createRunFolder(folder);
   const policy = await buildPolicy(config, execution);
   const features = await loadBackbone(config, execution);
-  const rewards = await buildRewardModel(config, features, await loadReferences(config, trainingPrompts(config), features), execution);
+  const rewards = await buildRewardModel(config, features, await loadReferences(config, trainingPrompts(config), features, policy.imageSize), execution);
   const evaluator = await Evaluator.create(config, policy, rewards, folder.root, execution);
   try {
     const metrics = await evaluator.evaluate(0);

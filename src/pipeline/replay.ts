@@ -272,7 +272,7 @@ export const replayRun = async (root: string, options: ReplayOptions = {}): Prom
   const prompts = trainingPrompts(config);
   const policy = await buildPolicy(config, execution);
   const features = await loadBackbone(config, execution);
-  const rewards = await buildRewardModel(config, features, await loadReferences(config, prompts, features), execution);
+  const rewards = await buildRewardModel(config, features, await loadReferences(config, prompts, features, policy.imageSize), execution);
   const replayer = new Replayer({ records, config, policy, rewards, tolerance });
   try {
     for (const epoch of epochs) {

@@ -129,7 +129,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
 
   const policy = await buildPolicy(config, execution);
   const features = await loadBackbone(config, execution);
-  const references = await loadReferences(config, prompts, features);
+  const references = await loadReferences(config, prompts, features, policy.imageSize);
   const rewards = await buildRewardModel(config, features, references, execution);
   const evaluator = await Evaluator.create(config, policy, rewards, folder.root, execution);
   if (resumed) restore(resumed, policy, rewards, folder, configJson);
@@ -140,7 +140,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     createdAt: new Date().toISOString(),
     pipelineConfig: configJson,
     rewardComponents: rewards.components.map((c) => c.component.name),
-    tensorSizes: { latent: policy.config.net.channels * policy.config.net.size ** 2, feature: features.config.dim!, patchTokens: config.record.storeFeatures ? (features.config.size / features.config.patchSize) ** 2 : null },
+    tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: features.config.dim!, patchTokens: config.record.storeFeatures ? (features.config.size / features.config.patchSize) ** 2 : null },
     encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
     batchRows: config.record.batchRows,
     resume: resumed !== undefined,

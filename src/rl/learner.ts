@@ -11,14 +11,11 @@ import { type ParamSet, zerosLike } from "../optim/param-set.ts";
 import type { AdvantagedRollout } from "../rollout/rollout.ts";
 import { f32, type Feeds } from "../runtime/tensors.ts";
 import { type CompiledTrainGraph, type GraphRunner, runTrainStep } from "../train/train-graph.ts";
-import { POLICY_INPUTS } from "./policy-graph.ts";
+import { POLICY_INPUTS, type PolicyConfig, type TextEmbeddings, textFeeds } from "./policy-graph.ts";
 
 /** One sampler batch as the learner replays it: the rollouts in sampling order and their text embeddings. */
-export interface LearnerBatch {
+export interface LearnerBatch extends TextEmbeddings {
   readonly rollouts: readonly AdvantagedRollout[];
-  /** Conditional pooled embeddings [B*D] and the empty prompt's [B*D]. */
-  readonly pooled: Float32Array;
-  readonly pooledUncond: Float32Array;
 }
 
 export interface LearnerOptions {
@@ -42,7 +39,7 @@ export interface GeneratorStepStats {
 const DIAGNOSTICS = ["loss", "ratioMean", "ratioMin", "ratioMax", "clipFracHigh", "clipFracLow", "approxKl"] as const;
 
 /** Feeds of window step `j` of a batch: every sample's recorded transition at that step. */
-export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: readonly number[]): Feeds => {
+export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: readonly number[], text: Feeds): Feeds => {
   const b = batch.rollouts.length;
   const size = latentShape.reduce((x, y) => x * y, 1);
   const x = new Float32Array(b * size);
@@ -53,16 +50,14 @@ export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: rea
     x.set(step.x, i * size);
     xNext.set(step.xNext, i * size);
   });
-  const width = batch.pooled.length / b;
   return {
+    ...text,
     [POLICY_INPUTS.latents]: f32([b, ...latentShape], x),
     [POLICY_INPUTS.latentsNext]: f32([b, ...latentShape], xNext),
     [POLICY_INPUTS.sigma]: f32([b], column((r) => r.steps[j]!.sigma)),
     [POLICY_INPUTS.sigmaNext]: f32([b], column((r) => r.steps[j]!.sigmaNext)),
     [POLICY_INPUTS.logProbOld]: f32([b], column((r) => r.steps[j]!.logProb)),
     [POLICY_INPUTS.advantages]: f32([b], column((r) => r.advantage)),
-    [POLICY_INPUTS.pooled]: f32([b, width], batch.pooled),
-    [POLICY_INPUTS.pooledUncond]: f32([b, width], batch.pooledUncond),
   };
 };
 
@@ -73,7 +68,7 @@ export class GeneratorLearner {
   readonly ema: Ema | undefined;
   private readonly runner: GraphRunner;
   private readonly options: LearnerOptions;
-  private readonly latentShape: readonly number[];
+  private readonly policy: PolicyConfig;
 
   constructor(args: {
     graph: CompiledTrainGraph;
@@ -81,7 +76,8 @@ export class GeneratorLearner {
     params: ParamSet;
     optimizer: Optimizer;
     ema?: Ema;
-    latentShape: readonly number[];
+    /** The policy the loss graph was built for: its latent shape and text inputs. */
+    policy: PolicyConfig;
     options: LearnerOptions;
   }) {
     this.graph = args.graph;
@@ -89,7 +85,7 @@ export class GeneratorLearner {
     this.params = args.params;
     this.optimizer = args.optimizer;
     this.ema = args.ema;
-    this.latentShape = args.latentShape;
+    this.policy = args.policy;
     this.options = args.options;
   }
 
@@ -103,8 +99,9 @@ export class GeneratorLearner {
     let transitions = 0;
     for (const batch of group) {
       const windowSteps = batch.rollouts[0]!.steps.length;
+      const text = textFeeds(this.policy, batch);
       for (let j = 0; j < windowSteps; j++) {
-        const result = await runTrainStep(this.runner, this.graph, this.params, transitionFeeds(batch, j, this.latentShape));
+        const result = await runTrainStep(this.runner, this.graph, this.params, transitionFeeds(batch, j, this.policy.net.latentShape, text));
         const byName = new Map(result.grads.map((g) => [g.name, g.data]));
         for (const acc of accumulated) {
           const g = byName.get(acc.name)!;
