@@ -1,7 +1,7 @@
 /**
  * Engine throughput at the default generator's sizes: forward and full train step (forward + backward +
- * in-place AdamW) of a conv UNet-style block and a transformer block, against a plain ORT MatMul measured
- * in the same run.
+ * in-place AdamW) of a conv UNet-style block and a transformer block, against a plain ORT MatMul timed in
+ * the same rounds (MatMul, forward, train step, repeated), so a change of load moves both sides alike.
  */
 import type { Tensor } from "../graph/graph.ts";
 import { add, meanAll, silu, square, sub } from "../graph/ops.ts";
@@ -12,7 +12,8 @@ import { LocalSession } from "../runtime/local-session.ts";
 import { f32 } from "../runtime/tensors.ts";
 import { compileForward, compileTrainStep, type ModelBuilder, paramFeeds, runTrainStep } from "../train/train-graph.ts";
 import { makeRng } from "../util/prng.ts";
-import { gflops, measure } from "../util/measure.ts";
+import { gflops } from "../util/measure.ts";
+import type { openMatMul } from "./matmul.ts";
 
 export interface BlockSizes {
   readonly batch: number;
@@ -48,9 +49,22 @@ export interface BlockResult {
   readonly trainStepMs: number;
   readonly forwardGflops: number;
   readonly trainGflops: number;
+  /** Median over rounds of the block's GFLOP/s divided by the MatMul's in the same round. */
+  readonly forwardVsMatMul: number;
+  readonly trainVsMatMul: number;
 }
 
-const benchBlock = async (name: string, build: ModelBuilder, shape: readonly number[]): Promise<BlockResult> => {
+type Baseline = Awaited<ReturnType<typeof openMatMul>>;
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const timed = async (run: () => Promise<unknown>): Promise<number> => {
+  const start = performance.now();
+  await run();
+  return performance.now() - start;
+};
+
+const benchBlock = async (name: string, build: ModelBuilder, shape: readonly number[], baseline: Baseline, rounds: number): Promise<BlockResult> => {
   const forwardGraph = compileForward(`${name}-forward`, build);
   const trainGraph = compileTrainStep(`${name}-train`, build);
   const params = initParams(trainGraph.params, 1);
@@ -60,20 +74,31 @@ const benchBlock = async (name: string, build: ModelBuilder, shape: readonly num
   const forward = await LocalSession.create(forwardGraph.name, forwardGraph.bytes);
   const train = await LocalSession.create(trainGraph.name, trainGraph.bytes);
   const optimizer = adamW(params, { lr: 1e-5 });
-  const fwd = await measure(() => forward.run({ ...paramFeeds(params), ...data }, ["loss"]));
-  const step = await measure(async () => optimizer.step((await runTrainStep(train, trainGraph, params, data)).grads));
+  const times: { matmul: number; forward: number; step: number }[] = [];
+  for (let r = 0; r < rounds + 2; r++) {
+    const round = {
+      matmul: await timed(baseline.run),
+      forward: await timed(() => forward.run({ ...paramFeeds(params), ...data }, ["loss"])),
+      step: await timed(async () => optimizer.step((await runTrainStep(train, trainGraph, params, data)).grads)),
+    };
+    if (r >= 2) times.push(round);
+  }
   await Promise.all([forward.release(), train.release()]);
+  const vsMatMul = (flops: number, key: "forward" | "step") => median(times.map((t) => gflops(flops, t[key]) / gflops(baseline.flops, t.matmul)));
+  const forwardMs = median(times.map((t) => t.forward));
+  const trainStepMs = median(times.map((t) => t.step));
   return {
     name,
-    forwardMs: fwd.medianMs,
-    trainStepMs: step.medianMs,
-    forwardGflops: gflops(forwardGraph.flops, fwd.medianMs),
-    trainGflops: gflops(trainGraph.flops, step.medianMs),
+    forwardMs,
+    trainStepMs,
+    forwardGflops: gflops(forwardGraph.flops, forwardMs),
+    trainGflops: gflops(trainGraph.flops, trainStepMs),
+    forwardVsMatMul: vsMatMul(forwardGraph.flops, "forward"),
+    trainVsMatMul: vsMatMul(trainGraph.flops, "step"),
   };
 };
 
-export const benchEngineBlocks = (s: BlockSizes): Promise<BlockResult[]> =>
-  (async () => [
-    await benchBlock(`conv block B${s.batch} C${s.channels} ${s.resolution}x${s.resolution}`, convBlock(s), [s.batch, s.channels, s.resolution, s.resolution]),
-    await benchBlock(`transformer block B${s.batch} T${s.tokens} D${s.width}`, attentionBlock(s), [s.batch, s.tokens, s.width]),
-  ])();
+export const benchEngineBlocks = async (s: BlockSizes, baseline: Baseline, rounds = 10): Promise<BlockResult[]> => [
+  await benchBlock(`conv block B${s.batch} C${s.channels} ${s.resolution}x${s.resolution}`, convBlock(s), [s.batch, s.channels, s.resolution, s.resolution], baseline, rounds),
+  await benchBlock(`transformer block B${s.batch} T${s.tokens} D${s.width}`, attentionBlock(s), [s.batch, s.tokens, s.width], baseline, rounds),
+];

@@ -3,13 +3,17 @@
  * same run (the machines are shared and drift 10-30% between runs).
  */
 import { Effect } from "effect";
-import { loadDefaultBackbone } from "../models/backbone/default.ts";
-import { benchAdamW } from "../optim/bench.ts";
+import { DEFAULT_BACKBONE, DEFAULT_BACKBONE_PATCHES, loadDefaultBackbone } from "../models/backbone/default.ts";
+import { defaultDiTConfig } from "../models/generator/dit.ts";
+import { benchOptimizers } from "./optimizer.ts";
 import { loadPipelineFile } from "../pipeline/config/load.ts";
-import { benchFeaturesAndReward } from "../rewards/bench.ts";
-import { benchMatMul } from "../runtime/bench.ts";
+import type { PipelineConfig } from "../pipeline/config/schema.ts";
+import { benchFeaturesAndReward } from "./reward.ts";
+import { benchMatMul, openMatMul } from "./matmul.ts";
+import { compareWithPytorch, pytorchMissing } from "./pytorch.ts";
 import { benchEngineBlocks } from "./engine.ts";
 import { benchLoop } from "./loop.ts";
+import { benchRolloutLogBytes, type LogShape } from "./rollout-log.ts";
 import { benchSampling } from "./sampling.ts";
 
 /** The default generator's block sizes (src/models/generator/dit.ts): 16 images, 32x32, 64 tokens of 128. */
@@ -23,17 +27,30 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
   const baseline = await benchMatMul(1024);
   log(`baseline: ORT MatMul 1024x1024 fp32  ${baseline.ms.toFixed(1)} ms  ${baseline.gflops.toFixed(1)} GFLOP/s\n`);
 
-  log("engine blocks (train step = forward + backward graph + in-place AdamW)");
+  log("engine blocks (train step = forward + backward graph + in-place AdamW); vs MatMul = median over rounds of the");
+  log("block's GFLOP/s over the MatMul's in the same round (MatMul, forward, step, repeated)");
   log("block                               fwd ms  step ms  step/fwd  fwd GFLOP/s (vs MatMul)  step GFLOP/s (vs MatMul)");
-  for (const r of await benchEngineBlocks(defaultSizes)) {
+  const product = await openMatMul(1024);
+  const blocks = await benchEngineBlocks(defaultSizes, product);
+  await product.release();
+  for (const r of blocks) {
     log(
       `${r.name.padEnd(34)} ${r.forwardMs.toFixed(2).padStart(7)} ${r.trainStepMs.toFixed(2).padStart(8)} ${(r.trainStepMs / r.forwardMs).toFixed(2).padStart(9)}` +
-        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardGflops / baseline.gflops).padStart(4)})` +
-        `          ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainGflops / baseline.gflops).padStart(4)})`,
+        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardVsMatMul).padStart(4)})` +
+        `          ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainVsMatMul).padStart(4)})`,
     );
   }
-  const adam = benchAdamW(1_000_000);
-  log(`AdamW in place, 1M parameters: ${adam.toFixed(1)} ms/step (${(adam / baseline.ms).toFixed(2)}x the MatMul)\n`);
+  const optimizers = await benchOptimizers(1_000_000);
+  log(`in-place optimiser step, 1M parameters: AdamW ${optimizers.adamWMs.toFixed(2)} ms (${(optimizers.adamWMs / baseline.ms).toFixed(2)}x the MatMul), SGD+momentum ${optimizers.sgdMomentumMs.toFixed(2)} ms\n`);
+
+  const missing = pytorchMissing();
+  if (missing) log(`PyTorch side by side: skipped (${missing})\n`);
+  else {
+    const torch = await compareWithPytorch(defaultDiTConfig, { forwardBatch: 32, trainBatch: 16, rounds: 7, warmup: 2 });
+    log(`default DiT (${(torch.parameters / 1e6).toFixed(2)}M parameters) vs PyTorch ${torch.torchVersion} eager, 2 threads each, ${torch.rounds} alternated rounds, medians`);
+    log(`  forward B32      ${torch.forward.engineMs.toFixed(1).padStart(7)} ms vs ${torch.forward.torchMs.toFixed(1).padStart(7)} ms  = ${torch.forward.ratio.toFixed(2)}x PyTorch's time`);
+    log(`  train step B16   ${torch.trainStep.engineMs.toFixed(1).padStart(7)} ms vs ${torch.trainStep.torchMs.toFixed(1).padStart(7)} ms  = ${torch.trainStep.ratio.toFixed(2)}x PyTorch's time\n`);
+  }
 
   const { groupSize, steps, cfgWeight } = config.sampler;
   log(`sampling, default generator, group of ${groupSize}, CFG ${cfgWeight}`);
@@ -51,4 +68,31 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
   log(`training loop, pipelines/default.yaml (${config.sampler.promptsPerEpoch * groupSize} rollouts per epoch)`);
   log(`  D epoch ${loop.discriminatorEpochSeconds.toFixed(2)} s, G epoch ${loop.generatorEpochSeconds.toFixed(2)} s (G/D ${(loop.generatorEpochSeconds / loop.discriminatorEpochSeconds).toFixed(2)}x), peak RSS ${loop.peakRssMB.toFixed(0)} MB`);
   log(`  time per stage: ${Object.entries(loop.stageMs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${pct(v / total)}`).join(", ")}`);
+
+  logRolloutBytes(config, log);
+};
+
+/** SD3.5-Medium as the paper trains it: 512 px (VAE latent 16 x 64 x 64), SDE window 2, DINOv2 ViT-B/14 at 518 px. */
+const SD35_MEDIUM: LogShape = { name: "SD3.5-Medium, paper setup", latent: 16 * 64 * 64, windowSteps: 2, feature: 768, patchTokens: 37 * 37, imageSize: 512 };
+
+const logRolloutBytes = (config: PipelineConfig, log: (line: string) => void): void => {
+  const { latentChannels, sampleSize } = config.generator;
+  const defaults: LogShape = {
+    name: "pipelines/default.yaml",
+    latent: latentChannels * sampleSize * sampleSize,
+    windowSteps: config.sampler.window.size,
+    feature: DEFAULT_BACKBONE.dim!,
+    patchTokens: DEFAULT_BACKBONE_PATCHES,
+    imageSize: config.world.imageSize,
+  };
+  log("\nrollout log, bytes per rollout (ratios against the first line of each block)");
+  for (const [shape, rows] of [[defaults, config.record.batchRows], [SD35_MEDIUM, 4]] as const) {
+    log(`  ${shape.name}: latent ${shape.latent} values, window ${shape.windowSteps} steps, tokens ${shape.patchTokens + 1} x ${shape.feature}, image ${shape.imageSize} px`);
+    const sizes = benchRolloutLogBytes(shape, rows);
+    const base = sizes[0]!.bytesPerRollout;
+    // Format 1 stored x and xNext per step: windowSteps - 1 more float32 latents than the chain, tokens always on.
+    const formatOne = base + (shape.windowSteps - 1) * shape.latent * 4;
+    log(`    ${"format 1 layout (x and xNext per step), derived".padEnd(48)} ${(formatOne / 1024).toFixed(1).padStart(9)} KB  ${(formatOne / base).toFixed(2)}x`);
+    for (const s of sizes) log(`    ${s.option.padEnd(48)} ${(s.bytesPerRollout / 1024).toFixed(1).padStart(9)} KB  ${(s.bytesPerRollout / base).toFixed(2)}x`);
+  }
 };

@@ -1,19 +1,25 @@
 #!/usr/bin/env node
 /** The `advgrpo` command: one subcommand per job; errors are shown once, here, with their context. */
+import { runImportBench } from "../bench/import.ts";
 import { runBenchmarks } from "../bench/main.ts";
 import { evalCommand } from "./eval.ts";
+import { exportCommand } from "./export.ts";
 import { inspectCommand } from "./inspect.ts";
 import { pretrainCommand } from "./pretrain.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
+import { workerCommand } from "./worker.ts";
 
 const commands: Readonly<Record<string, { readonly summary: string; readonly run: (args: readonly string[]) => Promise<void> }>> = {
   run: { summary: "train with a pipeline file (advgrpo run pipelines/default.yaml [--resume])", run: runCommand },
+  learner: { summary: "the learner of a distributed run: run with the pipeline's distributed: section required (advgrpo learner p.yaml [--resume])", run: (args) => runCommand(args, "learner") },
+  worker: { summary: "a rollout worker for the run of a pipeline with a distributed: section (advgrpo worker p.yaml)", run: workerCommand },
   pretrain: { summary: "flow-matching pretraining of the embedded generator (advgrpo pretrain pipelines/presets/pretrain.yaml)", run: pretrainCommand },
   eval: { summary: "evaluate a generator on held-out prompts (advgrpo eval pipelines/default.yaml [--weights file])", run: evalCommand },
   replay: { summary: "recompute a run's recorded features, rewards, advantages and steps; report differences (advgrpo replay runs/default)", run: replayCommand },
   inspect: { summary: "per-epoch statistics of a run; --images <epoch> --out grid.png exports its images", run: inspectCommand },
-  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run", run: () => runBenchmarks() },
+  export: { summary: "merge a LoRA file (peft naming) into its ONNX model (advgrpo export model.onnx --lora lora.safetensors --out merged.onnx)", run: exportCommand },
+  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run; `bench import <model.onnx>` for an imported generator (src/bench/import.ts)", run: (args) => (args[0] === "import" ? runImportBench(args.slice(1)) : runBenchmarks()) },
 };
 
 const usage = () =>

@@ -38,11 +38,11 @@ const summaryText = (s: Summary): string => {
   ].join("\n");
 };
 
-export const runCommand = async (args: readonly string[]): Promise<void> => {
+export const runCommand = async (args: readonly string[], role: RunWorkerData["role"] = "run"): Promise<void> => {
   const file = args.find((a) => !a.startsWith("--"));
-  if (!file) throw new Error("usage: advgrpo run <pipeline.yaml> [--resume]");
+  if (!file) throw new Error(`usage: advgrpo ${role} <pipeline.yaml> [--resume]`);
   const stop = new SharedArrayBuffer(4);
-  const data: RunWorkerData = { file, resume: args.includes("--resume"), stop };
+  const data: RunWorkerData = { file, resume: args.includes("--resume"), stop, role };
   const worker = new Worker(new URL("../pipeline/run-worker.ts", import.meta.url), { workerData: data });
   const onSignal = () => {
     if (Atomics.load(new Int32Array(stop), 0) === 1) process.exit(130);

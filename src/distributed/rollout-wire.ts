@@ -54,12 +54,12 @@ export const decodeGroup = (source: string, bytes: Uint8Array, expected: WireMet
     return fail((e as Error).message);
   }
   if (metadata.runId !== expected.runId) fail(`run '${metadata.runId}', expected '${expected.runId}'`);
-  for (const key of ["rewardComponents", "tensorSizes"] as const) {
+  for (const key of ["rewardComponents", "tensorSizes", "latentDtype"] as const) {
     if (JSON.stringify(metadata[key]) !== JSON.stringify(expected[key])) fail(`${key} ${JSON.stringify(metadata[key])}, expected ${JSON.stringify(expected[key])}`);
   }
   let recorded;
   try {
-    recorded = decodeBatch(batch, metadata, Array.from({ length: batch.numRows }, (_, i) => i));
+    recorded = decodeBatch(source, batch, metadata, Array.from({ length: batch.numRows }, (_, i) => i));
   } catch (e) {
     return fail(`unreadable rows (${(e as Error).message})`);
   }

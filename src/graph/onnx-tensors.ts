@@ -22,7 +22,8 @@ const FLOAT16 = 10;
 const BFLOAT16 = 16;
 const EXTERNAL = 1;
 
-const elementBytes = (code: number): number | undefined => ({ 1: 4, 6: 4, 7: 8, 9: 1, 11: 8, 10: 2, 16: 2 })[code];
+/** Bytes per element of an ONNX element type code (undefined for types the importer does not read). */
+export const elementBytes = (code: number): number | undefined => ({ 1: 4, 6: 4, 7: 8, 9: 1, 11: 8, 10: 2, 16: 2 })[code];
 
 /** Where a model's external data files live, and an open-file cache so many tensors share one descriptor. */
 export class ExternalData {

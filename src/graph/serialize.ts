@@ -2,7 +2,7 @@ import { type AnyTypedArray, onnxTypeCode } from "./dtype.ts";
 import type { AttrValue, Graph, Tensor } from "./graph.ts";
 import { opDefinitions } from "./op-defs/index.ts";
 import type { AttrKind } from "./op-defs/types.ts";
-import { type AttributeMessage, attributeTypes, encodeModel, type TensorMessage, type ValueInfo } from "./onnx-proto.ts";
+import { type AttributeMessage, attributeTypes, encodeModel, type ModelMessage, type TensorMessage, type ValueInfo } from "./onnx-proto.ts";
 
 /** ai.onnx opset the builder targets: GroupNormalization needs 21, ORT 1.30 refuses 27. */
 export const OPSET = 21;
@@ -37,9 +37,8 @@ const attribute = (name: string, kind: AttrKind, value: AttrValue): AttributeMes
   }
 };
 
-/** Serialises the graph as an ONNX model; its inputs, outputs and every node keep their names. */
-export const toOnnx = (graph: Graph, metadata: Readonly<Record<string, string>> = {}): Uint8Array =>
-  encodeModel({
+/** The graph as an ONNX ModelProto; its inputs, outputs and every node keep their names. Initialisers share the graph's data. */
+export const onnxModel = (graph: Graph, metadata: Readonly<Record<string, string>> = {}): ModelMessage => ({
     irVersion: IR_VERSION,
     producerName: "advgrpo",
     opsetImport: [{ domain: "", version: OPSET }],
@@ -58,3 +57,6 @@ export const toOnnx = (graph: Graph, metadata: Readonly<Record<string, string>> 
       })),
     },
   });
+
+/** Serialises the graph as an ONNX model (weights embedded; see graph/external-data.ts past protobuf's 2 GB). */
+export const toOnnx = (graph: Graph, metadata: Readonly<Record<string, string>> = {}): Uint8Array => encodeModel(onnxModel(graph, metadata));

@@ -6,7 +6,7 @@
  * The embedded default is the shapes world's reference renders of the training prompts.
  */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { decodeImageFile, ImageFileError } from "./image-file.ts";
 import { Effect, Schema } from "effect";
 import { makeRng } from "../util/prng.ts";
@@ -100,6 +100,9 @@ export const loadReferenceSet = (folder: string, options: LoadOptions = {}): Eff
       for (const [index, name] of files.entries()) {
         const file = join(folder, name);
         const field = fieldOf(prompt, index);
+        if (isAbsolute(name) || relative(resolve(folder), resolve(file)).split(sep)[0] === "..") {
+          return yield* new ReferenceSetError({ file: manifestFile, field, reason: `names ${JSON.stringify(name)}, which lies outside the set's folder ${folder}; entries are paths inside it` });
+        }
         const bytes = yield* readText(file, field);
         const image = yield* Effect.tryPromise({ try: () => decodeImage(bytes, file, field, options.fit), catch: keepReferenceSetError });
         size ??= { height: image.height, width: image.width };

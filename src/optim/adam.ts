@@ -1,3 +1,4 @@
+import { type AdamConstants, AdamKernel } from "./kernels/adam-kernel.ts";
 import { requireInRange, SlotOptimizer } from "./optimizer.ts";
 import type { CommonOptimizerConfig, Optimizer, OptimizerAlgorithm } from "./optimizer.ts";
 import type { ParamSet } from "./param-set.ts";
@@ -20,9 +21,10 @@ export type WeightDecayMode = "decoupled" | "l2";
  * Adam with bias correction, the same arithmetic as torch.optim.Adam/AdamW:
  *   m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,
  *   p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
- * Buffers m and v are fp32 like the parameters; the arithmetic of each element is float64.
+ * Buffers m and v are fp32 like the parameters; the arithmetic of each element is float64, in the SIMD kernel
+ * of kernels/update.wat.
  */
-class AdamOptimizer extends SlotOptimizer {
+class AdamOptimizer extends SlotOptimizer<AdamKernel> {
   readonly algorithm: OptimizerAlgorithm;
   readonly #beta1: number;
   readonly #beta2: number;
@@ -31,7 +33,7 @@ class AdamOptimizer extends SlotOptimizer {
   readonly #mode: WeightDecayMode;
 
   constructor(params: ParamSet, config: AdamConfig, algorithm: OptimizerAlgorithm, mode: WeightDecayMode) {
-    super(params, config, ["m", "v"]);
+    super(params, config, (sizes) => new AdamKernel(sizes));
     const [beta1, beta2] = config.betas ?? [0.9, 0.999];
     requireInRange("betas[0]", beta1, beta1 >= 0 && beta1 < 1, "a number in [0, 1)");
     requireInRange("betas[1]", beta2, beta2 >= 0 && beta2 < 1, "a number in [0, 1)");
@@ -46,32 +48,18 @@ class AdamOptimizer extends SlotOptimizer {
   }
 
   protected update(grads: readonly Float32Array[], step: number): void {
-    const b1 = this.#beta1;
-    const b2 = this.#beta2;
-    const eps = this.#eps;
     const lr = this.learningRate;
-    // Exactly one of the two weight-decay forms is active; the other is the identity, so the loop has no branch.
-    const l2 = this.#mode === "l2" ? this.#weightDecay : 0;
-    const shrink = this.#mode === "decoupled" ? 1 - lr * this.#weightDecay : 1;
-    const stepSize = lr / (1 - b1 ** step);
-    const invSqrtBias2 = 1 / Math.sqrt(1 - b2 ** step);
-    const ms = this.slots.get("m")!;
-    const vs = this.slots.get("v")!;
-    this.params.forEach((param, k) => {
-      const p = param.data;
-      const g = grads[k];
-      const m = ms[k];
-      const v = vs[k];
-      for (let i = 0; i < p.length; i++) {
-        const pi = p[i] * shrink;
-        const gi = g[i] + l2 * p[i];
-        const mi = b1 * m[i] + (1 - b1) * gi;
-        const vi = b2 * v[i] + (1 - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = pi - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBias2 + eps);
-      }
-    });
+    const constants: AdamConstants = {
+      // Exactly one of the two weight-decay forms is active; the other is the identity.
+      l2: this.#mode === "l2" ? this.#weightDecay : 0,
+      shrink: this.#mode === "decoupled" ? 1 - lr * this.#weightDecay : 1,
+      b1: this.#beta1,
+      b2: this.#beta2,
+      stepSize: lr / (1 - this.#beta1 ** step),
+      invSqrtBias2: 1 / Math.sqrt(1 - this.#beta2 ** step),
+      eps: this.#eps,
+    };
+    this.params.forEach((param, k) => this.slots.update(k, param.data, grads[k]!, constants));
   }
 }
 

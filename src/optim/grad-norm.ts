@@ -10,10 +10,21 @@ const throwAtFirstNonFinite = (tensor: ParamTensor): never => {
 export const assertFiniteGradients = (grads: ParamSet): void => {
   for (const tensor of grads) {
     const data = tensor.data;
-    // x * 0 is 0 for every finite x and NaN otherwise, so one NaN-propagating sum checks the whole tensor.
-    let poison = 0;
-    for (let i = 0; i < data.length; i++) poison += data[i] * 0;
-    if (poison !== 0) throwAtFirstNonFinite(tensor);
+    // x * 0 is 0 for every finite x and NaN otherwise, so NaN-propagating sums check the whole tensor; four
+    // independent sums run four times faster than one, whose every addition waits for the previous one.
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let d = 0;
+    const quads = data.length & ~3;
+    for (let i = 0; i < quads; i += 4) {
+      a += data[i]! * 0;
+      b += data[i + 1]! * 0;
+      c += data[i + 2]! * 0;
+      d += data[i + 3]! * 0;
+    }
+    for (let i = quads; i < data.length; i++) a += data[i]! * 0;
+    if (a + b + c + d !== 0) throwAtFirstNonFinite(tensor);
   }
 };
 

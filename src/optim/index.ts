@@ -1,6 +1,5 @@
 export { adam, adamW } from "./adam.ts";
 export type { AdamConfig, WeightDecayMode } from "./adam.ts";
-export { benchAdamW } from "./bench.ts";
 export { Ema, emaDecay } from "./ema.ts";
 export type { EmaConfig } from "./ema.ts";
 export {

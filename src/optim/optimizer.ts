@@ -2,6 +2,7 @@ import { OptimizerConfigError, OptimizerStateError } from "./errors.ts";
 import { assertFiniteGradients } from "./grad-norm.ts";
 import { getMatching, indexByName, paramTensor, paramSet, selectParams } from "./param-set.ts";
 import type { ParamSet } from "./param-set.ts";
+import type { SlotStore } from "./slot-store.ts";
 
 export type OptimizerAlgorithm = "adamw" | "adam" | "sgd";
 
@@ -52,22 +53,22 @@ const slotName = (slot: string, param: string): string => `${slot}/${param}`;
 
 /**
  * The bookkeeping every in-place optimiser shares: trained subset, step counter, per-parameter slot buffers,
- * gradient matching and state export/import. Subclasses only write `update`.
+ * gradient matching and state export/import. Subclasses only write `update` and say where their slots live.
  */
-export abstract class SlotOptimizer implements Optimizer {
+export abstract class SlotOptimizer<Slots extends SlotStore> implements Optimizer {
   abstract readonly algorithm: OptimizerAlgorithm;
   readonly params: ParamSet;
-  /** slots.get(slot)[i] is the buffer of `slot` for params[i]. */
-  protected readonly slots: ReadonlyMap<string, readonly Float32Array[]>;
+  protected readonly slots: Slots;
   #step = 0;
   #learningRate: number;
 
-  constructor(params: ParamSet, config: CommonOptimizerConfig, slotNames: readonly string[]) {
+  /** `makeSlots` receives the element count of each trained parameter, in order. */
+  constructor(params: ParamSet, config: CommonOptimizerConfig, makeSlots: (sizes: readonly number[]) => Slots) {
     this.params = config.trainable === undefined ? paramSet(params) : selectParams(params, config.trainable, "optimizer trainable");
     this.#learningRate = requireLearningRate(config.lr);
     const weightDecay = config.weightDecay ?? 0;
     requireInRange("weightDecay", weightDecay, weightDecay >= 0 && Number.isFinite(weightDecay), "a finite number >= 0");
-    this.slots = new Map(slotNames.map((slot) => [slot, this.params.map((p) => new Float32Array(p.data.length))]));
+    this.slots = makeSlots(this.params.map((p) => p.data.length));
   }
 
   get stepCount(): number {
@@ -97,9 +98,7 @@ export abstract class SlotOptimizer implements Optimizer {
   }
 
   exportState(): OptimizerState {
-    const slots = [...this.slots].flatMap(([slot, buffers]) =>
-      this.params.map((p, i) => paramTensor(slotName(slot, p.name), p.shape, buffers[i].slice())),
-    );
+    const slots = this.slots.names.flatMap((slot) => this.params.map((p, i) => paramTensor(slotName(slot, p.name), p.shape, this.slots.read(slot, i))));
     return { algorithm: this.algorithm, step: this.#step, slots };
   }
 
@@ -110,21 +109,21 @@ export abstract class SlotOptimizer implements Optimizer {
     if (!Number.isInteger(state.step) || state.step < 0) {
       throw new OptimizerStateError({ field: "step", expected: "an integer >= 0", found: String(state.step) });
     }
-    const expectedNames = new Set([...this.slots.keys()].flatMap((slot) => this.params.map((p) => slotName(slot, p.name))));
+    const expectedNames = new Set(this.slots.names.flatMap((slot) => this.params.map((p) => slotName(slot, p.name))));
     const unexpected = state.slots.map((s) => s.name).filter((name) => !expectedNames.has(name));
     if (unexpected.length > 0) {
       throw new OptimizerStateError({
         field: "slot names",
-        expected: `only <${[...this.slots.keys()].join("|")}>/<name> for the ${this.params.length} trained parameters`,
+        expected: `only <${this.slots.names.join("|")}>/<name> for the ${this.params.length} trained parameters`,
         found: `unexpected ${unexpected.join(", ")}`,
       });
     }
     const index = indexByName(state.slots);
-    const sources = [...this.slots].map(([slot, buffers]) => ({
-      buffers,
+    const sources = this.slots.names.map((slot) => ({
+      slot,
       data: this.params.map((p) => getMatching(index, { name: slotName(slot, p.name), shape: p.shape }, "optimizer state import").data),
     }));
-    for (const { buffers, data } of sources) buffers.forEach((buffer, i) => buffer.set(data[i]));
+    for (const { slot, data } of sources) data.forEach((values, i) => this.slots.write(slot, i, values));
     this.#step = state.step;
   }
 }

@@ -1,4 +1,5 @@
 import { requireInRange, SlotOptimizer } from "./optimizer.ts";
+import { ArraySlots } from "./slot-store.ts";
 import type { CommonOptimizerConfig, Optimizer } from "./optimizer.ts";
 import type { ParamSet } from "./param-set.ts";
 
@@ -7,41 +8,41 @@ export interface SgdConfig extends CommonOptimizerConfig {
   readonly momentum?: number;
 }
 
+/** Plain SGD with L2 decay. Module-level loops keep every operand in a register (a closure re-reads its context). */
+const plainStep = (p: Float32Array, g: Float32Array, lr: number, wd: number): void => {
+  for (let i = 0; i < p.length; i++) p[i] -= lr * (g[i]! + wd * p[i]!);
+};
+
+const momentumStep = (p: Float32Array, g: Float32Array, b: Float32Array, lr: number, wd: number, mu: number): void => {
+  for (let i = 0; i < p.length; i++) {
+    const bi = mu * b[i]! + g[i]! + wd * p[i]!;
+    b[i] = bi;
+    p[i] -= lr * bi;
+  }
+};
+
 /**
  * torch.optim.SGD without dampening or Nesterov: g <- g + wd * p (L2), b <- mu * b + g, p <- p - lr * b.
  * A zero-initialised buffer makes the first step b = g, as in torch.
  */
-class SgdOptimizer extends SlotOptimizer {
+class SgdOptimizer extends SlotOptimizer<ArraySlots> {
   readonly algorithm = "sgd" as const;
   readonly #momentum: number;
   readonly #weightDecay: number;
 
   constructor(params: ParamSet, config: SgdConfig) {
     const momentum = config.momentum ?? 0;
-    super(params, config, momentum > 0 ? ["momentum"] : []);
+    super(params, config, (sizes) => new ArraySlots(momentum > 0 ? ["momentum"] : [], sizes));
     requireInRange("momentum", momentum, momentum >= 0 && momentum < 1, "a number in [0, 1)");
     this.#momentum = momentum;
     this.#weightDecay = config.weightDecay ?? 0;
   }
 
   protected update(grads: readonly Float32Array[]): void {
-    const lr = this.learningRate;
-    const wd = this.#weightDecay;
-    const mu = this.#momentum;
-    const buffers = this.slots.get("momentum");
+    const buffers = this.slots.buffers.get("momentum");
     this.params.forEach((param, k) => {
-      const p = param.data;
-      const g = grads[k];
-      if (buffers === undefined) {
-        for (let i = 0; i < p.length; i++) p[i] -= lr * (g[i] + wd * p[i]);
-        return;
-      }
-      const b = buffers[k];
-      for (let i = 0; i < p.length; i++) {
-        const bi = mu * b[i] + g[i] + wd * p[i];
-        b[i] = bi;
-        p[i] -= lr * bi;
-      }
+      if (buffers === undefined) plainStep(param.data, grads[k]!, this.learningRate, this.#weightDecay);
+      else momentumStep(param.data, grads[k]!, buffers[k]!, this.learningRate, this.#weightDecay, this.#momentum);
     });
   }
 }

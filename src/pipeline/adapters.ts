@@ -82,32 +82,38 @@ export interface PortContext {
   readonly onGeneratorStep?: (stats: GeneratorStepStats) => void;
 }
 
+/** A row's token layout, read off the row itself (sampled here or received from a worker). */
+const shapeOf = (row: FeaturedRollout): Pick<Features, "dim" | "patchCount" | "pooledDim"> => ({
+  dim: row.cls.length,
+  patchCount: row.patches.length / row.cls.length,
+  pooledDim: row.pooled.length,
+});
+
+/** The ports that turn keys into scored rollouts: what a rollout worker runs, and a single process too. */
+export const rolloutPorts = (c: Pick<PortContext, "policy" | "rewards" | "clock">): Pick<Ports, "sampler" | "features" | "rewards"> => ({
+  sampler: {
+    sample: (keys) => c.clock.time("sample", async () => c.policy.sampler.sample(keys, await c.policy.embed(keys.map((k) => k.prompt)), c.policy.params)),
+  },
+  features: {
+    extract: (images) => c.clock.time("features", async () => splitFeatures(await c.rewards.features.extract(images.map(imageOf)))),
+  },
+  rewards: {
+    score: (rows) =>
+      c.clock.time("reward", async () => {
+        const scored = await c.rewards.score(rows.map(imageOf), rows.map((r) => r.prompt), featuresOfRows(rows, shapeOf(rows[0]!)), batchLabel(rows[0]!));
+        return rows.map((_, i) => ({
+          rewards: Object.fromEntries(Object.entries(scored.components).map(([name, values]) => [name, values[i]!])),
+          reward: scored.total[i]!,
+          discLogitCls: scored.clsLogits[i]!,
+          discLogitPatch: scored.patchLogits[i]!,
+        }));
+      }),
+  },
+});
+
 export const bindPorts = (c: PortContext): Ports => {
-  let featureShape: Pick<Features, "dim" | "patchCount" | "pooledDim"> | undefined;
   return {
-    sampler: {
-      sample: (keys) => c.clock.time("sample", async () => c.policy.sampler.sample(keys, await c.policy.embed(keys.map((k) => k.prompt)), c.policy.params)),
-    },
-    features: {
-      extract: (images) =>
-        c.clock.time("features", async () => {
-          const f = await c.rewards.features.extract(images.map(imageOf));
-          featureShape = { dim: f.dim, patchCount: f.patchCount, pooledDim: f.pooledDim };
-          return splitFeatures(f);
-        }),
-    },
-    rewards: {
-      score: (rows) =>
-        c.clock.time("reward", async () => {
-          const scored = await c.rewards.score(rows.map(imageOf), rows.map((r) => r.prompt), featuresOfRows(rows, featureShape!), batchLabel(rows[0]!));
-          return rows.map((_, i) => ({
-            rewards: Object.fromEntries(Object.entries(scored.components).map(([name, values]) => [name, values[i]!])),
-            reward: scored.total[i]!,
-            discLogitCls: scored.clsLogits[i]!,
-            discLogitPatch: scored.patchLogits[i]!,
-          }));
-        }),
-    },
+    ...rolloutPorts(c),
     learner: {
       step: (groups) =>
         c.clock.time("learn", async () => {
@@ -126,7 +132,7 @@ export const bindPorts = (c: PortContext): Ports => {
     discriminator: {
       step: (batch) =>
         c.clock.time("discriminator", async () => {
-          const like = featureShape!;
+          const like = shapeOf(batch.generated[0]!);
           const refs = concatFeatures(batch.references.map((r) => ({ ...like, batch: 1, cls: r.cls, patches: r.patches, pooled: r.pooled })));
           const generated = featuresOfRows(batch.generated, like);
           const stats: Record<string, number> = {};

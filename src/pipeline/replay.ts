@@ -283,7 +283,9 @@ export const replayRun = async (root: string, options: ReplayOptions = {}): Prom
     await Promise.all([policy.release(), rewards.release()]);
   }
   const columns = replayer.compare.report();
-  return { root, tolerance, epochs, rows, columns, notes: [...records.warnings, ...replayer.notes], differs: columns.some((c) => c.differing > 0) };
+  // A float16 log holds the learner's latents rounded, so its optimiser steps cannot come out bit for bit.
+  const rounded = records.log.metadata.latentDtype === "float16" ? ["latents were recorded as float16 (record.latentDtype): optimiser steps replay from rounded latents and differ slightly; compare them with --tolerance"] : [];
+  return { root, tolerance, epochs, rows, columns, notes: [...records.warnings, ...rounded, ...replayer.notes], differs: columns.some((c) => c.differing > 0) };
 };
 
 const where = (w: Where) => ("step" in w ? `epoch ${w.epoch} step ${w.step}` : `epoch ${w.epoch} group ${w.group} member ${w.member}`);

@@ -10,6 +10,7 @@ import { DEFAULT_BACKBONE, DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE_PATCHES } fro
 import { FeatureExtractor, type Features } from "../models/backbone/features.ts";
 import { Discriminator, type ScoredTokens, type StepMetrics } from "../models/discriminator/discriminator.ts";
 import { DEFAULT_HEAD, samplePatchIndices, type HeadConfig } from "../models/discriminator/head.ts";
+import { loadFrozenHead } from "./frozen-head.ts";
 import { adversarialDinoReward, frozenDiscriminatorReward } from "../rewards/discriminator-reward.ts";
 import { scoreWeighted, type RewardScores, type WeightedComponent } from "../rewards/reward.ts";
 import { ocrReward } from "../rewards/ocr.ts";
@@ -153,13 +154,14 @@ export const buildRewardModel = async (config: PipelineConfig, features: Feature
   const owned: { release(): Promise<void> }[] = [];
   const similarity = () => dinoSimilarityReward({ width: features.config.dim ?? 0, byPrompt: references.pooledByPrompt });
   const components: WeightedComponent[] = [];
-  for (const reward of config.rewards) {
+  for (const [index, reward] of config.rewards.entries()) {
     switch (reward.kind) {
       case "adversarial-dino":
         components.push({ component: adversarialDinoReward(discriminator), weight: reward.weight });
         break;
       case "frozen-discriminator":
         frozen = new Discriminator(head, patchCount, config.run.seed + 1, optim, execution);
+        if (reward.checkpoint !== undefined) await loadFrozenHead(reward.checkpoint, `rewards[${index}].checkpoint`, frozen);
         components.push({ component: frozenDiscriminatorReward(frozen), weight: reward.weight });
         break;
       case "dino-similarity":

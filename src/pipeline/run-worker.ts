@@ -14,16 +14,19 @@ export interface RunWorkerData {
   readonly file: string;
   readonly resume: boolean;
   readonly stop: SharedArrayBuffer;
+  /** learner: the pipeline must have a distributed: section (run takes either). */
+  readonly role: "run" | "learner";
 }
 
-const { file, resume, stop } = workerData as RunWorkerData;
+const { file, resume, stop, role } = workerData as RunWorkerData;
 const flag = new Int32Array(stop);
 const post = (message: unknown) => parentPort!.postMessage(message);
 
 try {
   const config = await Effect.runPromise(loadPipelineFile(file));
+  if (role === "learner" && !config.distributed) throw new Error(`${file}: advgrpo learner needs a distributed: section (distributed.url names the NATS server its workers use)`);
   const folder = runFolderOf(config);
-  post({ kind: "progress", line: `advgrpo run ${file} -> ${folder.root}` });
+  post({ kind: "progress", line: `advgrpo ${role} ${file} -> ${folder.root}` });
   const summary = await runTraining(config, folder, {
     resume: resume || config.run.resume,
     progress: (line) => post({ kind: "progress", line }),

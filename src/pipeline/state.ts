@@ -40,10 +40,13 @@ export const applyState = (state: TrainingState, source: string, policy: Policy,
   if (rewards.frozen) rewards.frozen.importState({ params: set("frozen"), optimizer: state.optimizers.frozen! });
 };
 
-/** The heads a discriminator epoch steps, in order: the adversarial head; a frozen head only during warm-up. */
+/**
+ * The heads a discriminator epoch steps, in order: the adversarial head; a frozen head only during warm-up,
+ * and never one loaded from rewards[].checkpoint (it is frozen as trained).
+ */
 export const headsTrainedIn = (config: PipelineConfig, rewards: RewardModel, epoch: number): Discriminator[] => [
   ...(config.rewards.some((r) => r.kind === "adversarial-dino") ? [rewards.discriminator] : []),
-  ...(epoch < config.discriminator.warmupEpochs && rewards.frozen ? [rewards.frozen] : []),
+  ...(epoch < config.discriminator.warmupEpochs && rewards.frozen && !config.rewards.some((r) => r.kind === "frozen-discriminator" && r.checkpoint !== undefined) ? [rewards.frozen] : []),
 ];
 
 /** A sampler batch is one group, so (epoch, group) names its patch draws. */

@@ -39,6 +39,7 @@ import { checkpointFile, createRunFolder, listCheckpoints, type RunFolder } from
 import { writeRunReport } from "./report.ts";
 import { applyState, captureState, headsTrainedIn, trainingPrompts } from "./state.ts";
 import { mean, populationStd } from "../rl/advantages.ts";
+import { openRemoteRollouts } from "../distributed/remote-rollouts.ts";
 
 export interface RunOptions {
   readonly resume: boolean;
@@ -141,6 +142,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     pipelineConfig: configJson,
     rewardComponents: rewards.components.map((c) => c.component.name),
     tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: features.config.dim!, patchTokens: config.record.storeFeatures ? (features.config.size / features.config.patchSize) ** 2 : null },
+    latentDtype: config.record.latentDtype,
     encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
     batchRows: config.record.batchRows,
     resume: resumed !== undefined,
@@ -148,7 +150,11 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
   const metrics = openMetricsLog(folder.root);
   const clock = new StageClock();
   const append = (record: MetricRecord) => metrics.append(record);
-  const ports = bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock });
+  // With a distributed: section, workers sample, featurise and score; everything else stays here.
+  const remote = config.distributed ? await openRemoteRollouts(config, policy, rewards, { progress: options.progress, fresh: !resumed }) : undefined;
+  const ports = { ...bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock }), ...remote?.ports };
+  // Remote groups are all issued at once so that every worker has one to take.
+  const samplingConcurrency = remote ? config.sampler.promptsPerEpoch : 1;
   const G = config.sampler.groupSize;
   const startEpoch = resumed?.startEpoch ?? 0;
   let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
@@ -169,7 +175,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     const adversarial = config.rewards.some((r) => r.kind === "adversarial-dino");
     const phases = (epoch: number): OperatorFunction<AdvantagedEpoch, Report> => {
       const dStep = discriminatorStep(ports.discriminator, ports.references);
-      const gStep = learnerStep(ports.learner, { groupsPerStep: Math.ceil(config.sampler.promptsPerEpoch / config.learner.stepsPerEpoch) });
+      const gStep = learnerStep(ports.learner, { stepsPerEpoch: config.learner.stepsPerEpoch });
       if (epoch < config.discriminator.warmupEpochs) return dStep;
       if (!adversarial) return gStep;
       const trigger = config.discriminator.trigger === "when-generated-exceeds-reference";
@@ -206,7 +212,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
       };
       return prompts$.pipe(
         expandGroup({ runId: config.run.name, runSeed: config.run.seed, groupSize: G, policyVersion: () => policy.optimizer.stepCount }),
-        sampleBatches(ports.sampler, { batchSize: G, concurrency: 1 }),
+        sampleBatches(ports.sampler, { batchSize: G, concurrency: samplingConcurrency }),
         extractFeatures(ports.features, { batchSize: G, concurrency: 1 }),
         scoreRewards(ports.rewards, { batchSize: G, concurrency: 1 }),
         assembleGroups({ groupSize: G, onMemberError: config.stream.onMemberFailure, maxOpenGroups: config.stream.maxInFlightGroups }),
@@ -237,6 +243,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
   } finally {
     log.close();
     metrics.close();
+    await remote?.close();
     await Promise.all([policy.release(), rewards.release(), evaluator.release()]);
   }
 };

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { DEFAULT_BACKBONE } from "../models/backbone/default.ts";
 import { FeatureExtractor } from "../models/backbone/features.ts";
-import { benchFeaturesAndReward } from "../rewards/bench.ts";
+import { benchFeaturesAndReward } from "../bench/reward.ts";
 import type { ReferenceStyle } from "../world/render.ts";
 import { linearProbes } from "./probes.ts";
 import { DEFAULT_EXPERIMENT, styleDiscriminatorExperiment } from "./style-experiment.ts";

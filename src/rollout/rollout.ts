@@ -41,7 +41,10 @@ export interface SampledRollout extends RolloutKey {
   readonly image: Float32Array;
   readonly imageHeight: number;
   readonly imageWidth: number;
-  /** Milliseconds spent per stage so far, keyed by stage name. */
+  /**
+   * Milliseconds spent on this rollout, keyed by stage. Only sampling times single rollouts (`sample`: its batch's
+   * sampling time over the batch size); the stages that run per group or per epoch are timed in metrics.jsonl.
+   */
   readonly timings: Readonly<Record<string, number>>;
 }
 

@@ -40,6 +40,15 @@ export class LocalSession implements Session {
     }
   }
 
+  /** From a file path, so ORT resolves external data files beside the model. */
+  static async createFromFile(model: string, path: string, config: ExecutionConfig = defaultExecution): Promise<LocalSession> {
+    try {
+      return new LocalSession(model, await ort.InferenceSession.create(path, sessionOptions(config)));
+    } catch (cause) {
+      throw new SessionError({ model, stage: "create", reason: (cause as Error).message });
+    }
+  }
+
   async run(feeds: Feeds, fetch: readonly string[] = this.signature.outputNames, checkFinite = true): Promise<Fetches> {
     for (const name of this.signature.inputNames) {
       if (!feeds[name]) throw new FeedError({ model: this.model, tensor: name, expected: "a feed", found: `nothing (feeds: ${Object.keys(feeds).join(", ")})` });

@@ -15,6 +15,12 @@ describe("collectEpoch", () => {
     });
   });
 
+  it("puts the groups in group order, whatever order they completed in", () => {
+    marbleScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold("-b--a--|", groups).pipe(collectEpoch(2))).toBe("-------(e|)", { e: { epoch: 2, groups: [groups.a, groups.b] } });
+    });
+  });
+
   it("errors on a group of another epoch and unsubscribes its input", () => {
     marbleScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const input = cold("-a--x--b--|", groups);

@@ -66,7 +66,7 @@ describe("forEachEpoch", () => {
           collectEpoch(epoch),
           computeAdvantages(),
           recordRollouts(recorder),
-          dgSchedule({ mode: "interval", dTimes: 1 }, { generator: learnerStep(slowLearner, { groupsPerStep: 2 }), discriminator: discriminatorStep(unused, unused) }),
+          dgSchedule({ mode: "interval", dTimes: 1 }, { generator: learnerStep(slowLearner, { stepsPerEpoch: 2 }), discriminator: discriminatorStep(unused, unused) }),
           evaluate(evaluator, { every: 2, epoch }),
           map((report) => report.kind),
         ),

@@ -65,6 +65,26 @@ const cases: Record<string, GradCase> = {
     inputs: { x: { shape: [1, 4, 4, 4] }, w: { shape: [6, 2, 3, 3] } },
     build: (t) => op.conv(t.x!, t.w!, undefined, { group: 2, pads: [1, 1, 1, 1] }),
   },
+  "Conv2d stride 2 on an even size (ConvTranspose output padding 1), 3 offsets per axis": {
+    dtype: "float32",
+    inputs: { x: { shape: [2, 2, 6, 6] }, w: { shape: [3, 2, 3, 3] }, b: { shape: [3] } },
+    build: (t) => op.conv(t.x!, t.w!, t.b, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  },
+  "Conv1d stride 3, dilation 2, uneven padding": {
+    dtype: "float32",
+    inputs: { x: { shape: [2, 2, 11] }, w: { shape: [3, 2, 3] } },
+    build: (t) => op.conv(t.x!, t.w!, undefined, { strides: [3], dilations: [2], pads: [2, 1] }),
+  },
+  "Conv3d 2x2x2 kernel, padding on one axis": {
+    dtype: "float32",
+    inputs: { x: { shape: [1, 2, 3, 3, 4] }, w: { shape: [2, 2, 2, 2, 2] } },
+    build: (t) => op.conv(t.x!, t.w!, undefined, { pads: [1, 0, 0, 1, 0, 0] }),
+  },
+  "Conv2d 1x1 (a single kernel offset)": {
+    dtype: "float32",
+    inputs: { x: { shape: [2, 3, 3, 2] }, w: { shape: [4, 3, 1, 1] } },
+    build: (t) => op.conv(t.x!, t.w!),
+  },
   "Nearest upsampling x2": { dtype: "float32", inputs: { x: { shape: [1, 2, 3, 3] } }, build: (t) => op.upsampleNearest(t.x!, 2) },
   Reshape: { inputs: { x: { shape: [2, 6] } }, build: (t) => op.reshape(t.x!, [3, -1]) },
   Transpose: { inputs: { x: { shape: [2, 3, 4] } }, build: (t) => op.transpose(t.x!, [2, 0, 1]) },

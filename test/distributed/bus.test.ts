@@ -11,7 +11,7 @@ import { makeRng } from "../../src/util/prng.ts";
 import { startNatsServer, type NatsServer } from "./nats-server.ts";
 
 const SIZES = { latent: 12, feature: 4, patchTokens: 3 };
-const metadata: WireMetadata = { runId: "bus-test", createdAt: "t0", pipelineConfig: "{}", rewardComponents: ["adversarial-dino"], tensorSizes: SIZES };
+const metadata: WireMetadata = { runId: "bus-test", createdAt: "t0", pipelineConfig: "{}", rewardComponents: ["adversarial-dino"], tensorSizes: SIZES, latentDtype: "float32" };
 
 const group = (epoch: number, groupId: number, size = 2, seedBase = 0): ScoredRollout[] => {
   const rng = makeRng(epoch * 1000 + groupId + seedBase);
@@ -95,7 +95,8 @@ describe("scored groups", () => {
     await publishGroup({ ...bus, maxPayload: 20_000 }, task(7, 3), metadata, big);
     expect(await results.group(0)).toEqual(group(7, 0));
     expect(await results.group(3)).toEqual(big);
-    await new Promise((r) => setTimeout(r, 300));
+    // Refusals arrive asynchronously: wait for them to be counted (no fixed sleep, which a loaded machine outlasts).
+    await expect.poll(() => refused.length + results.duplicates, { timeout: 120_000, interval: 20 }).toBe(3);
     expect(results.duplicates).toBe(1);
     expect(results.has(1)).toBe(false);
     expect(results.has(2)).toBe(false);

@@ -6,7 +6,8 @@ import { spawn } from "node:child_process";
 import { Message, RecordBatchReader, RecordBatchStreamWriter, Schema as ArrowSchema, tableFromArrays, tableToIPC } from "apache-arrow";
 import { Effect } from "effect";
 import { afterAll, describe, expect, it } from "vitest";
-import type { AdvantagedRollout } from "../../src/rollout/rollout.ts";
+import type { AdvantagedRollout, TrajectoryStep } from "../../src/rollout/rollout.ts";
+import { float16Bits, float16Value, fromFloat16, toFloat16 } from "../../src/io/rollout-log/float16.ts";
 import { makeRng } from "../../src/util/prng.ts";
 import type { Rng } from "../../src/util/prng.ts";
 import {
@@ -54,6 +55,20 @@ const tensor = (rng: Rng, size: number) => rng.fillNormal(new Float32Array(size)
 /** Finite values mostly, with the non-finite ones a log must keep (NaN logits when no discriminator runs). */
 const scalar = (rng: Rng) => [NaN, Infinity, -Infinity, -0, 1e-310][rng.int(40)] ?? rng.normal() * 10 ** rng.int(6);
 
+/** A window of consecutive steps whose latents form one chain, as the sampler records them. */
+function randomWindow(rng: Rng, sizes: TensorSizes): TrajectoryStep[] {
+  const start = rng.int(10);
+  const chain = Array.from({ length: 2 + rng.int(3) }, () => tensor(rng, sizes.latent));
+  return Array.from({ length: rng.int(chain.length) }, (_, j) => ({
+    stepIndex: start + j,
+    sigma: rng.next(),
+    sigmaNext: rng.next(),
+    x: chain[j]!,
+    xNext: chain[j + 1]!,
+    logProb: scalar(rng),
+  }));
+}
+
 function randomRollout(rng: Rng, sizes: TensorSizes, index: number): AdvantagedRollout {
   const h = 1 + rng.int(3);
   const w = 1 + rng.int(3);
@@ -70,14 +85,7 @@ function randomRollout(rng: Rng, sizes: TensorSizes, index: number): AdvantagedR
     groupId: index >> 2,
     member: index & 3,
     seed: [0, 2 ** 53 - 1, -(2 ** 40)][rng.int(8)] ?? rng.int(2 ** 30),
-    steps: Array.from({ length: rng.int(4) }, () => ({
-      stepIndex: rng.int(10),
-      sigma: rng.next(),
-      sigmaNext: rng.next(),
-      x: tensor(rng, sizes.latent),
-      xNext: tensor(rng, sizes.latent),
-      logProb: scalar(rng),
-    })),
+    steps: randomWindow(rng, sizes),
     image: Float32Array.from({ length: 3 * h * w }, () => rng.next()),
     imageHeight: h,
     imageWidth: w,
@@ -171,6 +179,7 @@ describe("rollout log round trip", () => {
       pipelineConfig: opts.pipelineConfig,
       rewardComponents: COMPONENTS,
       tensorSizes: SIZES,
+      latentDtype: "float32",
     });
     expect(JSON.parse(metadata.pipelineConfig)).toEqual(JSON.parse(opts.pipelineConfig));
   });
@@ -327,6 +336,7 @@ describe("resume", () => {
     mismatch({ pipelineConfig: "{}" }, MetadataKey.pipeline);
     mismatch({ rewardComponents: ["dino"] }, MetadataKey.rewardComponents);
     mismatch({ tensorSizes: { ...SIZES, patchTokens: null } }, MetadataKey.tensorSizes);
+    mismatch({ latentDtype: "float16" }, MetadataKey.latentDtype);
     expect(fs.readFileSync(file).equals(before)).toBe(true);
   });
 });
@@ -343,12 +353,82 @@ describe("polars reads the log (an independent Arrow implementation)", () => {
     expect(df.getColumn("reward.ocr.words").toArray()).toEqual(rows.map((r) => r.rewards["ocr.words"]));
     expect(df.getColumn("prompt").toArray()).toEqual(rows.map((r) => r.prompt));
     expect(df.getColumn("seed").toArray()).toEqual(rows.map((r) => r.seed));
-    const steps = df.getColumn("steps").toArray() as { sigma: number; x: number[] }[][];
+    const steps = df.getColumn("steps").toArray() as { sigma: number }[][];
     expect(steps.map((s) => s.length)).toEqual(rows.map((r) => r.steps.length));
     const withSteps = rows.findIndex((r) => r.steps.length > 0);
     expect(steps[withSteps]![0]!.sigma).toBe(rows[withSteps]!.steps[0]!.sigma);
-    expect(Float32Array.from(steps[withSteps]![0]!.x)).toEqual(rows[withSteps]!.steps[0]!.x);
+    const latents = df.getColumn("latents").toArray() as number[][][];
+    expect(latents.map((c) => c.length)).toEqual(rows.map((r) => (r.steps.length === 0 ? 0 : r.steps.length + 1)));
+    expect(Float32Array.from(latents[withSteps]![0]!)).toEqual(rows[withSteps]!.steps[0]!.x);
+    expect(Float32Array.from(latents[withSteps]!.at(-1)!)).toEqual(rows[withSteps]!.steps.at(-1)!.xNext);
     expect(df.getColumn("pooled").toArray().length).toBe(11);
+  });
+});
+
+describe("latent storage", () => {
+  /** One row whose window has `steps` steps over latents of `latent` values. */
+  const windowRow = (steps: number, latent: number, dtype: "float32" | "float16" = "float32") => {
+    const sizes = { ...SIZES, latent };
+    const file = freshPath();
+    const [row] = rolloutsFor(20, 1, sizes);
+    const rng = makeRng(21);
+    const chain = Array.from({ length: steps + 1 }, () => tensor(rng, latent));
+    const window = Array.from({ length: steps }, (_, j) => ({ stepIndex: 2 + j, sigma: 0.5, sigmaNext: 0.4, x: chain[j]!, xNext: chain[j + 1]!, logProb: -1 }));
+    const writer = openRolloutLog(file, options(sizes, { latentDtype: dtype }));
+    writer.append([{ ...row!, steps: window }]);
+    writer.close();
+    return { file, chain, bytes: fs.statSync(file).size };
+  };
+
+  /** Bytes a further step adds: one latent plus its scalars (28 bytes), give or take 8-byte buffer alignment. */
+  const stepCost = (latentBytes: number) => ({ asymmetricMatch: (d: number) => d >= latentBytes && d < latentBytes + 64 });
+
+  it("stores a window's latents once: each further step adds one latent, not two", () => {
+    const [one, two, three] = [1, 2, 3].map((steps) => windowRow(steps, 1000).bytes);
+    expect(two! - one!).toEqual(stepCost(4000));
+    expect(three! - two!).toEqual(stepCost(4000));
+  });
+
+  it("float16 storage halves the latents and reads back the rounded chain", () => {
+    const half = windowRow(3, 1000, "float16");
+    expect(half.bytes - windowRow(2, 1000, "float16").bytes).toEqual(stepCost(2000));
+    const [back] = readRolloutLog(half.file).rows;
+    expect(back!.steps.map((s) => s.x)).toEqual(half.chain.slice(0, 3).map((x) => fromFloat16(toFloat16(x))));
+    expect(back!.steps[2]!.xNext).toEqual(fromFloat16(toFloat16(half.chain[3]!)));
+  });
+
+  it("float16 conversion rounds to nearest even (known answers)", () => {
+    const cases: [number, number][] = [
+      [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [0.1, 0x2e66], [2 ** -14, 0x0400], [2 ** -24, 0x0001],
+      [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [2 ** -25, 0x0000], [3 * 2 ** -25, 0x0002], [65520, 0x7c00], [-0, 0x8000],
+    ];
+    for (const [value, bits] of cases) expect([value, float16Bits(value)]).toEqual([value, bits]);
+    expect(float16Value(0x7e00)).toBeNaN();
+    // Every finite half converts back to itself.
+    for (let bits = 0; bits < 0x10000; bits++) if ((bits & 0x7c00) !== 0x7c00) expect(float16Bits(float16Value(bits))).toBe(bits);
+  });
+
+  it("refuses a window that is not one chain, and float16 values out of range, naming them", () => {
+    const [row] = rolloutsFor(22, 1);
+    const x = new Float32Array(6).fill(1);
+    const step = (stepIndex: number, from: Float32Array, to: Float32Array) => ({ stepIndex, sigma: 0.5, sigmaNext: 0.4, logProb: -1, x: from, xNext: to });
+    const writer = openRolloutLog(freshPath(), options(SIZES));
+    expect(() => writer.append([{ ...row!, steps: [step(2, x, x), step(4, x, x)] }])).toThrow(
+      expect.objectContaining({ field: "rows[0].steps[1].stepIndex", expected: "3 (the steps of one window are consecutive)" }),
+    );
+    const other = new Float32Array(6).fill(1);
+    other[3] = 2;
+    expect(() => writer.append([{ ...row!, steps: [step(2, x, x), step(3, other, x)] }])).toThrow(
+      expect.objectContaining({ field: "rows[0].steps[1].x[3]" }),
+    );
+    writer.close();
+    const half = openRolloutLog(freshPath(), options(SIZES, { latentDtype: "float16" }));
+    const huge = new Float32Array(6);
+    huge[5] = 1e5;
+    expect(() => half.append([{ ...row!, steps: [step(2, x, huge)] }])).toThrow(
+      expect.objectContaining({ field: "rows[0].steps[0].xNext[5]", found: "100000" }),
+    );
+    half.close();
   });
 });
 
@@ -372,7 +452,7 @@ describe("bad input", () => {
   });
 
   it("a missing required column is named", () => {
-    const schema = rolloutLogSchema({ ...options(SIZES), tensorSizes: SIZES });
+    const schema = rolloutLogSchema({ ...options(SIZES), tensorSizes: SIZES, latentDtype: "float32" });
     const without = new ArrowSchema(schema.fields.filter((f) => f.name !== "advantage"), schema.metadata);
     const writer = new RecordBatchStreamWriter();
     writer.reset(undefined, without);
@@ -436,7 +516,7 @@ describe("metadata keys", () => {
     expect([...metadata.keys()].sort()).toEqual(Object.values(MetadataKey).sort());
     expect(metadata.get(MetadataKey.rewardComponents)).toBe(JSON.stringify(COMPONENTS));
     expect(metadata.get(MetadataKey.pipeline)).toBe(options(SIZES).pipelineConfig);
-    expect(metadata.get(MetadataKey.formatVersion)).toBe("1");
+    expect(metadata.get(MetadataKey.formatVersion)).toBe("2");
   });
 });
 

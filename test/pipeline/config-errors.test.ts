@@ -184,7 +184,7 @@ describe("invariants of the resolved pipeline, with fixes", () => {
     expect(Object.keys(v).sort()).toEqual(
       ["discriminator.lossWeights", "eval.useEma", "learner.stepsPerEpoch", "rewards.0", "sampler.noiseLevel"].sort(),
     );
-    expect(v["learner.stepsPerEpoch"]!.fix).toContain("at most 2");
+    expect(v["learner.stepsPerEpoch"]!.fix).toContain("at most 1");
     expect(v["rewards.0"]!.fix).toContain("discriminator.warmupEpochs");
   });
 });

@@ -59,12 +59,13 @@ describe("advgrpo run end to end (tiny generator)", () => {
     const child = cli(["run", pipeline]);
     await new Promise<void>((resolve, reject) => {
       const poll = setInterval(() => {
-        if (listCheckpoints(folder).length >= 2) {
+        // Killed after the first checkpoint: the remaining epochs leave a wide margin before the run could end.
+        if (listCheckpoints(folder).length >= 1) {
           clearInterval(poll);
           child.kill("SIGKILL");
           resolve();
         }
-      }, 20);
+      });
       child.on("exit", (code) => {
         clearInterval(poll);
         if (code !== null) reject(new Error(`run finished (exit ${code}) before it could be killed`));
@@ -86,7 +87,7 @@ describe("advgrpo run end to end (tiny generator)", () => {
     expect(sb.optimizers.generator!.step).toBe(sa.optimizers.generator!.step);
     expect(sb.weights.generator!.map((p) => Array.from(p.data))).toEqual(sa.weights.generator!.map((p) => Array.from(p.data)));
     expect(sb.weights.discriminator!.map((p) => Array.from(p.data))).toEqual(sa.weights.discriminator!.map((p) => Array.from(p.data)));
-  }, 120_000);
+  });
 
   it("Ctrl-C stops after the epoch in flight, with a checkpoint for every completed epoch", async () => {
     const dir = mkdtempSync(join(tmpdir(), "advgrpo-sigint-"));
@@ -100,7 +101,7 @@ describe("advgrpo run end to end (tiny generator)", () => {
         clearInterval(poll);
         child.kill("SIGINT");
       }
-    }, 20);
+    });
     const exit = await new Promise<number | null>((resolve) => child.on("close", resolve));
     clearInterval(poll);
     expect(exit).toBe(0);
@@ -110,5 +111,5 @@ describe("advgrpo run end to end (tiny generator)", () => {
     expect(epochs).toBeLessThan(50);
     expect(listCheckpoints(folder).length).toBe(epochs);
     expect(new Set(readRolloutLog(folder.rollouts).rows.map((r) => r.epoch)).size).toBe(epochs);
-  }, 60_000);
+  });
 });

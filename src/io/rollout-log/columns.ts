@@ -3,8 +3,9 @@
  * builders are ~300x slower) and read back from a decoded batch's buffers. Each builder has its reader
  * next to it so the two layouts cannot drift apart.
  */
-import { Binary, Float32, Float64, Int32, Int64, Utf8, makeData, makeVector } from "apache-arrow";
-import type { Data, Dictionary, FixedSizeList, List, Map_, Struct } from "apache-arrow";
+import { Binary, Float16, Float32, Float64, Int32, Int64, Precision, Utf8, makeData, makeVector } from "apache-arrow";
+import type { Data, DataType, Dictionary, FixedSizeList, List, Map_, Struct } from "apache-arrow";
+import { fromFloat16, toFloat16 } from "./float16.ts";
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
@@ -49,16 +50,19 @@ export function dictionaryColumn(type: Dictionary<Utf8, Int32>, values: readonly
   return makeData({ type, length: values.length, data: indices, dictionary });
 }
 
-/** Rows of equal-length float32 tensors, concatenated into one child buffer. */
-export function tensorColumn(type: FixedSizeList<Float32>, tensors: readonly Float32Array[]): Data<FixedSizeList<Float32>> {
+/** Rows of equal-length tensors, concatenated into one child buffer; a float16 item type rounds the values. */
+export function tensorColumn(type: FixedSizeList<Float32 | Float16>, tensors: readonly Float32Array[]): Data<FixedSizeList<Float32 | Float16>> {
   const size = type.listSize;
   const values = new Float32Array(tensors.length * size);
   tensors.forEach((t, i) => values.set(t, i * size));
-  const child = makeData({ type: new Float32(), length: values.length, data: values });
+  const child =
+    type.valueType.precision === Precision.HALF
+      ? makeData({ type: new Float16(), length: values.length, data: toFloat16(values) })
+      : makeData({ type: new Float32(), length: values.length, data: values });
   return makeData({ type, length: tensors.length, child });
 }
 
-export function listColumn<T extends Struct>(type: List<T>, lengths: ArrayLike<number>, child: Data<T>): Data<List<T>> {
+export function listColumn<T extends DataType>(type: List<T>, lengths: ArrayLike<number>, child: Data<T>): Data<List<T>> {
   return makeData({ type, length: lengths.length, valueOffsets: offsetsOf(lengths), child });
 }
 
@@ -105,11 +109,12 @@ export function readBinary(data: Data<Binary>, row: number): Uint8Array {
   return (data.values as Uint8Array).slice(start, end);
 }
 
-/** A copy, so rows outlive the batch buffer they were decoded from. */
-export function readTensor(data: Data<FixedSizeList<Float32>>, row: number): Float32Array {
+/** A float32 copy, so rows outlive the batch buffer they were decoded from. */
+export function readTensor(data: Data<FixedSizeList<Float32 | Float16>>, row: number): Float32Array {
   const size = data.type.listSize;
   const start = row * size;
-  return (data.children[0]!.values as Float32Array).slice(start, start + size);
+  const values = data.children[0]!.values as Float32Array | Uint16Array;
+  return values instanceof Uint16Array ? fromFloat16(values.subarray(start, start + size)) : values.slice(start, start + size);
 }
 
 /** Index range of a list row's elements in its child column. */

@@ -1,5 +1,5 @@
 /** One decoded RecordBatch -> recorded rollout rows (the inverse of encode.ts). */
-import type { Binary, Data, Dictionary, FixedSizeList, Float32, Float64, Int32, Int64, List, Map_, RecordBatch, Struct, Utf8 } from "apache-arrow";
+import type { Binary, Data, Dictionary, FixedSizeList, Float16, Float32, Float64, Int32, Int64, List, Map_, RecordBatch, Struct, Utf8 } from "apache-arrow";
 import type { AdvantagedRollout, TrajectoryStep } from "../../rollout/rollout.ts";
 import {
   readBinary,
@@ -10,6 +10,7 @@ import {
   readNumber,
   readTensor,
 } from "./columns.ts";
+import { RolloutLogNotArrow } from "./errors.ts";
 import { rewardColumn } from "./schema.ts";
 import type { RolloutLogMetadata } from "./schema.ts";
 
@@ -25,6 +26,7 @@ export interface RecordedRollout extends Omit<AdvantagedRollout, "image" | "cls"
 
 /** Rows `indices` of `batch` (whose columns were checked against the metadata's schema). */
 export function decodeBatch(
+  file: string,
   batch: RecordBatch,
   metadata: RolloutLogMetadata,
   indices: Iterable<number>,
@@ -41,9 +43,9 @@ export function decodeBatch(
   ].map(int32) as [Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>];
   const seed = column<Data<Int64>>("seed");
   const steps = column<Data<List<Struct>>>("steps");
-  const [stepIndex, sigma, sigmaNext, logProb, x, xNext] = steps.children[0]!.children as [
-    Data<Int32>, Data<Float64>, Data<Float64>, Data<Float64>, Data<FixedSizeList<Float32>>, Data<FixedSizeList<Float32>>,
-  ];
+  const [stepIndex, sigma, sigmaNext, logProb] = steps.children[0]!.children as [Data<Int32>, Data<Float64>, Data<Float64>, Data<Float64>];
+  const latents = column<Data<List<FixedSizeList<Float32 | Float16>>>>("latents");
+  const chainItems = latents.children[0]! as Data<FixedSizeList<Float32 | Float16>>;
   const rewards = metadata.rewardComponents.map((c) => [c, float64(rewardColumn(c))] as const);
   const [reward, advantage, discLogitCls, discLogitPatch] = ["reward", "advantage", "discLogitCls", "discLogitPatch"].map(float64) as [
     Data<Float64>, Data<Float64>, Data<Float64>, Data<Float64>,
@@ -53,16 +55,24 @@ export function decodeBatch(
   const png = column<Data<Binary>>("png");
   const timings = column<Data<Map_<Utf8, Float64>>>("timings");
 
+  // Step j of a row goes from its chain's latent j to latent j+1; neighbouring steps share that array.
   const decodeSteps = (row: number): TrajectoryStep[] => {
     const [start, end] = readListRange(steps, row);
+    const [chainStart, chainEnd] = readListRange(latents, row);
+    const expected = end === start ? 0 : end - start + 1;
+    if (chainEnd - chainStart !== expected) {
+      const reason = `a row's 'latents' holds ${chainEnd - chainStart} latents for its ${end - start} steps (expected ${expected}: one chain, steps + 1)`;
+      throw new RolloutLogNotArrow({ file, reason });
+    }
+    const chain = Array.from({ length: chainEnd - chainStart }, (_, j) => readTensor(chainItems, chainStart + j));
     const out: TrajectoryStep[] = [];
     for (let s = start; s < end; s++) {
       out.push({
         stepIndex: readNumber(stepIndex, s),
         sigma: readNumber(sigma, s),
         sigmaNext: readNumber(sigmaNext, s),
-        x: readTensor(x, s),
-        xNext: readTensor(xNext, s),
+        x: chain[s - start]!,
+        xNext: chain[s - start + 1]!,
         logProb: readNumber(logProb, s),
       });
     }

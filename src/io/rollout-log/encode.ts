@@ -1,6 +1,6 @@
 /** Rollout rows -> one Arrow RecordBatch, column by column from typed arrays; and the row checks before it. */
 import { RecordBatch, Struct } from "apache-arrow";
-import type { Data, Dictionary, FixedSizeList, Float32, Float64, Int32, List, Map_, Schema as ArrowSchema, Utf8 } from "apache-arrow";
+import type { Data, Dictionary, FixedSizeList, Float16, Float32, Float64, Int32, List, Map_, Schema as ArrowSchema, Utf8 } from "apache-arrow";
 import type { AdvantagedRollout, TrajectoryStep } from "../../rollout/rollout.ts";
 import {
   binaryColumn,
@@ -14,7 +14,8 @@ import {
   tensorColumn,
 } from "./columns.ts";
 import { RolloutLogRowInvalid } from "./errors.ts";
-import { rewardColumn, stepType } from "./schema.ts";
+import { FLOAT16_MAX } from "./float16.ts";
+import { latentChainType, rewardColumn, stepType } from "./schema.ts";
 import type { RolloutLogMetadata } from "./schema.ts";
 
 /** Encodes a decoded image ([3,H,W] in [0,1]) as PNG; injected so the log does not own an image codec. */
@@ -54,11 +55,24 @@ export function validateRow(file: string, metadata: RolloutLogMetadata, row: Adv
   for (const key of ["epoch", "policyVersion", "promptIndex", "groupId", "member"] as const) int32(key, row[key]);
   if (!Number.isSafeInteger(row.seed)) fail("seed", "a safe integer", row.seed);
   if (!Array.isArray(row.steps)) fail("steps", "an array of trajectory steps", row.steps);
+  // Only a float16 log rounds; a value it cannot hold must fail here rather than be stored as an infinity.
+  const latent = (field: string, value: Float32Array) => {
+    tensor(field, value, sizes.latent);
+    if (metadata.latentDtype !== "float16") return;
+    const i = value.findIndex((v) => !(Math.abs(v) <= FLOAT16_MAX));
+    if (i >= 0) fail(`${field}[${i}]`, `a finite value within +-${FLOAT16_MAX} (record.latentDtype: float16)`, value[i]);
+  };
   row.steps.forEach((step: TrajectoryStep, i) => {
     int32(`steps[${i}].stepIndex`, step.stepIndex);
     for (const key of ["sigma", "sigmaNext", "logProb"] as const) number(`steps[${i}].${key}`, step[key]);
-    tensor(`steps[${i}].x`, step.x, sizes.latent);
-    tensor(`steps[${i}].xNext`, step.xNext, sizes.latent);
+    latent(`steps[${i}].x`, step.x);
+    latent(`steps[${i}].xNext`, step.xNext);
+    // The log keeps one chain of latents, so each step must start where the one before it ended.
+    const before = row.steps[i - 1];
+    if (before === undefined) return;
+    if (step.stepIndex !== before.stepIndex + 1) fail(`steps[${i}].stepIndex`, `${before.stepIndex + 1} (the steps of one window are consecutive)`, step.stepIndex);
+    const differs = step.x.findIndex((v, j) => !Object.is(v, before.xNext[j]));
+    if (differs >= 0) fail(`steps[${i}].x[${differs}]`, `steps[${i - 1}].xNext[${differs}] = ${before.xNext[differs]} (one chain of latents)`, step.x[differs]);
   });
   record("rewards", row.rewards);
   const components = Object.keys(row.rewards);
@@ -94,16 +108,19 @@ export function encodeBatch(
     tensorColumn(typeOf<FixedSizeList<Float32>>(name), rows.map(pick));
 
   const steps = rows.flatMap((r) => r.steps);
-  const stepsType = stepType(metadata.tensorSizes);
-  const latentType = stepsType.children[4]!.type as FixedSizeList<Float32>;
-  const stepColumn = structColumn(stepsType, steps.length, [
+  const stepColumn = structColumn(stepType(), steps.length, [
     int32Column(Int32Array.from(steps, (s) => s.stepIndex)),
     float64Column(Float64Array.from(steps, (s) => s.sigma)),
     float64Column(Float64Array.from(steps, (s) => s.sigmaNext)),
     float64Column(Float64Array.from(steps, (s) => s.logProb)),
-    tensorColumn(latentType, steps.map((s) => s.x)),
-    tensorColumn(latentType, steps.map((s) => s.xNext)),
   ]);
+  const chains = rows.map((r) => (r.steps.length === 0 ? [] : [...r.steps.map((s) => s.x), r.steps.at(-1)!.xNext]));
+  const chainType = latentChainType(metadata.tensorSizes, metadata.latentDtype);
+  const latentColumn = listColumn(
+    chainType,
+    chains.map((c) => c.length),
+    tensorColumn(chainType.children[0]!.type as FixedSizeList<Float32 | Float16>, chains.flat()),
+  );
 
   const columns: Record<string, Data> = {
     runId: dictionaryColumn(typeOf<Dictionary<Utf8, Int32>>("runId"), rows.map((r) => r.runId)),
@@ -115,6 +132,7 @@ export function encodeBatch(
     member: int32((r) => r.member),
     seed: int64Column(BigInt64Array.from(rows, (r) => BigInt(r.seed))),
     steps: listColumn(typeOf<List<Struct>>("steps"), rows.map((r) => r.steps.length), stepColumn),
+    latents: latentColumn,
     ...Object.fromEntries(metadata.rewardComponents.map((c) => [rewardColumn(c), float64((r) => r.rewards[c]!)])),
     reward: float64((r) => r.reward),
     advantage: float64((r) => r.advantage),

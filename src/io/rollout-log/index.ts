@@ -6,7 +6,7 @@ export type { ReadRolloutLogOptions, RolloutLogContents } from "./reader.ts";
 export type { RecordedRollout } from "./decode.ts";
 export type { EncodePng } from "./encode.ts";
 export { MetadataKey, ROLLOUT_LOG_FORMAT, ROLLOUT_LOG_FORMAT_VERSION, TensorSizes, rewardColumn, rolloutLogSchema } from "./schema.ts";
-export type { RolloutLogMetadata } from "./schema.ts";
+export type { LatentDtype, RolloutLogMetadata } from "./schema.ts";
 export {
   RolloutLogClosed,
   RolloutLogColumnType,

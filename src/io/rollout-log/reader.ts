@@ -61,7 +61,7 @@ export function readRolloutLog(path: string, options: ReadRolloutLogOptions = {}
         if (options.groupId !== undefined && groups.values[i] !== options.groupId) continue;
         selected.push(i);
       }
-      rows.push(...decodeBatch(batch, metadata, selected));
+      rows.push(...decodeBatch(path, batch, metadata, selected));
     }
     return { metadata, rows, totalRows, truncated };
   } finally {

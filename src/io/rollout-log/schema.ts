@@ -8,6 +8,7 @@ import {
   Dictionary,
   Field,
   FixedSizeList,
+  Float16,
   Float32,
   Float64,
   Int32,
@@ -23,7 +24,8 @@ import { Option, Schema } from "effect";
 import { RolloutLogColumnType, RolloutLogMetadataMismatch, RolloutLogMissingColumn } from "./errors.ts";
 
 export const ROLLOUT_LOG_FORMAT = "advgrpo.rollout-log";
-export const ROLLOUT_LOG_FORMAT_VERSION = 1;
+// Version 2 stores the SDE window's latents once, as one chain, instead of x and xNext per step.
+export const ROLLOUT_LOG_FORMAT_VERSION = 2;
 
 export const MetadataKey = {
   format: "advgrpo.format",
@@ -33,13 +35,14 @@ export const MetadataKey = {
   pipeline: "advgrpo.pipeline",
   rewardComponents: "advgrpo.reward_components",
   tensorSizes: "advgrpo.tensor_sizes",
+  latentDtype: "advgrpo.latent_dtype",
 } as const;
 
 const PositiveInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThan(0));
 
 /** Element counts of the fixed-size tensor columns; fixed for a run by its models. */
 export const TensorSizes = Schema.Struct({
-  /** C*H*W of one latent (x and xNext of every step). */
+  /** C*H*W of one latent of the window's chain. */
   latent: PositiveInt,
   /** D, the feature backbone's token width (pooled and cls). */
   feature: PositiveInt,
@@ -49,6 +52,10 @@ export const TensorSizes = Schema.Struct({
 export type TensorSizes = typeof TensorSizes.Type;
 
 const RewardComponents = Schema.Array(Schema.String.check(Schema.isNonEmpty()));
+
+/** How the window's latents are stored: float32 as sampled, or rounded to float16 (half the bytes, lossy). */
+export const LatentDtype = Schema.Literals(["float32", "float16"]);
+export type LatentDtype = typeof LatentDtype.Type;
 
 /** Everything a log says about itself; the schema is derived from it. */
 export interface RolloutLogMetadata {
@@ -60,27 +67,29 @@ export interface RolloutLogMetadata {
   /** Reward component names in column order; each is recorded as column `reward.<name>`. */
   readonly rewardComponents: readonly string[];
   readonly tensorSizes: TensorSizes;
+  readonly latentDtype: LatentDtype;
 }
 
 export const rewardColumn = (component: string): string => `reward.${component}`;
 
-const float32 = (): Float32 => new Float32();
-const tensor = (size: number) => new FixedSizeList(size, new Field("item", float32(), false));
+const tensor = (size: number, item: Float32 | Float16 = new Float32()) => new FixedSizeList(size, new Field("item", item, false));
 const field = (name: string, type: DataType) => new Field(name, type, false);
 
 // Dictionary ids are fixed so that every batch's independently written stream names the same dictionaries.
 const RUN_ID_DICTIONARY = 0;
 const PROMPT_DICTIONARY = 1;
 
-export const stepType = (sizes: TensorSizes) =>
+export const stepType = () =>
   new Struct([
     field("stepIndex", new Int32()),
     field("sigma", new Float64()),
     field("sigmaNext", new Float64()),
     field("logProb", new Float64()),
-    field("x", tensor(sizes.latent)),
-    field("xNext", tensor(sizes.latent)),
   ]);
+
+/** The window's latents x_s .. x_{s+k} of k consecutive trained steps: step j goes from item j to item j+1. */
+export const latentChainType = (sizes: TensorSizes, dtype: LatentDtype) =>
+  new List(new Field("item", tensor(sizes.latent, dtype === "float16" ? new Float16() : new Float32()), false));
 
 const timingsType = () =>
   new Map_<Utf8, Float64>(
@@ -104,7 +113,8 @@ export function rolloutLogSchema(metadata: RolloutLogMetadata): ArrowSchema {
       field("groupId", new Int32()),
       field("member", new Int32()),
       field("seed", new Int64()),
-      field("steps", new List(new Field("item", stepType(sizes), false))),
+      field("steps", new List(new Field("item", stepType(), false))),
+      field("latents", latentChainType(sizes, metadata.latentDtype)),
       ...metadata.rewardComponents.map((name) => field(rewardColumn(name), new Float64())),
       field("reward", new Float64()),
       field("advantage", new Float64()),
@@ -130,6 +140,7 @@ function encodeMetadata(metadata: RolloutLogMetadata): Map<string, string> {
     [MetadataKey.pipeline, metadata.pipelineConfig],
     [MetadataKey.rewardComponents, JSON.stringify(metadata.rewardComponents)],
     [MetadataKey.tensorSizes, JSON.stringify(metadata.tensorSizes)],
+    [MetadataKey.latentDtype, metadata.latentDtype],
   ]);
 }
 
@@ -165,7 +176,13 @@ export function decodeMetadata(file: string, raw: ReadonlyMap<string, string>): 
     pipelineConfig: required(MetadataKey.pipeline, "the resolved pipeline JSON"),
     rewardComponents: json(MetadataKey.rewardComponents, RewardComponents, "a JSON array of component names"),
     tensorSizes: json(MetadataKey.tensorSizes, TensorSizes, '{"latent":int,"feature":int,"patchTokens":int|null}'),
+    latentDtype: latentDtypeOf(file, required(MetadataKey.latentDtype, "float32 or float16")),
   };
+}
+
+function latentDtypeOf(file: string, found: string): LatentDtype {
+  if (!Schema.is(LatentDtype)(found)) throw new RolloutLogMetadataMismatch({ file, key: MetadataKey.latentDtype, expected: "float32 or float16", found });
+  return found;
 }
 
 /** Every column the metadata implies must be present with its exact type; extra columns are tolerated. */

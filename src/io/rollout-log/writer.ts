@@ -22,7 +22,7 @@ import {
 } from "./errors.ts";
 import type { RolloutLogError } from "./errors.ts";
 import { encodeBatchMessages, encodeSchemaMessage, indexStream } from "./ipc-stream.ts";
-import { MetadataKey, TensorSizes, checkColumns, decodeMetadata, rolloutLogSchema } from "./schema.ts";
+import { LatentDtype, MetadataKey, TensorSizes, checkColumns, decodeMetadata, rolloutLogSchema } from "./schema.ts";
 import type { RolloutLogMetadata } from "./schema.ts";
 
 export interface RolloutLogWriterOptions {
@@ -34,6 +34,8 @@ export interface RolloutLogWriterOptions {
   /** Reward component names; every row's `rewards` must have exactly these keys. */
   readonly rewardComponents: readonly string[];
   readonly tensorSizes: TensorSizes;
+  /** How the window's latents are stored. Default float32 (exactly as sampled); float16 halves them and rounds. */
+  readonly latentDtype?: LatentDtype;
   readonly encodePng: EncodePng;
   /** Rows per RecordBatch; a crash loses at most the rows not yet in a batch. Default 64. */
   readonly batchRows?: number;
@@ -83,8 +85,10 @@ function checkOptions(file: string, options: RolloutLogWriterOptions): RolloutLo
   if (!Schema.is(TensorSizes)(options.tensorSizes)) {
     invalid("tensorSizes", "{ latent: int > 0, feature: int > 0, patchTokens: int > 0 | null }", options.tensorSizes);
   }
+  const latentDtype = options.latentDtype ?? "float32";
+  if (!Schema.is(LatentDtype)(latentDtype)) invalid("latentDtype", "float32 or float16", latentDtype);
   const { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes } = options;
-  return { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes };
+  return { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes, latentDtype };
 }
 
 const abbreviate = (text: string) => (text.length > 120 ? `${text.slice(0, 117)}...` : text);
@@ -96,6 +100,7 @@ function checkSameLog(file: string, wanted: RolloutLogMetadata, found: RolloutLo
     [MetadataKey.pipeline, wanted.pipelineConfig, found.pipelineConfig],
     [MetadataKey.rewardComponents, JSON.stringify(wanted.rewardComponents), JSON.stringify(found.rewardComponents)],
     [MetadataKey.tensorSizes, JSON.stringify(wanted.tensorSizes), JSON.stringify(found.tensorSizes)],
+    [MetadataKey.latentDtype, wanted.latentDtype, found.latentDtype],
   ];
   for (const [key, expected, actual] of pairs) {
     if (expected !== actual) {

@@ -104,14 +104,12 @@ const discriminatorWeightsPositive: Invariant = ({ discriminator }) => [
   ...weightPairPositive(["discriminator", "rewardWeights"], discriminator.rewardWeights.cls + discriminator.rewardWeights.patches, "discriminator reward"),
 ];
 
-const optimiserStepsHaveRollouts: Invariant = ({ learner, sampler }) => {
-  const rollouts = sampler.promptsPerEpoch * sampler.groupSize;
-  return when(learner.stepsPerEpoch > rollouts, {
+const optimiserStepsHaveGroups: Invariant = ({ learner, sampler }) =>
+  when(learner.stepsPerEpoch > sampler.promptsPerEpoch, {
     path: ["learner", "stepsPerEpoch"],
-    problem: `${learner.stepsPerEpoch} optimiser steps per epoch but an epoch makes only ${rollouts} rollouts (promptsPerEpoch * groupSize)`,
-    fix: `set learner.stepsPerEpoch to at most ${rollouts}, or sample more prompts per epoch`,
+    problem: `${learner.stepsPerEpoch} optimiser steps per epoch but an epoch makes only ${sampler.promptsPerEpoch} groups (one per prompt), and a step takes whole groups`,
+    fix: `set learner.stepsPerEpoch to at most ${sampler.promptsPerEpoch}, or raise sampler.promptsPerEpoch`,
   });
-};
 
 const emaEvaluationNeedsEma: Invariant = ({ eval: evaluation, learner }) =>
   when(evaluation.useEma && !learner.ema.enabled, {
@@ -138,7 +136,7 @@ const invariants: ReadonlyArray<Invariant> = [
   rewardWeightsPositive,
   frozenDiscriminatorIsTrained,
   discriminatorWeightsPositive,
-  optimiserStepsHaveRollouts,
+  optimiserStepsHaveGroups,
   emaEvaluationNeedsEma,
 ];
 

@@ -20,7 +20,12 @@ import {
 } from "./field.ts";
 
 const Run = section("What this run is called, where it writes, and how long it lasts.", {
-  name: field(NonEmptyString, { description: "Run name; the run folder is outputDir/name.", default: "adv-grpo" }),
+  name: field(
+    NonEmptyString.check(
+      Schema.isPattern(/^(?!\.\.?$)[^/\\\0]+$/, { expected: "a folder name without /, \\ or NUL that is not . or .. (the run folder must stay inside run.outputDir)" }),
+    ),
+    { description: "Run name; the run folder is outputDir/name, so it is one folder name (no separators, not . or ..).", default: "adv-grpo" },
+  ),
   outputDir: field(NonEmptyString, {
     description: "Folder holding run folders (Arrow logs, checkpoints, report), relative to the working directory.",
     unit: "path",
@@ -42,7 +47,7 @@ const Run = section("What this run is called, where it writes, and how long it l
 
 const ExecutionProvider = Schema.Literals(["cpu", "cuda", "tensorrt", "webgpu"]);
 
-const Compute = section("How ONNX Runtime executes: providers, threads, workers.", {
+const Compute = section("How ONNX Runtime executes: providers and threads.", {
   executionProviders: field(Schema.NonEmptyArray(ExecutionProvider), {
     description: "ONNX Runtime execution providers in order of preference, e.g. [cuda, cpu]; the CPU provider is the tested path.",
     default: ["cpu"],
@@ -51,11 +56,6 @@ const Compute = section("How ONNX Runtime executes: providers, threads, workers.
   allowSpinning: field(Schema.Boolean, {
     description: "Let idle ONNX Runtime threads spin; off measured faster on 2 cores.",
     default: false,
-  }),
-  workers: field(BoundedInt(1, 64, "each worker thread holds its own sessions"), {
-    description: "Worker threads running sessions (session.run blocks its thread, so sessions live off the main loop). At most 64: each worker thread holds its own sessions.",
-    unit: "workers",
-    default: 1,
   }),
 });
 
@@ -332,7 +332,8 @@ const Learner = section("The GRPO policy update (algorithm.md section 5).", {
   klBeta: field(NonNegativeNumber, { description: "Weight of the KL penalty to the reference policy (0 in Adv-GRPO).", unit: "dimensionless", default: 0 }),
   gradClip: field(PositiveNumber, { description: "Global gradient-norm clip.", unit: "L2 norm", default: 1.0 }),
   stepsPerEpoch: field(PositiveInt, {
-    description: "Optimiser steps per generator epoch; gradients are accumulated over the epoch's rollouts split evenly (the first step is exactly on-policy).",
+    description:
+      "Optimiser steps per generator epoch: the epoch's groups are dealt whole into this many steps, as evenly as possible (sizes differ by at most one group; a group is never split, since its advantages are normalised together). At most sampler.promptsPerEpoch; the first step is exactly on-policy.",
     unit: "steps",
     default: 2,
   }),
@@ -358,7 +359,14 @@ const Eval = section("Evaluation on held-out prompts with the ODE sampler.", {
 const Record = section("The Arrow rollout log.", {
   batchRows: field(BoundedInt(1, 65536, "a batch is buffered in memory before it is written"), { description: "Rows per written record batch; a crash loses at most the batch in flight. At most 65536: a batch is buffered in memory before it is written.", unit: "rows", default: 64 }),
   storeImages: field(Schema.Boolean, { description: "Store every rollout's image as PNG bytes.", default: true }),
-  storeFeatures: field(Schema.Boolean, { description: "Store every rollout's pooled backbone features.", default: true }),
+  storeFeatures: field(Schema.Boolean, {
+    description: "Also store every rollout's CLS and patch tokens ((N+1) x D floats; the pooled feature is always stored). Replay recomputes them from the image either way.",
+    default: false,
+  }),
+  latentDtype: field(Schema.Literals(["float32", "float16"]), {
+    description: "Storage of the SDE window's latents: float32 as sampled (replay of the learner steps is exact), or float16 (half the bytes; learner steps replay from rounded latents, compare with --tolerance).",
+    default: "float32",
+  }),
 });
 
 const Stream = section("Flow control of the streaming stages.", {
@@ -366,8 +374,32 @@ const Stream = section("Flow control of the streaming stages.", {
     description: "When one member of a group fails: fail the run, or drop its whole group (groups are never mixed).",
     default: "fail",
   }),
-  maxInFlightGroups: field(BoundedInt(1, 4096, "each open group holds its rollouts in memory"), { description: "Groups being sampled or scored at once; bounds memory when a downstream stage is slow. At most 4096: each open group holds its rollouts in memory.", unit: "groups", default: 2 }),
+  maxInFlightGroups: field(BoundedInt(1, 4096, "each open group holds its rollouts in memory"), {
+    description:
+      "Groups the group assembler may hold incomplete at once (members arrive group by group, so more means a stage reordered or lost members); one more fails the run with TooManyOpenGroups instead of buffering without bound. At most 4096: each open group holds its rollouts in memory.",
+    unit: "groups",
+    default: 2,
+  }),
 });
+
+const Distributed = Schema.Struct({
+  url: field(NonEmptyString, {
+    description:
+      "NATS server with JetStream (nats-server -js) shared by the learner and its workers; nats://<host>:4222 across machines. Streams, buckets and subjects are named after run.name.",
+    unit: "URL",
+    default: "nats://127.0.0.1:4222",
+  }),
+  ackDeadline: field(PositiveNumber, {
+    description: "A group task whose worker neither finishes it nor reports progress for this long is handed to another worker (a killed worker's group is redone).",
+    unit: "seconds",
+    default: 60,
+  }),
+  maxInFlightGroupsPerWorker: field(PositiveInt, {
+    description: "Group tasks one worker holds at once: fetched together, sampled one after another; more lets a worker start the next group without a round trip, fewer leaves more for other workers.",
+    unit: "groups",
+    default: 1,
+  }),
+}).annotate({ description: "Rollout workers in other processes or on other machines, feeding this learner over NATS JetStream." });
 
 const Pretrain = section("Flow-matching pretraining of the embedded generator on base-style renders (advgrpo pretrain).", {
   steps: field(BoundedInt(1, 100000000, "run time grows with it"), { description: "Optimiser steps. At most 100000000: run time grows with it.", unit: "steps", default: 20000 }),
@@ -392,6 +424,10 @@ const configFields = {
   eval: Eval,
   record: Record,
   stream: Stream,
+  distributed: optionalField(Distributed, {
+    description: "Sample, featurise and score rollouts in `advgrpo worker` processes; this process (run or learner) issues group tasks and learns.",
+    whenAbsent: "this process samples and learns",
+  }),
   pretrain: Pretrain,
 };
 

@@ -1,0 +1,77 @@
+/**
+ * Bytes the rollout log spends per rollout, measured by writing rows of a run's shapes through the real
+ * writer (schema, dictionaries and padding included) for each storage option. Images are world renders
+ * (flat colours compress well; a photograph's PNG is larger), latents and tokens are Gaussian noise
+ * (incompressible, as float data is: the log applies no compression).
+ */
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodePng } from "../io/png.ts";
+import { type LatentDtype, openRolloutLog } from "../io/rollout-log/index.ts";
+import type { AdvantagedRollout } from "../rollout/rollout.ts";
+import { makeRng } from "../util/prng.ts";
+import { ALL_PROMPTS, formatPrompt } from "../world/prompt.ts";
+import { render } from "../world/render.ts";
+
+/** What sizes a rollout row: one latent's element count, the trained steps, the backbone's tokens, the image. */
+export interface LogShape {
+  readonly name: string;
+  readonly latent: number;
+  readonly windowSteps: number;
+  readonly feature: number;
+  readonly patchTokens: number;
+  readonly imageSize: number;
+}
+
+export interface LogSize {
+  readonly option: string;
+  readonly bytesPerRollout: number;
+}
+
+const OPTIONS: readonly { readonly option: string; readonly latentDtype: LatentDtype; readonly storeFeatures: boolean }[] = [
+  { option: "float32 latents + CLS/patch tokens", latentDtype: "float32", storeFeatures: true },
+  { option: "float32 latents (default)", latentDtype: "float32", storeFeatures: false },
+  { option: "float16 latents + CLS/patch tokens", latentDtype: "float16", storeFeatures: true },
+  { option: "float16 latents", latentDtype: "float16", storeFeatures: false },
+];
+
+const rowsOf = (shape: LogShape, count: number): AdvantagedRollout[] => {
+  const rng = makeRng(7);
+  const noise = (n: number) => rng.fillNormal(new Float32Array(n));
+  return Array.from({ length: count }, (_, member) => {
+    const prompt = ALL_PROMPTS[member % ALL_PROMPTS.length]!;
+    const image = render(prompt, "shaded", rng, { size: shape.imageSize });
+    const chain = Array.from({ length: shape.windowSteps + 1 }, () => noise(shape.latent));
+    return {
+      runId: "bench", epoch: 0, policyVersion: 0, prompt: formatPrompt(prompt), promptIndex: member, groupId: 0, member, seed: member,
+      steps: chain.slice(1).map((xNext, j) => ({ stepIndex: j, sigma: 1 - j / 10, sigmaNext: 0.9 - j / 10, x: chain[j]!, xNext, logProb: -1 })),
+      image: image.data, imageHeight: shape.imageSize, imageWidth: shape.imageSize,
+      timings: { sample: 1, features: 1, rewards: 1 },
+      cls: noise(shape.feature), patches: noise(shape.patchTokens * shape.feature), pooled: noise(shape.feature),
+      rewards: { "adversarial-dino": 0.5 }, reward: 0.5, discLogitCls: 0.1, discLogitPatch: 0.2, advantage: 1,
+    };
+  });
+};
+
+/** Bytes per rollout of a log of `rows` rows in one batch, for every storage option. */
+export const benchRolloutLogBytes = (shape: LogShape, rows: number): LogSize[] => {
+  const dir = mkdtempSync(join(tmpdir(), "advgrpo-bench-log-"));
+  try {
+    const data = rowsOf(shape, rows);
+    return OPTIONS.map(({ option, latentDtype, storeFeatures }, i) => {
+      const file = join(dir, `${i}.arrows`);
+      const log = openRolloutLog(file, {
+        runId: "bench", createdAt: "bench", pipelineConfig: "{}", rewardComponents: ["adversarial-dino"],
+        tensorSizes: { latent: shape.latent, feature: shape.feature, patchTokens: storeFeatures ? shape.patchTokens : null },
+        latentDtype, batchRows: rows, fsync: false,
+        encodePng: (image, height, width) => encodePng({ data: image, height, width }),
+      });
+      log.append(data);
+      log.close();
+      return { option, bytesPerRollout: statSync(file).size / rows };
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};

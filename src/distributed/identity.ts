@@ -1,0 +1,29 @@
+/**
+ * What makes a worker's groups belong to a learner's run: the same pipeline (hashed without the
+ * `distributed:` section, which only says how to reach the server and may differ per machine) and the
+ * same rollout layout on the wire.
+ */
+import { createHash } from "node:crypto";
+import { resolvedConfigJson } from "../pipeline/config/canonical-json.ts";
+import type { PipelineConfig } from "../pipeline/config/schema.ts";
+import type { Policy } from "../pipeline/policy.ts";
+import type { RewardModel } from "../pipeline/reward-model.ts";
+import type { WireMetadata } from "./rollout-wire.ts";
+
+export const configHash = (config: PipelineConfig): string => {
+  const { distributed: _transport, ...rest } = config;
+  return createHash("sha256").update(resolvedConfigJson(rest as PipelineConfig)).digest("hex").slice(0, 16);
+};
+
+export const wireMetadata = (config: PipelineConfig, policy: Policy, rewards: RewardModel): WireMetadata => {
+  const f = rewards.features.config;
+  return {
+    runId: config.run.name,
+    createdAt: "",
+    pipelineConfig: resolvedConfigJson(config),
+    rewardComponents: rewards.components.map((c) => c.component.name),
+    tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: f.dim!, patchTokens: (f.size / f.patchSize) ** 2 },
+    // The learner trains on these latents, so the wire never rounds them (record.latentDtype is the log's choice).
+    latentDtype: "float32",
+  };
+};

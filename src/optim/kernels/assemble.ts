@@ -1,0 +1,26 @@
+/**
+ * Assembles update.wat into update-wasm.ts (the bytes the optimiser instantiates), so the kernel's
+ * source of truth stays readable text and the product needs no assembler at run time.
+ *   node src/optim/kernels/assemble.ts
+ * test/optim/adam-kernel.test.ts fails when update-wasm.ts is not what this produces.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import initWabt from "wabt";
+
+const source = new URL("./update.wat", import.meta.url);
+const target = new URL("./update-wasm.ts", import.meta.url);
+
+export const assembleUpdateKernel = async (): Promise<string> => {
+  const wabt = await initWabt();
+  const module = wabt.parseWat("update.wat", readFileSync(source, "utf8"), { simd: true });
+  try {
+    module.validate();
+    const base64 = Buffer.from(module.toBinary({}).buffer).toString("base64");
+    return `// Generated from update.wat by assemble.ts: do not edit.\nexport const updateKernelBase64 =\n  "${base64}";\n`;
+  } finally {
+    module.destroy();
+  }
+};
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) writeFileSync(target, await assembleUpdateKernel());

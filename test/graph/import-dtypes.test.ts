@@ -1,0 +1,50 @@
+/** fp16/bf16 weights (widened to fp32) and the errors an unsupported file gets. */
+import { describe, expect, it } from "vitest";
+import { importGraph } from "../../src/graph/import.ts";
+import { encodeModel } from "../../src/graph/onnx-proto.ts";
+import { toOnnx } from "../../src/graph/serialize.ts";
+import { LocalSession } from "../../src/runtime/local-session.ts";
+import { f32 } from "../../src/runtime/tensors.ts";
+
+const FLOAT16 = 10;
+const BFLOAT16 = 16;
+/** 1, -2, 0.5, 65504 (fp16 max) as IEEE half bit patterns; bf16 as the top halves of float32. */
+const halfBits = Uint16Array.of(0x3c00, 0xc000, 0x3800, 0x7bff);
+const bf16Bits = Uint16Array.from([1, -2, 0.5, 3.140625], (v) => new Uint32Array(Float32Array.of(v).buffer)[0]! >>> 16);
+
+const modelWith = (dataType: number, bits: Uint16Array, node: { opType: string; attribute?: { name: string; type: number; i?: number }[] } = { opType: "Mul" }) =>
+  encodeModel({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }],
+    graph: {
+      name: "half",
+      input: [{ name: "x", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "n" }, { dimValue: 4 }] } } } }],
+      output: [{ name: "y", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "n" }, { dimValue: 4 }] } } } }],
+      initializer: [{ name: "w", dims: [4], dataType, rawData: new Uint8Array(bits.buffer) }],
+      node: [
+        { opType: "Cast", name: "/to_float", input: ["w"], output: ["wf"], attribute: [{ name: "to", type: 2, i: 1 }] },
+        { ...node, name: "/scale/op", input: ["x", "wf"], output: ["y"] },
+      ],
+    },
+  });
+
+const run = async (bytes: Uint8Array, x: number[]) => {
+  const imported = importGraph(bytes, "half.onnx", { n: 1 });
+  const session = await LocalSession.create("half", toOnnx(imported.graph));
+  const out = await session.run({ x: f32([1, 4], x) });
+  await session.release();
+  return Array.from(out.y!.data as Float32Array);
+};
+
+describe("reduced-precision weights", () => {
+  it("fp16 initialisers are widened to fp32 exactly", async () => {
+    expect(await run(modelWith(FLOAT16, halfBits), [1, 1, 1, 1])).toEqual([1, -2, 0.5, 65504]);
+  });
+  it("bf16 initialisers are widened to fp32 exactly", async () => {
+    expect(await run(modelWith(BFLOAT16, bf16Bits), [2, 2, 2, 2])).toEqual([2, -4, 1, 6.28125]);
+  });
+  it("an op without a definition is an error naming the op, the node and the file", () => {
+    expect(() => importGraph(modelWith(FLOAT16, halfBits, { opType: "BitShift" }), "half.onnx", { n: 1 }))
+      .toThrow(/cannot import ONNX model 'half\.onnx': op 'BitShift' \(node '\/scale\/op'\) is not supported/);
+  });
+});

@@ -1,0 +1,122 @@
+/**
+ * Imported models on disk: external data errors, training graphs that keep frozen weights as
+ * initialisers (external data beside them when big), LoRA factors in peft naming, and the merge of a
+ * LoRA file into the source model (`advgrpo export`).
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { writeGraph } from "../../src/graph/external-data.ts";
+import { Graph } from "../../src/graph/graph.ts";
+import { type AdapterSite, importInto, loadOnnx } from "../../src/graph/import.ts";
+import { LORA_METADATA_KEY, mergeLoraIntoOnnx, peftLoraFile } from "../../src/graph/lora-io.ts";
+import { encodeSafetensors } from "../../src/io/safetensors.ts";
+import { initParams, isAdapterParam, ParamScope } from "../../src/nn/params.ts";
+import { LocalSession } from "../../src/runtime/local-session.ts";
+import { compileForward, compileTrainStep, paramFeeds } from "../../src/train/train-graph.ts";
+import { makeRng } from "../../src/util/prng.ts";
+import { fixturePath, maxAbsDiff, recorded, recordedInputs } from "./onnx-fixtures.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "advgrpo-import-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const r = recorded("sd3_transformer");
+const feeds = recordedInputs(r);
+
+/** A private copy of the external-data fixture (model + its 3 data files) in its own folder, for a test to damage. */
+const externalCopy = (folder: string): string => {
+  const target = join(dir, folder);
+  mkdirSync(target);
+  for (const f of ["sd3_transformer_external.onnx", ...[0, 1, 2].map((k) => `sd3_transformer_external.onnx.data${k}`)]) copyFileSync(fixturePath(f), join(target, f));
+  return join(target, "sd3_transformer_external.onnx");
+};
+
+describe("external data", () => {
+  it("a missing external data file is an error naming the model, the tensor and the file", () => {
+    const path = externalCopy("missing");
+    rmSync(`${path}.data1`);
+    expect(() => loadOnnx(path)).toThrow(/cannot import ONNX model '.*missing\/sd3_transformer_external\.onnx': initialiser '.*': cannot open external data file '.*missing\/sd3_transformer_external\.onnx\.data1'/);
+  });
+
+  it("a truncated external data file is an error naming the tensor, the file and the bytes it needs", () => {
+    const path = externalCopy("truncated");
+    truncateSync(`${path}.data2`, statSync(`${path}.data2`).size - 100);
+    expect(() => loadOnnx(path)).toThrow(/initialiser '.*': external data file '.*truncated\/sd3_transformer_external\.onnx\.data2' has \d+ bytes but the tensor needs bytes \d+\.\.\d+ \(truncated file\?\)/);
+  });
+});
+
+const lora = { rank: 2, alpha: 3, targets: ["attn.to_q", "attn.to_k", "ff.net.0.proj", "norm1.linear"] };
+
+describe("training graphs from an imported model", () => {
+  it("frozen weights are initialisers (never inputs); only LoRA factors and data are fed; external data gives the same losses", async () => {
+    const model = loadOnnx(fixturePath("sd3_transformer_external.onnx"));
+    const train = compileTrainStep("ext-train", (scope, graph) => {
+      const bind = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, graph.input(name, "float32", t.shape)]));
+      const out = importInto(graph, model, { bind, scope }).outputs.out_hidden_states!;
+      return { loss: graph.op("ReduceSum", [graph.op("Mul", [out, out])[0]], { keepdims: 0 })[0]! };
+    }, isAdapterParam, { lora });
+    expect(train.params.every((p) => isAdapterParam(p.name))).toBe(true);
+    expect(train.dataInputs.map((d) => d.name).sort()).toEqual(Object.keys(feeds).sort());
+
+    // The same graph written embedded and with external data (as a > 2 GB one would be) computes bit-identically.
+    const graph = new Graph("ext");
+    const scope = new ParamScope(graph, { lora });
+    const bind = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, graph.input(name, "float32", t.shape)]));
+    graph.output(importInto(graph, model, { bind, scope }).outputs.out_hidden_states!, "out");
+    const params = initParams(scope.specs, 4);
+    const rng = makeRng(2);
+    for (const p of params) for (let i = 0; i < p.data.length; i++) p.data[i] = 0.2 * rng.normal();
+    const embedded = writeGraph(graph, join(dir, "embedded.onnx"), { external: "never" });
+    const external = writeGraph(graph, join(dir, "external.onnx"), { external: "always" });
+    expect(external.dataBytes).toBeGreaterThan(0.9 * embedded.modelBytes - external.modelBytes);
+    const run = async (path: string) => {
+      const s = await LocalSession.createFromFile(path, path);
+      const out = await s.run({ ...paramFeeds(params), ...feeds });
+      await s.release();
+      return Array.from(out.out!.data as Float32Array);
+    };
+    expect(await run(external.modelPath)).toEqual(await run(embedded.modelPath));
+  });
+});
+
+describe("LoRA factors in peft naming, merged into the source model", () => {
+  it("the peft file has diffusers' keys and shapes; merging it into the ONNX file reproduces the adapted graph", async () => {
+    let adapters: readonly AdapterSite[] = [];
+    const forward = compileForward("adapted", (scope, graph) => {
+      const bind = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, graph.input(name, "float32", t.shape)]));
+      const imported = importInto(graph, loadOnnx(fixturePath("sd3_transformer.onnx")), { bind, scope });
+      adapters = imported.adapters;
+      return { out: imported.outputs.out_hidden_states! };
+    }, { lora });
+    const params = initParams(forward.params, 6);
+    const rng = makeRng(3);
+    for (const p of params) if (p.name.endsWith("lora_B")) for (let i = 0; i < p.data.length; i++) p.data[i] = 0.3 * rng.normal();
+    const session = await LocalSession.create("adapted", forward.bytes);
+    const adapted = (await session.run({ ...paramFeeds(params), ...feeds })).out!.data as Float32Array;
+    await session.release();
+    expect(maxAbsDiff(adapted, r.tensors.get("output.out_hidden_states")!.data)).toBeGreaterThan(1e-2);
+
+    const file = peftLoraFile(adapters, params, lora);
+    const names = file.tensors.map((t) => t.name);
+    expect(names).toContain("transformer.transformer_blocks.0.attn.to_q.lora_A.weight");
+    expect(names).toContain("transformer.transformer_blocks.1.norm1.linear.lora_B.weight");
+    const qA = file.tensors.find((t) => t.name === "transformer.transformer_blocks.0.attn.to_q.lora_A.weight")!;
+    const ffB = file.tensors.find((t) => t.name === "transformer.transformer_blocks.0.ff.net.0.proj.lora_B.weight")!;
+    expect([qA.shape, ffB.shape]).toEqual([[2, 32], [128, 2]]);
+    expect(JSON.parse(file.metadata[LORA_METADATA_KEY]!)).toMatchObject({ "transformer.r": 2, "transformer.lora_alpha": 2 });
+    const loraPath = join(dir, "pytorch_lora_weights.safetensors");
+    writeFileSync(loraPath, encodeSafetensors(file));
+
+    // Merge into the external-data copy: reads external weights, writes a self-contained file.
+    const src = externalCopy("merge");
+    const merged = mergeLoraIntoOnnx(src, loraPath, join(dir, "merged.onnx"));
+    expect(merged.merged).toBe(adapters.length);
+    const mergedSession = await LocalSession.createFromFile("merged", merged.modelPath);
+    const out = (await mergedSession.run(feeds)).out_hidden_states!.data as Float32Array;
+    await mergedSession.release();
+    const error = maxAbsDiff(out, adapted);
+    console.log(`[lora-io] merged export vs adapted graph: max abs error ${error.toExponential(2)}`);
+    expect(error).toBeLessThan(1e-4);
+  });
+});

@@ -1,0 +1,61 @@
+/** Issue 12 class 4: every configured file and field is used or refused at load time. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Effect } from "effect";
+import { describe, expect, it } from "vitest";
+import { saveTrainingState } from "../../src/io/training-state.ts";
+import { decodePipelineConfig, loadPipelineFile } from "../../src/pipeline/config/index.ts";
+import { loadReferences } from "../../src/pipeline/references.ts";
+import { buildRewardModel, loadBackbone } from "../../src/pipeline/reward-model.ts";
+import { headsTrainedIn, trainingPrompts } from "../../src/pipeline/state.ts";
+import { defaultExecution } from "../../src/runtime/execution.ts";
+import { makeRng } from "../../src/util/prng.ts";
+import { writeTinyGenerator, writeTinyPipeline } from "./fixtures.ts";
+
+const rewardModelFor = async (dir: string, rewards: string) => {
+  const config = await Effect.runPromise(loadPipelineFile(writeTinyPipeline(dir, await writeTinyGenerator(dir), 1, `rewards: ${rewards}`)));
+  const features = await loadBackbone(config, defaultExecution);
+  const references = await loadReferences(config, trainingPrompts(config), features, config.world.imageSize);
+  return { config, model: await buildRewardModel(config, features, references, defaultExecution) };
+};
+
+describe("rewards[].checkpoint of a frozen discriminator", () => {
+  it("is the head that scores, and it is never trained", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-frozen-"));
+    const trained = await rewardModelFor(dir, "[{ kind: adversarial-dino }]");
+    const rng = makeRng(3);
+    const head = trained.model.discriminator.params.map((p) => ({ ...p, data: p.data.map(() => rng.normal()) }));
+    await trained.model.release();
+    const file = join(dir, "head.safetensors");
+    await saveTrainingState(file, { weights: { discriminator: head }, optimizers: {}, metadata: {} });
+
+    const { config, model } = await rewardModelFor(dir, `[{ kind: adversarial-dino }, { kind: frozen-discriminator, checkpoint: ${file} }]`);
+    try {
+      expect(model.frozen!.params.map((p) => Array.from(p.data))).toEqual(head.map((p) => Array.from(p.data)));
+      expect(headsTrainedIn({ ...config, discriminator: { ...config.discriminator, warmupEpochs: 5 } }, model, 0)).toEqual([model.discriminator]);
+    } finally {
+      await model.release();
+    }
+  });
+
+  it("a missing file fails naming the field", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-frozen-"));
+    await expect(rewardModelFor(dir, `[{ kind: frozen-discriminator, checkpoint: ${join(dir, "nope.safetensors")} }]`)).rejects.toThrow(/rewards\[0\]\.checkpoint: .*nope\.safetensors does not exist/);
+  });
+});
+
+describe("fields nothing reads are refused", () => {
+  it("compute.workers (sessions run in one worker thread) is an unknown key", async () => {
+    const error = await Effect.runPromise(Effect.flip(decodePipelineConfig({ compute: { workers: 4 } }, "p.yaml")));
+    if (error._tag !== "PipelineFieldError") throw error;
+    expect(error.issues[0]).toMatchObject({ path: "compute.workers" });
+  });
+
+  it("learner.stepsPerEpoch above the epoch's groups is refused: steps take whole groups", async () => {
+    const error = await Effect.runPromise(Effect.flip(decodePipelineConfig({ sampler: { promptsPerEpoch: 4, groupSize: 4 }, learner: { stepsPerEpoch: 5 } }, "p.yaml")));
+    if (error._tag !== "PipelineInvariantError") throw error;
+    expect(error.violations[0]).toMatchObject({ path: "learner.stepsPerEpoch" });
+    expect(error.violations[0]!.fix).toContain("at most 4");
+  });
+});
