@@ -18,6 +18,8 @@ import { readMetricsLog } from "../../src/report/metrics-log.ts";
 import { tinySd3Pipeline } from "./fixtures.ts";
 
 const quiet = { progress: () => {}, stopRequested: () => false };
+/** How often the kill test looks for the checkpoint it waits for (only how soon it notices, never the outcome). */
+const CHECKPOINT_POLL_MS = 10;
 
 const cli = (args: string[]) => spawn(join(process.cwd(), "node_modules/.bin/node"), ["src/cli/main.ts", ...args], { stdio: ["ignore", "pipe", "pipe"] });
 
@@ -48,7 +50,7 @@ describe("the SD3 architecture end to end (tiny torch exports)", () => {
 
     const report = await replayRun(folder.root);
     expect(report.differs, JSON.stringify(report.columns.filter((c) => c.differing > 0))).toBe(false);
-  }, 180_000);
+  });
 
   it("the external-data transformer (3 files) trains bit-identically to the embedded one", async () => {
     const losses = async (model: string) => {
@@ -61,7 +63,7 @@ describe("the SD3 architecture end to end (tiny torch exports)", () => {
     const external = await losses("test/fixtures/onnx/sd3_transformer_external.onnx");
     expect(embedded.length).toBe(2); // one generator epoch of two optimiser steps
     expect(external).toEqual(embedded);
-  }, 120_000);
+  });
 
   it("a run killed with SIGKILL resumes to the same rollouts and adapters as an uninterrupted run", async () => {
     const straightDir = mkdtempSync(join(tmpdir(), "advgrpo-sd3-straight-"));
@@ -79,7 +81,7 @@ describe("the SD3 architecture end to end (tiny torch exports)", () => {
           child.kill("SIGKILL");
           resolve();
         }
-      }, 10);
+      }, CHECKPOINT_POLL_MS);
       child.on("exit", (code) => {
         clearInterval(poll);
         if (code !== null) reject(new Error(`run finished (exit ${code}) before it could be killed`));
@@ -95,5 +97,5 @@ describe("the SD3 architecture end to end (tiny torch exports)", () => {
     expect(b.map((r) => [r.epoch, r.groupId, r.member, r.seed, r.reward])).toEqual(a.map((r) => [r.epoch, r.groupId, r.member, r.seed, r.reward]));
     const [sa, sb] = [await loadTrainingState(listCheckpoints(runFolderOf(straight)).at(-1)!), await loadTrainingState(listCheckpoints(folder).at(-1)!)];
     expect(sb.weights.generator!.map((p) => Array.from(p.data))).toEqual(sa.weights.generator!.map((p) => Array.from(p.data)));
-  }, 180_000);
+  });
 });
