@@ -3,6 +3,7 @@ import { NoGradientRuleError } from "../graph/errors.ts";
 import { type Graph, type Node, numel, type Tensor } from "../graph/graph.ts";
 import { add } from "../graph/ops.ts";
 import { rules } from "./rules/index.ts";
+import { isStopped } from "./stop-gradient.ts";
 
 /** Ops whose outputs carry no gradient (comparisons, rounding): a path through them contributes zero. */
 const nonDifferentiable = new Set(["Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Equal", "And", "Or", "Not", "Sign", "Floor"]);
@@ -14,7 +15,7 @@ const filledLike = (t: Tensor, value: number, name: string): Tensor =>
 const nodesOnPath = (graph: Graph, loss: Tensor, wrt: readonly Tensor[]): { path: Node[]; dependsOnWrt: Set<Tensor> } => {
   const dependsOnWrt = new Set<Tensor>(wrt);
   for (const node of graph.nodes) {
-    if (nonDifferentiable.has(node.op)) continue;
+    if (nonDifferentiable.has(node.op) || node.outputs.some(isStopped)) continue;
     if (node.inputs.some((t) => t && dependsOnWrt.has(t))) for (const out of node.outputs) if (isFloat(out.dtype)) dependsOnWrt.add(out);
   }
   const feedsLoss = new Set<Tensor>([loss]);

@@ -5,12 +5,8 @@
  */
 import { Effect } from "effect";
 import { decodePipelineConfig, loadPipelineFile } from "../pipeline/config/load.ts";
-import { Evaluator } from "../pipeline/evaluation.ts";
-import { buildPolicy } from "../pipeline/policy.ts";
-import { loadReferences } from "../pipeline/references.ts";
-import { buildRewardModel, loadBackbone } from "../pipeline/reward-model.ts";
+import { buildRun, withRun } from "../pipeline/compose.ts";
 import { createRunFolder, runFolderOf } from "../pipeline/run-folder.ts";
-import { trainingPrompts } from "../pipeline/state.ts";
 
 export const evalCommand = async (args: readonly string[]): Promise<void> => {
   const file = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--weights");
@@ -20,18 +16,11 @@ export const evalCommand = async (args: readonly string[]): Promise<void> => {
   const config = args.includes("--weights") && weights
     ? await Effect.runPromise(decodePipelineConfig({ ...loaded, generator: { ...loaded.generator, checkpoint: weights } }, file))
     : loaded;
-  const execution = { providers: config.compute.executionProviders, intraOpThreads: config.compute.intraOpThreads, spinning: config.compute.allowSpinning };
   const folder = runFolderOf(config);
   createRunFolder(folder);
-  const policy = await buildPolicy(config, execution);
-  const features = await loadBackbone(config, execution);
-  const rewards = await buildRewardModel(config, features, await loadReferences(config, trainingPrompts(config), features, policy.imageSize), execution);
-  const evaluator = await Evaluator.create(config, policy, rewards, folder.root, execution);
-  try {
+  await withRun(buildRun(config, { runDir: folder.root }), async ({ evaluator }) => {
     const metrics = await evaluator.evaluate(0);
     for (const [name, value] of Object.entries(metrics)) process.stdout.write(`${name.padEnd(20)} ${value.toFixed(4)}\n`);
     process.stdout.write(`grid: ${folder.grids}\n`);
-  } finally {
-    await Promise.all([policy.release(), rewards.release(), evaluator.release()]);
-  }
+  });
 };

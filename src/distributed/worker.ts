@@ -11,10 +11,9 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { copyParamsInto } from "../optim/param-set.ts";
 import { rolloutPorts, StageClock } from "../pipeline/adapters.ts";
 import type { PipelineConfig } from "../pipeline/config/schema.ts";
-import { buildPolicy, type Policy } from "../pipeline/policy.ts";
-import { loadReferences } from "../pipeline/references.ts";
-import { buildRewardModel, loadBackbone, type RewardModel } from "../pipeline/reward-model.ts";
-import { trainingPrompts } from "../pipeline/state.ts";
+import { buildRun, withRun } from "../pipeline/compose.ts";
+import type { Policy } from "../pipeline/policy.ts";
+import type { RewardModel } from "../pipeline/reward-model.ts";
 import type { ScoredRollout } from "../rollout/rollout.ts";
 import { assembleGroups } from "../stages/assembleGroups.ts";
 import { extractFeatures } from "../stages/extractFeatures.ts";
@@ -73,72 +72,67 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
   if (!d) throw new Error("advgrpo worker: the pipeline has no distributed: section (distributed.url names the learner's NATS server)");
   const hash = configHash(config);
   const bus = await openBus({ url: d.url, runName: config.run.name, ackDeadlineMs: d.ackDeadline * 1000, onStatus: options.progress });
-  const release: (() => Promise<void>)[] = [() => bus.close()];
   try {
     const claimed = await waitForLearner(bus, config, options);
     if (options.stopRequested()) return { groups: 0 };
     if (claimed !== hash) throw new ConfigHashMismatch({ run: config.run.name, expected: claimed, found: hash, source: "advgrpo worker" });
 
-    const execution = { providers: config.compute.executionProviders, intraOpThreads: config.compute.intraOpThreads, spinning: config.compute.allowSpinning };
-    const policy = await buildPolicy(config, execution);
-    release.push(() => policy.release());
-    const features = await loadBackbone(config, execution);
-    const rewards = await buildRewardModel(config, features, await loadReferences(config, trainingPrompts(config), features, policy.imageSize), execution);
-    release.push(() => rewards.release());
-    const ports = rolloutPorts({ policy, rewards, clock: new StageClock() });
-    const metadata = wireMetadata(config, policy, rewards);
-    const G = config.sampler.groupSize;
-    let loaded: string | undefined;
+    return await withRun(buildRun(config), async ({ policy, rewards }) => {
+      const ports = rolloutPorts({ policy, rewards, clock: new StageClock() });
+      const metadata = wireMetadata(config, policy, rewards);
+      const G = config.sampler.groupSize;
+      let loaded: string | undefined;
 
-    const scoreGroup = async (task: GroupTask): Promise<ScoredRollout[]> => {
-      if (loaded !== task.weights) {
-        applyWeights(await fetchWeights(bus, task.weights), `object ${bus.names.objectBucket}/${task.weights}`, policy, rewards);
-        loaded = task.weights;
-      }
-      const [group] = await lastValueFrom(
-        from(task.keys).pipe(
-          sampleBatches(ports.sampler, { batchSize: G, concurrency: 1 }),
-          extractFeatures(ports.features, { batchSize: G, concurrency: 1 }),
-          scoreRewards(ports.rewards, { batchSize: G, concurrency: 1 }),
-          assembleGroups({ groupSize: G, onMemberError: "fail", maxOpenGroups: 1 }),
-          toArray(),
-        ),
-      );
-      if (!group) throw new Error(`task ${task.epoch}/${task.groupId}: the group produced no rows`);
-      return [...group];
-    };
-
-    const handle = async (msg: JsMsg): Promise<void> => {
-      const task = parseTask(msg.subject, msg.data);
-      if (task.configHash !== hash) {
-        msg.nak();
-        throw new ConfigHashMismatch({ run: config.run.name, expected: task.configHash, found: hash, source: `task ${task.epoch}/${task.groupId}` });
-      }
-      const rows = await scoreGroup(task);
-      await publishGroup(bus, task, metadata, rows);
-      await msg.ackAck();
-      options.progress(`group ${task.groupId} of epoch ${task.epoch} (attempt ${task.attempt}, delivery ${msg.info.deliveryCount}) published`);
-    };
-
-    const consumer = await bus.js.consumers.get(bus.names.taskStream, bus.names.taskConsumer);
-    options.progress(`worker ready for run '${config.run.name}' (pipeline ${hash}) at ${d.url}`);
-    let groups = 0;
-    while (!options.stopRequested()) {
-      const held: JsMsg[] = [];
-      for await (const msg of await consumer.fetch({ max_messages: d.maxInFlightGroupsPerWorker, expires: 1000 })) held.push(msg);
-      // Every held task stays ours while this worker lives, also those waiting behind the one in progress.
-      const alive = setInterval(() => held.forEach((m) => m.working()), Math.max(100, (d.ackDeadline * 1000) / 3));
-      try {
-        for (const msg of held) {
-          await handle(msg);
-          groups += 1;
+      const scoreGroup = async (task: GroupTask): Promise<ScoredRollout[]> => {
+        if (loaded !== task.weights) {
+          applyWeights(await fetchWeights(bus, task.weights), `object ${bus.names.objectBucket}/${task.weights}`, policy, rewards);
+          loaded = task.weights;
         }
-      } finally {
-        clearInterval(alive);
+        const [group] = await lastValueFrom(
+          from(task.keys).pipe(
+            sampleBatches(ports.sampler, { batchSize: G, concurrency: 1 }),
+            extractFeatures(ports.features, { batchSize: G, concurrency: 1 }),
+            scoreRewards(ports.rewards, { batchSize: G, concurrency: 1 }),
+            assembleGroups({ groupSize: G, onMemberError: "fail", maxOpenGroups: 1 }),
+            toArray(),
+          ),
+        );
+        if (!group) throw new Error(`task ${task.epoch}/${task.groupId}: the group produced no rows`);
+        return [...group];
+      };
+
+      const handle = async (msg: JsMsg): Promise<void> => {
+        const task = parseTask(msg.subject, msg.data);
+        if (task.configHash !== hash) {
+          msg.nak();
+          throw new ConfigHashMismatch({ run: config.run.name, expected: task.configHash, found: hash, source: `task ${task.epoch}/${task.groupId}` });
+        }
+        const rows = await scoreGroup(task);
+        await publishGroup(bus, task, metadata, rows);
+        await msg.ackAck();
+        options.progress(`group ${task.groupId} of epoch ${task.epoch} (attempt ${task.attempt}, delivery ${msg.info.deliveryCount}) published`);
+      };
+
+      const consumer = await bus.js.consumers.get(bus.names.taskStream, bus.names.taskConsumer);
+      options.progress(`worker ready for run '${config.run.name}' (pipeline ${hash}) at ${d.url}`);
+      let groups = 0;
+      while (!options.stopRequested()) {
+        const held: JsMsg[] = [];
+        for await (const msg of await consumer.fetch({ max_messages: d.maxInFlightGroupsPerWorker, expires: 1000 })) held.push(msg);
+        // Every held task stays ours while this worker lives, also those waiting behind the one in progress.
+        const alive = setInterval(() => held.forEach((m) => m.working()), Math.max(100, (d.ackDeadline * 1000) / 3));
+        try {
+          for (const msg of held) {
+            await handle(msg);
+            groups += 1;
+          }
+        } finally {
+          clearInterval(alive);
+        }
       }
-    }
-    return { groups };
+      return { groups };
+    });
   } finally {
-    for (const r of release.reverse()) await r();
+    await bus.close();
   }
 };

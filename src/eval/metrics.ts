@@ -79,7 +79,7 @@ const rate = (flags: readonly boolean[]): number => mean(flags.map((f) => (f ? 1
 
 const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
-/** Cosine similarity of L2-normalised features, max over the references (algorithm.md: static DINO similarity). */
+/** Cosine similarity of L2-normalised features, max over the references (docs/algorithm.md §3, static DINO similarity). */
 export const dinoSimilarity = (feature: Float32Array, references: readonly Float32Array[]): number => {
   if (references.length === 0) throw new MetricsInputError({ field: "references", expected: "at least one reference feature", found: "none" });
   const featureNorm = norm(feature);

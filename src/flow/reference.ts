@@ -1,5 +1,5 @@
 /**
- * Float64 transcriptions of algorithm.md section 3, element by element, for tests to check the step graphs
+ * Float64 transcriptions of docs/algorithm.md §2, element by element, for tests to check the step graphs
  * against. Nothing outside tests uses them: sampling and training run the graphs.
  */
 import type { StochasticMethod } from "./steps.ts";

@@ -1,5 +1,5 @@
 /**
- * The shifted sigma schedule of the flow-matching sampler and the SDE window (algorithm.md section 2-3).
+ * The shifted sigma schedule of the flow-matching sampler and the SDE window (docs/algorithm.md §1, §2).
  * Sigma is the noise fraction t of x_t = (1 - t) x0 + t x1: 1 is pure noise, 0 is data.
  */
 import { FlowConfigError } from "./errors.ts";

@@ -1,5 +1,5 @@
 /**
- * One denoising step of the flow-matching sampler as graph-building functions (algorithm.md sections 2-3).
+ * One denoising step of the flow-matching sampler as graph-building functions (docs/algorithm.md §2).
  *
  * Sigmas are tensors, never baked-in numbers: a scalar [] or one value per sample [B], so one session serves
  * every step and the values recorded with a transition are the values the graph saw. The sampler's log-prob

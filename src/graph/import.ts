@@ -141,6 +141,9 @@ export interface AdapterSite {
   readonly layout: "in_out" | "out_in";
   readonly inFeatures: number;
   readonly outFeatures: number;
+  /** Full parameter names of the factors (with the scope's prefix): A [in, rank], B [rank, out]. */
+  readonly paramA: string;
+  readonly paramB: string;
 }
 
 export interface ImportOptions {
@@ -231,8 +234,8 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
     const [rows, cols] = weight.constant.shape as [number, number];
     const [inFeatures, outFeatures] = layout === "in_out" ? [rows, cols] : [cols, rows];
     const module = modules[0]!;
-    adapters.push({ module, node: nodeName, weight: weight.name, layout, inFeatures, outFeatures });
     const scope = options.scope!.child(module);
+    adapters.push({ module, node: nodeName, weight: weight.name, layout, inFeatures, outFeatures, paramA: `${scope.prefix}lora_A`, paramB: `${scope.prefix}lora_B` });
     const down = scope.param("lora_A", [inFeatures, lora.rank], { kind: "uniform", bound: 1 / Math.sqrt(inFeatures) });
     const up = scope.param("lora_B", [lora.rank, outFeatures], { kind: "zeros" });
     return add(y, mul(matmul(matmul(x, down), up), lora.alpha / lora.rank));

@@ -44,8 +44,8 @@ export const peftLoraFile = (adapters: readonly AdapterSite[], params: ParamSet,
   const tensors = adapters.flatMap((site) => {
     if (seen.has(site.module)) return [];
     seen.add(site.module);
-    const a = find(`${site.module}.lora_A`);
-    const b = find(`${site.module}.lora_B`);
+    const a = find(site.paramA);
+    const b = find(site.paramB);
     return [
       { name: `${component}.${site.module}.lora_A.weight`, dtype: "F32" as const, shape: [lora.rank, site.inFeatures], data: transpose(a.data, site.inFeatures, lora.rank) },
       { name: `${component}.${site.module}.lora_B.weight`, dtype: "F32" as const, shape: [site.outFeatures, lora.rank], data: transpose(b.data, lora.rank, site.outFeatures, lora.alpha / lora.rank) },

@@ -3,7 +3,7 @@ import { cloneParams, copyParamsInto, getMatching, indexByName, paramSet } from 
 import type { ParamSet } from "./param-set.ts";
 
 export interface EmaConfig {
-  /** Upper bound of the decay; default 0.9 (algorithm.md section 5). */
+  /** Upper bound of the decay; default 0.9 (docs/algorithm.md §6). */
   readonly maxDecay?: number;
   /** Average on every `every`-th optimiser step; default 8. */
   readonly every?: number;

@@ -138,7 +138,7 @@ export class Evaluator {
     };
   }
 
-  /** grids/epoch-NNNN.png: one row per prompt, its seeds' samples, then a reference image. */
+  /** grids/after-NNNN-epochs.png (gridFileName): one row per prompt, its seeds' samples, then a reference image. */
   private writeGrid(epoch: number, groups: readonly RgbImage[][]): void {
     const rows = groups.slice(0, GRID_PROMPTS).map((images, p) => [...images, this.references.get(this.prompts[p]!)![0]!]);
     writeFileSync(join(this.gridDir, gridFileName(epoch)), gridPng(rows, { scale: 3, gap: 2 }));

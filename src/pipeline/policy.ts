@@ -7,7 +7,7 @@
 import { fileURLToPath } from "node:url";
 import { FlowSampler } from "../flow/sampler.ts";
 import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
-import { cpsMethod, odeMethod, sdeMethod, type StochasticMethod } from "../flow/steps.ts";
+import { cpsMethod, odeMethod, sdeMethod, type StepMethod, type StochasticMethod } from "../flow/steps.ts";
 import type { AdapterSite } from "../graph/import.ts";
 import { loadOnnx } from "../graph/import.ts";
 import { type LatentDecoder, pixelDecoder } from "../models/generator/decoder.ts";
@@ -23,8 +23,11 @@ import { adamW } from "../optim/adam.ts";
 import { Ema } from "../optim/ema.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { cloneParams, type ParamSet, type ParamTensor } from "../optim/param-set.ts";
-import { GeneratorLearner } from "../rl/learner.ts";
-import { ditNetwork, guidedVelocityModel, type PolicyConfig, policyLossModel, REFERENCE_SCOPE, type TextEmbeddings, type VelocityNetwork } from "../rl/policy-graph.ts";
+import { awmLossModel } from "../rl/awm-loss.ts";
+import { forwardPlan } from "../rl/forward-plan.ts";
+import { GeneratorLearner, windowPlan } from "../rl/learner.ts";
+import { nftLossModel } from "../rl/nft-loss.ts";
+import { ditNetwork, guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLossModel, REFERENCE_SCOPE, type TextEmbeddings, type VelocityNetwork } from "../rl/policy-graph.ts";
 import { PolicySampler } from "../rl/policy-sampler.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
 import { LocalSession } from "../runtime/local-session.ts";
@@ -54,8 +57,40 @@ export interface Policy {
   release(): Promise<void>;
 }
 
-const stochasticMethod = (sampler: PipelineConfig["sampler"]): StochasticMethod =>
-  sampler.kind === "sde" ? sdeMethod(sampler.noiseLevel) : cpsMethod(sampler.noiseLevel, sampler.logProb);
+const samplingMethod = (sampler: PipelineConfig["sampler"]): StepMethod =>
+  sampler.kind === "ode" ? odeMethod : sampler.kind === "sde" ? sdeMethod(sampler.noiseLevel) : cpsMethod(sampler.noiseLevel, sampler.logProb);
+
+const requireStochastic = (method: StepMethod): StochasticMethod => {
+  if (method.kind === "ode") throw new Error("sampler.kind: ode has no log-probs for learner.objective: grpo; use cps or sde");
+  return method;
+};
+
+/** The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. */
+const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod) => {
+  const { learner: l, sampler: s } = config;
+  // CFG-free training evaluates the conditional branch alone, whatever guided the samples.
+  const trained: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
+  const schedule = sigmaSchedule(s.steps, s.shift);
+  if (l.objective === "nft") {
+    return {
+      model: nftLossModel({ ...trained, beta: l.nft.beta, advantageClip: l.advantageClip, klBeta: l.klBeta }),
+      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, trained),
+      readsSamplingPolicy: true,
+    };
+  }
+  if (l.objective === "awm") {
+    return {
+      model: awmLossModel({ ...trained, weighting: l.awm.weighting, ghuberPower: l.awm.ghuberPower, advantageClip: l.advantageClip, klBeta: l.klBeta }),
+      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, trained),
+      readsSamplingPolicy: false,
+    };
+  }
+  return {
+    model: policyLossModel({ ...trained, method: requireStochastic(method), clipRange: l.clipRange, klBeta: l.klBeta, ratioNormalisation: l.ratioNormalisation }),
+    plan: windowPlan(trained),
+    readsSamplingPolicy: l.ratioNormalisation === "grpo-guard",
+  };
+};
 
 /** The first `n` rows of a [n + 1, ...] batch, and its last row (the empty prompt's) repeated n times. */
 const conditionalAndEmpty = (all: Float32Array, n: number): [Float32Array, Float32Array] => {
@@ -157,24 +192,31 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
 };
 
 export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
+  if (config.generator.kind === "onnx" && config.learner.objective !== "grpo" && config.generator.onnx?.vaeDecoder !== undefined) {
+    throw new Error(`learner.objective '${config.learner.objective}' reads each rollout's clean sample x0 from its recorded image; a latent generator's x0 is its VAE latent, which the rollout log does not hold: use learner.objective: grpo`);
+  }
   const parts = config.generator.kind === "embedded" ? await embeddedParts(config) : await onnxParts(config, { train: trainingPrompts(config), heldOut: heldOutPrompts(config) }, execution);
   const { net } = parts;
   const { sampler: s, learner: l } = config;
   const lora = l.lora ? { rank: l.lora.rank, alpha: l.lora.alpha, targets: l.lora.targets } : undefined;
   const policy: PolicyConfig = { net, batch: s.groupSize, cfgWeight: s.cfgWeight };
-  const method = stochasticMethod(s);
+  const method = samplingMethod(s);
+  const latentShape = net.latentShape;
+  const objective = objectiveOf(config, policy, method);
   const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
-  const trainable = (name: string) => !name.startsWith(`${REFERENCE_SCOPE}.`) && (lora ? isAdapterParam(name) : true);
-  const lossGraph = compileTrainStep("policy-loss", policyLossModel({ ...policy, method, clipRange: l.clipRange, klBeta: l.klBeta }), trainable, { lora });
+  const frozen = [REFERENCE_SCOPE, OLD_SCOPE].map((scope) => `${scope}.`);
+  const trainable = (name: string) => !frozen.some((prefix) => name.startsWith(prefix)) && (lora ? isAdapterParam(name) : true);
+  const lossGraph = compileTrainStep(`${l.objective}-loss`, objective.model, trainable, { lora });
 
   // Pretrained weights by name; adapters (absent from the file) start from their init (B = 0: the base model).
   const fresh = initParams(velocityGraph.params, config.run.seed);
   const params = fresh.map((p) => parts.pretrained.get(p.name) ?? p).map((p) => ({ ...p, data: p.data.slice() }));
-  const reference = l.klBeta > 0 ? cloneParams(params).map((p) => ({ ...p, name: `${REFERENCE_SCOPE}.${p.name}` })) : [];
+  const scoped = (scope: string) => cloneParams(params).map((p) => ({ ...p, name: `${scope}.${p.name}` }));
+  const reference = l.klBeta > 0 ? scoped(REFERENCE_SCOPE) : [];
+  const old = objective.readsSamplingPolicy ? scoped(OLD_SCOPE) : [];
   const optimizer = adamW(params, { lr: l.lr, betas: l.betas, eps: l.epsilon, weightDecay: l.weightDecay, trainable: lossGraph.trainable });
   const ema = l.ema.enabled ? new Ema(params, { maxDecay: l.ema.maxDecay, every: l.ema.every }) : undefined;
 
-  const latentShape = net.latentShape;
   const schedule = sigmaSchedule(s.steps, s.shift);
   const policyExecution = parts.policyGraphOptimization ? { ...execution, graphOptimization: parts.policyGraphOptimization } : execution;
   const velocitySession = await LocalSession.create(velocityGraph.name, velocityGraph.bytes, policyExecution);
@@ -185,7 +227,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const evalSession = await LocalSession.create(evalGraph.name, evalGraph.bytes, policyExecution);
   const evalFlow = FlowSampler.create({ latentShape, schedule: sigmaSchedule(s.evalSteps, s.shift), window: sdeWindow(s.evalSteps, 0, 0), method: odeMethod, execution });
   const lossSession = await LocalSession.create(lossGraph.name, lossGraph.bytes, policyExecution);
-  const learnerParams = [...params, ...reference];
+  const learnerParams = [...params, ...reference, ...old];
   return {
     config: policy,
     text: parts.text,
@@ -193,14 +235,16 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     optimizer,
     ema,
     ...(parts.adapters ? { adapters: parts.adapters } : {}),
-    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder),
+    // Only GRPO learns from the window's transitions; the other objectives need the image alone.
+    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo" }),
     learner: new GeneratorLearner({
       graph: lossGraph,
       runner: lossSession,
       params: learnerParams,
       optimizer,
       ema,
-      policy,
+      plan: objective.plan,
+      ...(objective.readsSamplingPolicy ? { samplingPolicy: { live: params, old } } : {}),
       options: { maxGradNorm: l.gradClip },
     }),
     evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow, parts.decoder),

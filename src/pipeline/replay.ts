@@ -21,11 +21,11 @@ import type { AdvantagedRollout } from "../rollout/rollout.ts";
 import { decodePipelineConfig } from "./config/load.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { formatTable, groupsOf, readRunRecords, RunFolderError, type RunRecords } from "./inspect.ts";
-import { buildPolicy, type Policy } from "./policy.ts";
-import { loadReferences } from "./references.ts";
-import { buildRewardModel, concatFeatures, loadBackbone, type RewardModel } from "./reward-model.ts";
+import { buildRun, withRun } from "./compose.ts";
+import type { Policy } from "./policy.ts";
+import { concatFeatures, type RewardModel } from "./reward-model.ts";
 import { checkpointFile } from "./run-folder.ts";
-import { applyState, batchLabel, captureState, headsTrainedIn, trainingPrompts } from "./state.ts";
+import { applyState, batchLabel, captureState, headsTrainedIn } from "./state.ts";
 
 export interface ReplayOptions {
   /** Only this epoch. */
@@ -219,7 +219,8 @@ class Replayer {
       const where = { epoch, step };
       for (const [name, v] of Object.entries(stats)) this.compare.add(`generator.${name}`, where, recorded[step]?.metrics[name] ?? NaN, v);
       // The first step of an epoch samples and learns with the same weights: its ratio must be exactly 1.
-      if (step === 0) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([stats.ratioMin, stats.ratioMax]));
+      // (GRPO only: the forward-process objectives have no ratio.)
+      if (step === 0 && "ratioMin" in stats) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([stats.ratioMin, stats.ratioMax]));
     }
   }
 
@@ -251,7 +252,6 @@ export const replayRun = async (root: string, options: ReplayOptions = {}): Prom
   const tolerance = options.tolerance ?? 0;
   const records = readRunRecords(root);
   const config = await readConfig(records);
-  const execution = { providers: config.compute.executionProviders, intraOpThreads: config.compute.intraOpThreads, spinning: config.compute.allowSpinning };
   const byEpoch = new Map<number, RecordedRollout[]>();
   for (const row of records.log.rows) byEpoch.set(row.epoch, [...(byEpoch.get(row.epoch) ?? []), row]);
   const lastEpoch = Math.max(-1, ...byEpoch.keys());
@@ -269,19 +269,14 @@ export const replayRun = async (root: string, options: ReplayOptions = {}): Prom
     throw new RunFolderError({ folder: root, reason: `the rollout log has no rows of group ${options.group}${options.epoch === undefined ? "" : ` in epoch ${options.epoch}`}` });
   }
 
-  const prompts = trainingPrompts(config);
-  const policy = await buildPolicy(config, execution);
-  const features = await loadBackbone(config, execution);
-  const rewards = await buildRewardModel(config, features, await loadReferences(config, prompts, features, policy.imageSize), execution);
-  const replayer = new Replayer({ records, config, policy, rewards, tolerance });
-  try {
+  const replayer = await withRun(buildRun(config), async ({ policy, rewards }) => {
+    const replayer = new Replayer({ records, config, policy, rewards, tolerance });
     for (const epoch of epochs) {
       options.progress?.(`replaying epoch ${epoch}`);
       await replayer.epoch(epoch, byEpoch.get(epoch)!, complete(epoch), options.group);
     }
-  } finally {
-    await Promise.all([policy.release(), rewards.release()]);
-  }
+    return replayer;
+  });
   const columns = replayer.compare.report();
   // A float16 log holds the learner's latents rounded, so its optimiser steps cannot come out bit for bit.
   const rounded = records.log.metadata.latentDtype === "float16" ? ["latents were recorded as float16 (record.latentDtype): optimiser steps replay from rounded latents and differ slightly; compare them with --tolerance"] : [];

@@ -5,10 +5,10 @@
  */
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hackingWarnings, type EvalSummary } from "../report/hacking-monitor.ts";
 import { renderReport } from "../report/html.ts";
 import { METRIC_KINDS, metricSeries, readMetricsLog, writeCsv, type MetricRecord } from "../report/metrics-log.ts";
 import { linePlot } from "../report/plot.ts";
+import { runHackingWarnings } from "./reward-hacking-stop.ts";
 import type { RunFolder } from "./run-folder.ts";
 
 const pct = (f: number | undefined) => (f === undefined || Number.isNaN(f) ? "-" : `${(f * 100).toFixed(1)}%`);
@@ -24,18 +24,11 @@ export const headlineOf = (records: readonly MetricRecord[]): Headline => {
   return { first: evals[0]?.metrics, last: evals.at(-1)?.metrics };
 };
 
-export const writeRunReport = (folder: RunFolder, configJson: string): string => {
+/** `stopped`: why the run ended early, shown first among the warnings. */
+export const writeRunReport = (folder: RunFolder, configJson: string, stopped?: string): string => {
   const { records, warnings } = readMetricsLog(folder.root);
   for (const kind of METRIC_KINDS) if (records.some((r) => r.kind === kind)) writeCsv(records, kind, join(folder.root, `metrics-${kind}.csv`));
   const series = (kind: MetricRecord["kind"], metric: string, x: "epoch" | "step" = "epoch") => metricSeries(records, kind, metric, x);
-  const evals = records.filter((r) => r.kind === "eval");
-  const summaries: EvalSummary[] = evals.map((r) => ({
-    epoch: r.epoch,
-    generatedReward: r.metrics.generatedReward!,
-    referenceReward: r.metrics.referenceReward!,
-    alignment: r.metrics.alignment!,
-    alignedAndStyled: r.metrics.alignedAndStyled!,
-  }));
   const { first, last } = headlineOf(records);
   const grids = existsSync(folder.grids)
     ? readdirSync(folder.grids)
@@ -57,7 +50,7 @@ export const writeRunReport = (folder: RunFolder, configJson: string): string =>
       { label: "diversity", value: num(last?.diversity), note: `before training: ${num(first?.diversity)}` },
       { label: "epochs", value: String(epochRecords.length) },
     ],
-    warnings: [...warnings, ...hackingWarnings(summaries, { reward: "margin" }).map((w) => w.message)],
+    warnings: [...(stopped ? [stopped] : []), ...warnings, ...runHackingWarnings(records).map((w) => w.message)],
     sections: [
       {
         title: "Evaluation on held-out prompts (ODE samples)",
@@ -95,7 +88,7 @@ export const writeRunReport = (folder: RunFolder, configJson: string): string =>
         tables: [
           {
             columns: ["epochs", "aligned-and-styled", "alignment", "style score", "DINO sim", "diversity", "reward gen", "reward ref"],
-            rows: evals.map((e) => [e.epoch, pct(e.metrics.alignedAndStyled), pct(e.metrics.alignment), num(e.metrics.styleScore), num(e.metrics.dinoSimilarity), num(e.metrics.diversity), num(e.metrics.generatedReward), num(e.metrics.referenceReward)]),
+            rows: records.filter((r) => r.kind === "eval").map((e) => [e.epoch, pct(e.metrics.alignedAndStyled), pct(e.metrics.alignment), num(e.metrics.styleScore), num(e.metrics.dinoSimilarity), num(e.metrics.diversity), num(e.metrics.generatedReward), num(e.metrics.referenceReward)]),
           },
         ],
       },

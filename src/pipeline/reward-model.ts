@@ -129,8 +129,9 @@ export class RewardModel {
     return reward.reduce((a, b) => a + b, 0) / reward.length;
   }
 
+  /** Releases the heads and the components' sessions; the backbone belongs to the composition root. */
   async release(): Promise<void> {
-    await Promise.all([this.features.release(), this.discriminator.release(), this.frozen?.release(), ...this.owned.map((o) => o.release())]);
+    await Promise.all([this.discriminator.release(), this.frozen?.release(), ...this.owned.map((o) => o.release())]);
   }
 }
 

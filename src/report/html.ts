@@ -15,7 +15,7 @@ export interface HeadlineFigure {
 }
 
 export interface ReportImage {
-  /** A path relative to the page (e.g. "grids/epoch-010.png") or a data: URI. */
+  /** A path relative to the page (e.g. "grids/after-0010-epochs.png") or a data: URI. */
   readonly src: string;
   readonly caption: string;
 }

@@ -1,5 +1,5 @@
 /**
- * Group-relative advantages (algorithm.md section 5):
+ * Group-relative advantages (docs/algorithm.md §5):
  *   A_i = clamp((r_i - mean of i's group) / (std + epsilon), -clip, clip)
  * with std the population std over all rewards of the epoch ("global", the released code) or over
  * i's own group ("group", the paper).

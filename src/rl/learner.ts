@@ -1,8 +1,9 @@
 /**
- * The GRPO learner: recomputes the log-prob of every recorded SDE-window transition with the policy graph,
- * accumulates the clipped-surrogate gradients over the sampler batches of one optimiser step (the caller
- * splits an epoch into `learner.stepsPerEpoch` of them; the first is exactly on-policy), clips the global
- * gradient norm, steps AdamW in place and keeps the EMA.
+ * The generator learner, one optimiser step at a time: an objective's plan turns each sampler batch into
+ * micro-batch feeds (GRPO: one per recorded SDE-window step; nft and awm: one per drawn training time), the
+ * loss graph's gradients are averaged over them, the global norm is clipped, AdamW steps in place and the EMA
+ * follows. Objectives that compare with the policy that sampled (nft's v_old, GRPO-Guard's mu_old) get that
+ * policy's weights under `old.`: a snapshot taken when an epoch's first, on-policy step begins.
  */
 import type { Ema } from "../optim/ema.ts";
 import { clipGradNorm } from "../optim/grad-norm.ts";
@@ -10,7 +11,7 @@ import type { Optimizer } from "../optim/optimizer.ts";
 import { type ParamSet, zerosLike } from "../optim/param-set.ts";
 import type { AdvantagedRollout } from "../rollout/rollout.ts";
 import { f32, type Feeds } from "../runtime/tensors.ts";
-import { type CompiledTrainGraph, type GraphRunner, runTrainStep } from "../train/train-graph.ts";
+import { type CompiledTrainGraph, gradName, type GraphRunner, runTrainStep } from "../train/train-graph.ts";
 import { POLICY_INPUTS, type PolicyConfig, type TextEmbeddings, textFeeds } from "./policy-graph.ts";
 
 /** One sampler batch as the learner replays it: the rollouts in sampling order and their text embeddings. */
@@ -18,25 +19,37 @@ export interface LearnerBatch extends TextEmbeddings {
   readonly rollouts: readonly AdvantagedRollout[];
 }
 
+/** An objective's micro-batches of one sampler batch at optimiser step `optimiserStep`. */
+export type MicroBatchPlan = (batch: LearnerBatch, optimiserStep: number) => Feeds[];
+
 export interface LearnerOptions {
   readonly maxGradNorm: number;
 }
 
-/** Diagnostics of one optimiser step (algorithm.md section 5), averaged over its micro-batches where they are means. */
-export interface GeneratorStepStats {
+/**
+ * Diagnostics of one optimiser step: every scalar output of the objective's loss graph (grpo: ratioMean,
+ * ratioMin, ratioMax, clipFracHigh, clipFracLow, approxKl; nft: positiveLoss, negativeLoss, oldDeviation;
+ * awm: matchingLoss; kl and policyLoss with klBeta > 0), averaged over the micro-batches (ratioMin and
+ * ratioMax: the extremes), plus the step's own figures.
+ */
+export type GeneratorStepStats = Readonly<Record<string, number>> & {
   readonly loss: number;
-  readonly ratioMean: number;
-  readonly ratioMin: number;
-  readonly ratioMax: number;
-  readonly clipFracHigh: number;
-  readonly clipFracLow: number;
-  readonly approxKl: number;
   readonly gradNorm: number;
   readonly microBatches: number;
   readonly transitions: number;
-}
+};
 
-const DIAGNOSTICS = ["loss", "ratioMean", "ratioMin", "ratioMax", "clipFracHigh", "clipFracLow", "approxKl"] as const;
+const extremes: Readonly<Record<string, (a: number, b: number) => number>> = { ratioMin: Math.min, ratioMax: Math.max };
+
+/** The clean sample x0 of a pixel-space generator is its recorded image mapped back to [-1, 1]. */
+export const cleanSamples = (rollouts: readonly AdvantagedRollout[], latentSize: number): Float32Array => {
+  const out = new Float32Array(rollouts.length * latentSize);
+  rollouts.forEach((r, i) => {
+    if (r.image.length !== latentSize) throw new Error(`rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}: image of ${r.image.length} values, the generator's latent has ${latentSize}`);
+    for (let k = 0; k < latentSize; k++) out[i * latentSize + k] = 2 * r.image[k]! - 1;
+  });
+  return out;
+};
 
 /** Feeds of window step `j` of a batch: every sample's recorded transition at that step. */
 export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: readonly number[], text: Feeds): Feeds => {
@@ -61,6 +74,20 @@ export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: rea
   };
 };
 
+/** GRPO's plan: every recorded window step is one micro-batch. */
+export const windowPlan =
+  (policy: PolicyConfig): MicroBatchPlan =>
+  (batch) => {
+    const text = textFeeds(policy, batch);
+    return Array.from({ length: batch.rollouts[0]!.steps.length }, (_, j) => transitionFeeds(batch, j, policy.net.latentShape, text));
+  };
+
+/** The weights that sample (`live`) and their copy under `old.` the loss graph reads as the sampling policy. */
+export interface SamplingPolicyCopy {
+  readonly live: ParamSet;
+  readonly old: ParamSet;
+}
+
 export class GeneratorLearner {
   readonly graph: CompiledTrainGraph;
   readonly params: ParamSet;
@@ -68,7 +95,10 @@ export class GeneratorLearner {
   readonly ema: Ema | undefined;
   private readonly runner: GraphRunner;
   private readonly options: LearnerOptions;
-  private readonly policy: PolicyConfig;
+  private readonly plan: MicroBatchPlan;
+  private readonly samplingPolicy: SamplingPolicyCopy | undefined;
+  /** The policy version whose weights `samplingPolicy.old` holds. */
+  private oldVersion: number | undefined;
 
   constructor(args: {
     graph: CompiledTrainGraph;
@@ -76,8 +106,8 @@ export class GeneratorLearner {
     params: ParamSet;
     optimizer: Optimizer;
     ema?: Ema;
-    /** The policy the loss graph was built for: its latent shape and text inputs. */
-    policy: PolicyConfig;
+    plan: MicroBatchPlan;
+    samplingPolicy?: SamplingPolicyCopy;
     options: LearnerOptions;
   }) {
     this.graph = args.graph;
@@ -85,52 +115,60 @@ export class GeneratorLearner {
     this.params = args.params;
     this.optimizer = args.optimizer;
     this.ema = args.ema;
-    this.policy = args.policy;
+    this.plan = args.plan;
+    this.samplingPolicy = args.samplingPolicy;
     this.options = args.options;
   }
 
-  /** One optimiser step from the gradients of every window step of every batch, averaged. */
+  /** Holds the weights that sampled `group` under `old.`; they are the live weights at the epoch's first step. */
+  private holdSamplingPolicy(group: readonly LearnerBatch[]): void {
+    if (!this.samplingPolicy) return;
+    const versions = new Set(group.flatMap((b) => b.rollouts.map((r) => r.policyVersion)));
+    if (versions.size !== 1) throw new Error(`learner: one step mixes rollouts of policy versions ${[...versions].join(", ")}; the sampling policy must be one`);
+    const [version] = versions;
+    if (version === this.optimizer.stepCount) {
+      this.samplingPolicy.live.forEach((p, i) => this.samplingPolicy!.old[i]!.data.set(p.data));
+      this.oldVersion = version;
+    } else if (version !== this.oldVersion) {
+      throw new Error(
+        `learner: the rollouts were sampled by policy version ${version}, but the learner holds the weights of version ${this.oldVersion ?? "none"} (at step ${this.optimizer.stepCount}); an epoch must be learnt from its first step on`,
+      );
+    }
+  }
+
+  /** One optimiser step from the gradients of every micro-batch of every batch, averaged. */
   async step(group: readonly LearnerBatch[]): Promise<GeneratorStepStats> {
+    this.holdSamplingPolicy(group);
+    const optimiserStep = this.optimizer.stepCount;
     const accumulated = zerosLike(this.optimizer.params);
-    const sums = Object.fromEntries(DIAGNOSTICS.map((k) => [k, 0])) as Record<(typeof DIAGNOSTICS)[number], number>;
-    let ratioMin = Infinity;
-    let ratioMax = -Infinity;
+    const sums = new Map<string, number>();
     let micro = 0;
     let transitions = 0;
     for (const batch of group) {
-      const windowSteps = batch.rollouts[0]!.steps.length;
-      const text = textFeeds(this.policy, batch);
-      for (let j = 0; j < windowSteps; j++) {
-        const result = await runTrainStep(this.runner, this.graph, this.params, transitionFeeds(batch, j, this.policy.net.latentShape, text));
+      for (const feeds of this.plan(batch, optimiserStep)) {
+        const result = await runTrainStep(this.runner, this.graph, this.params, feeds);
         const byName = new Map(result.grads.map((g) => [g.name, g.data]));
         for (const acc of accumulated) {
           const g = byName.get(acc.name)!;
           for (let i = 0; i < g.length; i++) acc.data[i]! += g[i]!;
         }
-        for (const key of DIAGNOSTICS) sums[key] += Number(result.outputs[key]!.data[0]);
-        ratioMin = Math.min(ratioMin, Number(result.outputs.ratioMin!.data[0]));
-        ratioMax = Math.max(ratioMax, Number(result.outputs.ratioMax!.data[0]));
+        for (const [key, value] of Object.entries(result.outputs)) {
+          if (key.startsWith(gradName("")) || key === "logProb" || value.data.length !== 1) continue;
+          const x = Number(value.data[0]);
+          const combine = extremes[key];
+          sums.set(key, sums.has(key) ? (combine ? combine(sums.get(key)!, x) : sums.get(key)! + x) : x);
+        }
         micro++;
         transitions += batch.rollouts.length;
       }
     }
+    if (micro === 0) throw new Error("learner: the step has no micro-batches (no window steps recorded, or no training times)");
     // The loss is a mean per micro-batch; averaging the gradients makes the step the gradient of the mean loss.
     for (const acc of accumulated) for (let i = 0; i < acc.data.length; i++) acc.data[i]! /= micro;
     const gradNorm = clipGradNorm(accumulated, this.options.maxGradNorm);
     this.optimizer.step(accumulated);
     this.ema?.update(this.params, this.optimizer.stepCount - 1);
-    const mean = (key: (typeof DIAGNOSTICS)[number]) => sums[key] / micro;
-    return {
-      loss: mean("loss"),
-      ratioMean: mean("ratioMean"),
-      ratioMin,
-      ratioMax,
-      clipFracHigh: mean("clipFracHigh"),
-      clipFracLow: mean("clipFracLow"),
-      approxKl: mean("approxKl"),
-      gradNorm,
-      microBatches: micro,
-      transitions,
-    };
+    const diagnostics = Object.fromEntries([...sums].map(([key, value]) => [key, extremes[key] ? value : value / micro]));
+    return { ...diagnostics, loss: diagnostics.loss!, gradNorm, microBatches: micro, transitions };
   }
 }

@@ -2,18 +2,18 @@
  * The generator as a policy: the guided velocity the sampler steps with, and the learner's graph that
  * recomputes the log-probability of recorded transitions through the very same ops and differentiates
  * the clipped surrogate. Sharing `guidedVelocity` between both is what makes the first importance ratio
- * of an epoch exactly 1 (algorithm.md section 5, the on-policy check).
+ * of an epoch exactly 1 (docs/algorithm.md §5, the on-policy check).
  */
 import type { Tensor } from "../graph/graph.ts";
-import { add, concat, reshape, split } from "../graph/ops.ts";
+import { add, concat, reshape, split, sub } from "../graph/ops.ts";
 import type { Graph } from "../graph/graph.ts";
 import { type DiTConfig, ditVelocity } from "../models/generator/dit.ts";
 import { f32, type Feeds, type HostTensor } from "../runtime/tensors.ts";
 import { NET_SCOPE } from "../models/generator/network.ts";
-import { guide, logProbOf, type StochasticMethod, transition } from "../flow/steps.ts";
+import { guide, logProbOf, type StochasticMethod, type Transition, transition } from "../flow/steps.ts";
 import type { ParamScope } from "../nn/params.ts";
 import type { ModelBuilder } from "../train/train-graph.ts";
-import { clippedSurrogate, klPenalty } from "./policy-loss.ts";
+import { clippedSurrogate, klPenalty, type RatioNormInputs } from "./policy-loss.ts";
 
 /** Data inputs of the policy graphs, per transition (one trained SDE step of one sample). */
 export const POLICY_INPUTS = {
@@ -27,10 +27,15 @@ export const POLICY_INPUTS = {
   tokensUncond: "text_uncond",
   logProbOld: "log_prob_old",
   advantages: "advantages",
+  /** Forward-process objectives (nft, awm): the clean rollout sample x0 and the training noise eps. */
+  clean: "clean_sample",
+  noise: "training_noise",
 } as const;
 
 /** Parameters of the frozen reference policy for the optional KL term live under this prefix. */
 export const REFERENCE_SCOPE = "reference";
+/** Parameters of the policy that sampled the rollouts (DiffusionNFT's v_old, GRPO-Guard's mu_old). */
+export const OLD_SCOPE = "old";
 
 /** What a velocity network reads besides the latents and sigma. */
 export interface NetworkInputs {
@@ -71,7 +76,7 @@ export interface PolicyConfig {
   readonly cfgWeight: number;
 }
 
-interface VelocityInputs extends NetworkInputs {
+export interface VelocityInputs extends NetworkInputs {
   readonly pooledUncond: Tensor;
   readonly tokensUncond?: Tensor;
 }
@@ -90,12 +95,11 @@ export const guidedVelocity = (scope: ParamScope, inputs: VelocityInputs, config
   return guide(uncond!, cond!, config.cfgWeight);
 };
 
-const velocityInputs = (graph: Graph, config: PolicyConfig): VelocityInputs => {
-  const { latentShape, pooledWidth, tokenShape } = config.net;
+/** The text inputs of a policy graph: pooled embeddings and, for networks that read them, per-token ones. */
+export const textInputs = (graph: Graph, config: PolicyConfig): Pick<VelocityInputs, "pooled" | "pooledUncond" | "tokens" | "tokensUncond"> => {
+  const { pooledWidth, tokenShape } = config.net;
   const b = config.batch;
   return {
-    latents: graph.input(POLICY_INPUTS.latents, "float32", [b, ...latentShape]),
-    sigma: graph.input(POLICY_INPUTS.sigma, "float32", [b]),
     pooled: graph.input(POLICY_INPUTS.pooled, "float32", [b, pooledWidth]),
     pooledUncond: graph.input(POLICY_INPUTS.pooledUncond, "float32", [b, pooledWidth]),
     ...(tokenShape
@@ -103,6 +107,12 @@ const velocityInputs = (graph: Graph, config: PolicyConfig): VelocityInputs => {
       : {}),
   };
 };
+
+const velocityInputs = (graph: Graph, config: PolicyConfig): VelocityInputs => ({
+  latents: graph.input(POLICY_INPUTS.latents, "float32", [config.batch, ...config.net.latentShape]),
+  sigma: graph.input(POLICY_INPUTS.sigma, "float32", [config.batch]),
+  ...textInputs(graph, config),
+});
 
 /** The text feeds of a policy graph for a batch of prompts' embeddings (sampler and learner alike). */
 export const textFeeds = (config: PolicyConfig, text: TextEmbeddings): Feeds => {
@@ -142,6 +152,8 @@ export interface LearnerGraphConfig extends PolicyConfig {
   readonly clipRange: number;
   /** KL weight beta to the reference policy (0 in Adv-GRPO: no reference weights are fed then). */
   readonly klBeta: number;
+  /** GRPO-Guard's RatioNorm (needs Gaussian log-densities and the sampling policy's weights under `old`). */
+  readonly ratioNormalisation: "none" | "grpo-guard";
 }
 
 /** The learner's loss over one batch of recorded transitions, with every diagnostic as an output. */
@@ -153,11 +165,17 @@ export const policyLossModel = (config: LearnerGraphConfig): ModelBuilder => (sc
   const advantages = graph.input(POLICY_INPUTS.advantages, "float32", [config.batch]);
   const velocity = guidedVelocity(scope, inputs, config);
   const logProb = logProbOf(latentsNext, inputs.latents, velocity, inputs.sigma, sigmaNext, config.method);
-  const terms = clippedSurrogate(logProb, logProbOld, advantages, config.clipRange);
+  const trained = transition(inputs.latents, velocity, inputs.sigma, sigmaNext, config.method);
+  const guard = config.ratioNormalisation === "grpo-guard" ? ratioNormInputs(scope, inputs, trained, sigmaNext, config) : undefined;
+  const terms = clippedSurrogate(logProb, logProbOld, advantages, config.clipRange, guard);
   if (config.klBeta === 0) return { ...terms, logProb };
   const referenceVelocity = guidedVelocity(scope.child(REFERENCE_SCOPE), inputs, config);
-  const trained = transition(inputs.latents, velocity, inputs.sigma, sigmaNext, config.method);
   const reference = transition(inputs.latents, referenceVelocity, inputs.sigma, sigmaNext, config.method);
   const kl = klPenalty(trained.mean, reference.mean, reshape(trained.variance, [config.batch]), config.klBeta);
   return { ...terms, policyLoss: terms.loss, kl, loss: add(terms.loss, kl), logProb };
+};
+
+const ratioNormInputs = (scope: ParamScope, inputs: VelocityInputs, trained: Transition, sigmaNext: Tensor, config: LearnerGraphConfig): RatioNormInputs => {
+  const old = transition(inputs.latents, guidedVelocity(scope.child(OLD_SCOPE), inputs, config), inputs.sigma, sigmaNext, config.method);
+  return { mean: trained.mean, oldMean: old.mean, variance: reshape(trained.variance, [config.batch]), stepSize: sub(inputs.sigma, sigmaNext) };
 };

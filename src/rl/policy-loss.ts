@@ -1,12 +1,13 @@
 /**
- * The PPO-style clipped surrogate of GRPO (algorithm.md section 5) as graph ops, so the learner's
+ * The PPO-style clipped surrogate of GRPO (docs/algorithm.md §5) as graph ops, so the learner's
  * training graph differentiates it together with the recomputed log-probabilities:
  *   ratio = exp(logp - logp_old)
  *   L_pg  = mean(max(-A * ratio, -A * clip(ratio, 1 - eps, 1 + eps)))
+ * optionally with GRPO-Guard's normalised ratio,
  * plus the diagnostics the learner logs every step.
  */
 import type { Tensor } from "../graph/graph.ts";
-import { cast, clip, div, exp, greater, less, maximum, meanAll, mul, neg, reduceMax, reduceMean, square, sub } from "../graph/ops.ts";
+import { add, cast, clip, div, exp, greater, less, maximum, meanAll, mul, neg, reduceMax, reduceMean, sqrt, square, sub } from "../graph/ops.ts";
 
 export interface SurrogateTerms {
   readonly loss: Tensor;
@@ -20,15 +21,16 @@ export interface SurrogateTerms {
   readonly approxKl: Tensor;
 }
 
-export const clippedSurrogate = (logProb: Tensor, logProbOld: Tensor, advantages: Tensor, clipRange: number): SurrogateTerms => {
+export const clippedSurrogate = (logProb: Tensor, logProbOld: Tensor, advantages: Tensor, clipRange: number, guard?: RatioNormInputs): SurrogateTerms => {
   const logRatio = sub(logProb, logProbOld);
-  const ratio = exp(logRatio);
+  const ratio = exp(guard ? ratioNormalisedLogRatio(logRatio, guard) : logRatio);
   const negA = neg(advantages);
   const unclipped = mul(negA, ratio);
   const clipped = mul(negA, clip(ratio, 1 - clipRange, 1 + clipRange));
   const fraction = (mask: Tensor) => reduceMean(cast(mask, ratio.dtype), undefined, false);
+  const surrogate = meanAll(maximum(unclipped, clipped));
   return {
-    loss: meanAll(maximum(unclipped, clipped)),
+    loss: guard ? div(surrogate, meanAll(guard.stepSize)) : surrogate,
     ratioMean: meanAll(ratio),
     ratioMin: neg(reduceMax(neg(ratio), undefined, false)),
     ratioMax: reduceMax(ratio, undefined, false),
@@ -36,6 +38,29 @@ export const clippedSurrogate = (logProb: Tensor, logProbOld: Tensor, advantages
     clipFracLow: fraction(less(ratio, 1 - clipRange)),
     approxKl: mul(meanAll(square(logRatio)), 0.5),
   };
+};
+
+/** What GRPO-Guard's ratio normalisation needs besides the log-probs, per sample of one window step. */
+export interface RatioNormInputs {
+  /** Transition means under the trained policy and under the policy that sampled, [B, ...]. */
+  readonly mean: Tensor;
+  readonly oldMean: Tensor;
+  /** Transition variance s^2 [B] (Gaussian log-densities only). */
+  readonly variance: Tensor;
+  /** sigma - sigmaNext [B]: the loss is divided by its batch mean so every window step weighs alike. */
+  readonly stepSize: Tensor;
+}
+
+/**
+ * GRPO-Guard's RatioNorm (Wang et al. 2025, arXiv 2510.22319): the log-ratio of two Gaussians with a shared
+ * variance is biased by -|mu - mu_old|^2 / (2 s^2) and its spread grows as s shrinks, so low-noise steps
+ * dominate the clip. Adding the bias back and scaling by s centres and equalises the ratio across steps:
+ *   log r' = (log r + mean(|mu - mu_old|^2) / (2 s^2)) * s
+ */
+export const ratioNormalisedLogRatio = (logRatio: Tensor, guard: RatioNormInputs): Tensor => {
+  const perSampleAxes = guard.mean.shape.slice(1).map((_, i) => i + 1);
+  const bias = div(reduceMean(square(sub(guard.mean, guard.oldMean)), perSampleAxes, false), mul(guard.variance, 2));
+  return mul(add(logRatio, bias), sqrt(guard.variance));
 };
 
 /**

@@ -24,12 +24,15 @@ export class PolicySampler {
   private readonly velocity: GraphRunner;
   private readonly sampler: FlowSampler;
   private readonly decoder: LatentDecoder;
+  private readonly recordTrajectories: boolean;
 
-  constructor(config: PolicyConfig, velocity: GraphRunner, sampler: FlowSampler, decoder: LatentDecoder) {
+  /** `recordTrajectories: false` keeps only the image: the forward-process objectives need no transitions. */
+  constructor(config: PolicyConfig, velocity: GraphRunner, sampler: FlowSampler, decoder: LatentDecoder, options: { readonly recordTrajectories: boolean } = { recordTrajectories: true }) {
     this.config = config;
     this.velocity = velocity;
     this.sampler = sampler;
     this.decoder = decoder;
+    this.recordTrajectories = options.recordTrajectories;
   }
 
   /** Samples one rollout per key with `params`; keys.length must equal the policy graph's batch. */
@@ -53,7 +56,7 @@ export class PolicySampler {
     const perSampleMs = (performance.now() - start) / batch;
     return keys.map((key, i) => ({
       ...key,
-      steps: result.trajectories[i]!,
+      steps: this.recordTrajectories ? result.trajectories[i]! : [],
       image: quantise(images[i]!.data),
       imageHeight: images[i]!.height,
       imageWidth: images[i]!.width,

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { gradients } from "../../src/autodiff/gradients.ts";
+import { Graph, type Tensor } from "../../src/graph/graph.ts";
 import * as op from "../../src/graph/ops.ts";
 import { type GradCase, gradCheck } from "./gradcheck.ts";
 
@@ -8,6 +10,11 @@ const x23 = { shape: [2, 3] } as const;
 const cases: Record<string, GradCase> = {
   "Add with broadcasting": { inputs: { a: { shape: [2, 3, 4] }, b: { shape: [3, 1] } }, build: (t) => op.add(t.a!, t.b!) },
   "Sub with broadcasting": { inputs: { a: { shape: [4] }, b: { shape: [2, 4] } }, build: (t) => op.sub(t.a!, t.b!) },
+  "Mul of a tensor by itself (x * x)": { inputs: { x: x23 }, build: (t) => op.mul(t.x!, t.x!) },
+  "Sub and Add with one side constant (no gradient built for it)": {
+    inputs: { a: x23, k: { shape: [3], values: [1, -2, 0.5] } },
+    build: (t) => op.mul(op.sub(t.k!, t.a!), op.add(t.a!, t.k!)),
+  },
   "Mul with broadcasting": { inputs: { a: { shape: [2, 1, 3] }, b: { shape: [4, 3] } }, build: (t) => op.mul(t.a!, t.b!) },
   "Div with broadcasting": { inputs: { a: x23, b: { shape: [3], positive: true } }, build: (t) => op.div(t.a!, t.b!) },
   "Pow (both operands)": { inputs: { a: { shape: [2, 3], positive: true }, b: { shape: [3] } }, build: (t) => op.pow(t.a!, t.b!) },
@@ -122,4 +129,34 @@ describe("every backward rule matches finite differences", () => {
       expect(report.checked).toBeGreaterThan(0);
     });
   }
+});
+
+describe("backward graphs hold only what the gradients need", () => {
+  const backwardOps = (build: (g: Graph) => { loss: Tensor; wrt: Tensor[] }): string[] => {
+    const g = new Graph("structure");
+    const { loss, wrt } = build(g);
+    const before = g.nodes.length;
+    gradients(loss, wrt);
+    return g.nodes.slice(before).map((n) => n.op);
+  };
+
+  it("builds no gradient for a target that is not differentiated, and one product for a square", () => {
+    const ops = backwardOps((g) => {
+      const x = g.input("x", "float32", [2, 3]);
+      const d = op.sub(x, g.input("target", "float32", [2, 3]));
+      return { loss: op.sumAll(op.mul(d, d)), wrt: [x] };
+    });
+    expect(ops).not.toContain("Neg");
+    expect(ops.filter((o) => o === "Mul")).toHaveLength(2);
+  });
+
+  it("reads a 2-D weight transposed inside Gemm instead of building a Transpose", () => {
+    const ops = backwardOps((g) => {
+      const x = g.input("x", "float32", [2, 3, 4]);
+      const w = g.input("w", "float32", [4, 5]);
+      return { loss: op.sumAll(op.matmul(x, w)), wrt: [x, w] };
+    });
+    expect(ops).not.toContain("Transpose");
+    expect(ops.filter((o) => o === "Gemm")).toHaveLength(2);
+  });
 });

@@ -3,7 +3,7 @@ import { FlowConfigError } from "../../src/flow/errors.ts";
 import { defaultWindow, inWindow, sdeWindow, shiftSigma, sigmaSchedule, stepDt } from "../../src/flow/schedule.ts";
 
 describe("sigmaSchedule", () => {
-  it("matches algorithm.md for N = 10, shift = 3 (shift applied twice)", () => {
+  it("matches docs/algorithm.md §1 for N = 10, shift = 3 (shift applied twice)", () => {
     const expected = [1.0, 0.9601, 0.9133, 0.8577, 0.7904, 0.7073, 0.6022, 0.4649, 0.278, 0.0089, 0];
     const { sigmas } = sigmaSchedule(10, 3);
     expect(sigmas).toHaveLength(11);

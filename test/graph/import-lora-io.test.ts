@@ -85,10 +85,12 @@ describe("LoRA factors in peft naming, merged into the source model", () => {
     let adapters: readonly AdapterSite[] = [];
     const forward = compileForward("adapted", (scope, graph) => {
       const bind = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, graph.input(name, "float32", t.shape)]));
-      const imported = importInto(graph, loadOnnx(fixturePath("sd3_transformer.onnx")), { bind, scope });
+      // Under a child scope, as a pipeline nests the transformer: parameter names gain its prefix, file keys do not.
+      const imported = importInto(graph, loadOnnx(fixturePath("sd3_transformer.onnx")), { bind, scope: scope.child("policy") });
       adapters = imported.adapters;
       return { out: imported.outputs.out_hidden_states! };
     }, { lora });
+    expect(forward.params.map((p) => p.name)).toContain("policy.transformer_blocks.0.attn.to_q.lora_A");
     const params = initParams(forward.params, 6);
     const rng = makeRng(3);
     for (const p of params) if (p.name.endsWith("lora_B")) for (let i = 0; i < p.data.length; i++) p.data[i] = 0.3 * rng.normal();

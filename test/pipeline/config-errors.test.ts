@@ -43,7 +43,7 @@ describe("field errors name the file, the path, the expectation and the value", 
     const byPath = Object.fromEntries(error.issues.map((issue) => [issue.path, issue]));
     expect(byPath["learner.lr"]).toMatchObject({ expected: "a value greater than 0", found: "-1" });
     expect(byPath["sampler.steps"]).toMatchObject({ expected: "an integer", found: "2.5" });
-    expect(byPath["sampler.kind"]).toMatchObject({ expected: '"cps" | "sde"', found: '"ddim"' });
+    expect(byPath["sampler.kind"]).toMatchObject({ expected: '"cps" | "sde" | "ode"', found: '"ddim"' });
   });
 
   it("a reward component of an unknown kind", async () => {
@@ -186,5 +186,22 @@ describe("invariants of the resolved pipeline, with fixes", () => {
     );
     expect(v["learner.stepsPerEpoch"]!.fix).toContain("at most 1");
     expect(v["rewards.0"]!.fix).toContain("discriminator.warmupEpochs");
+  });
+});
+
+describe("learner.objective fits the sampler", () => {
+  const violations = async (text: string) => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-objective-"));
+    writeFileSync(join(dir, "p.yaml"), text);
+    const exit = await Effect.runPromiseExit(loadPipelineFile(join(dir, "p.yaml")));
+    return String(exit._tag === "Failure" ? exit.cause : "");
+  };
+  it("refuses GRPO on ODE rollouts, CFG-free GRPO over CFG samples, and GRPO-Guard where it cannot apply", async () => {
+    expect(await violations("sampler: { kind: ode }")).toMatch(/sampler\.kind[\s\S]*ODE sampler has none/);
+    expect(await violations("learner: { guidance: none }")).toMatch(/learner\.guidance[\s\S]*set sampler\.cfgWeight: 1/);
+    expect(await violations("learner: { objective: nft, ratioNormalisation: grpo-guard }")).toMatch(/ratios, which nft does not have/);
+    expect(await violations("learner: { ratioNormalisation: grpo-guard }")).toMatch(/sampler\.logProb: gaussian/);
+    expect(await violations("sampler: { kind: ode }\nlearner: { objective: nft, guidance: none }")).toBe("");
+    expect(await violations("sampler: { steps: 4 }\nlearner: { objective: nft }")).toMatch(/at most 4/);
   });
 });

@@ -49,9 +49,14 @@ describe("committed pipeline files", () => {
 });
 
 describe("defaults", () => {
-  it("an explicitly empty mapping resolves to the complete algorithm.md configuration", async () => {
+  it("an explicitly empty mapping resolves to the complete default configuration (docs/algorithm.md §10)", async () => {
     const config = await load(join(writeFiles({ "empty.yaml": "{}\n" }), "empty.yaml"));
     expect(config.learner).toEqual({
+      objective: "grpo",
+      guidance: "as-sampled",
+      ratioNormalisation: "none",
+      nft: { beta: 1, timesteps: 9 },
+      awm: { timesteps: 6, timestepFraction: 0.9, weighting: "ghuber", ghuberPower: 0.25 },
       lr: 3e-4,
       betas: [0.9, 0.999],
       weightDecay: 1e-4,

@@ -1,5 +1,5 @@
 /**
- * The on-policy check of algorithm.md section 5: sampling records logp_old with the sampler's graphs; the
+ * The on-policy check of docs/algorithm.md §5: sampling records logp_old with the sampler's graphs; the
  * learner recomputes logp with its training graph; with one batch and no update in between the ratio must be
  * exactly 1, the clip fraction 0 and approx_kl 0.
  */
@@ -10,7 +10,7 @@ import { cpsMethod, sdeMethod, type StochasticMethod } from "../../src/flow/step
 import type { DiTConfig } from "../../src/models/generator/dit.ts";
 import { initParams } from "../../src/nn/params.ts";
 import { adamW } from "../../src/optim/adam.ts";
-import { GeneratorLearner } from "../../src/rl/learner.ts";
+import { GeneratorLearner, windowPlan } from "../../src/rl/learner.ts";
 import { pixelDecoder } from "../../src/models/generator/decoder.ts";
 import { ditNetwork, guidedVelocityModel, policyLossModel } from "../../src/rl/policy-graph.ts";
 import { PolicySampler } from "../../src/rl/policy-sampler.ts";
@@ -24,7 +24,7 @@ const batch = 4;
 const setup = async (method: StochasticMethod, cfgWeight: number) => {
   const policy = { net: ditNetwork(net), batch, cfgWeight };
   const velocityGraph = compileForward("velocity", guidedVelocityModel(policy));
-  const lossGraph = compileTrainStep("policy-loss", policyLossModel({ ...policy, method, clipRange: 1e-5, klBeta: 0 }));
+  const lossGraph = compileTrainStep("policy-loss", policyLossModel({ ...policy, method, clipRange: 1e-5, klBeta: 0, ratioNormalisation: "none" }));
   // adaLN-zero starts at a zero velocity; random weights everywhere make the check non-trivial.
   const rng = makeRng(4);
   const params = initParams(velocityGraph.params, 1).map((p) => ({ ...p, data: p.data.map(() => 0.3 * rng.normal()) }));
@@ -42,7 +42,7 @@ const setup = async (method: StochasticMethod, cfgWeight: number) => {
     runner: await LocalSession.create("policy-loss", lossGraph.bytes),
     params,
     optimizer: adamW(params, { lr: 1e-2 }),
-    policy,
+    plan: windowPlan(policy),
     options: { maxGradNorm: 1 },
   });
   return { learner, batches: [{ rollouts, ...text }] };

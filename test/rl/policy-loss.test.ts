@@ -61,3 +61,35 @@ describe("clipped surrogate", () => {
     expect(report.checked).toBe(6);
   });
 });
+
+describe("GRPO-Guard ratio normalisation", () => {
+  const guarded = async (logp: number[], logpOld: number[], mu: number[], muOld: number[], variance: number[], stepSize: number[], adv: number[], eps: number) => {
+    const g = new Graph("guard");
+    const b = logp.length;
+    const [lp, lpo, a, v, dt] = ["logp", "logp_old", "adv", "variance", "step"].map((n) => g.input(n, "float64", [b]));
+    const [m, mo] = ["mu", "mu_old"].map((n) => g.input(n, "float64", [b, 2]));
+    const terms = clippedSurrogate(lp!, lpo!, a!, eps, { mean: m!, oldMean: mo!, variance: v!, stepSize: dt! });
+    for (const [name, t] of Object.entries(terms)) g.output(t, name);
+    const session = await LocalSession.create("guard", toOnnx(g));
+    const pair = (values: number[]) => hostTensor("float64", [b, 2], Float64Array.from(values));
+    const out = await session.run({ logp: f64(logp), logp_old: f64(logpOld), adv: f64(adv), variance: f64(variance), step: f64(stepSize), mu: pair(mu), mu_old: pair(muOld) });
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Number(v.data[0])]));
+  };
+
+  it("log r' = (log r + mean(|mu - mu_old|^2) / (2 s^2)) * s; the surrogate is divided by the mean step size", async () => {
+    // sample 0: log r = -0.3, |dmu|^2 mean = (0.01 + 0.04) / 2 = 0.025, s^2 = 0.04: bias 0.3125, s = 0.2
+    // sample 1: log r = 0.1, dmu = 0, s^2 = 0.25: bias 0, s = 0.5
+    const out = await guarded([-0.3, 0.1], [0, 0], [0.1, 0.2, 0, 0], [0, 0, 0, 0], [0.04, 0.25], [0.1, 0.1], [1, -1], 0.5);
+    const r = [Math.exp((-0.3 + 0.3125) * 0.2), Math.exp(0.1 * 0.5)];
+    expect(out.ratioMin).toBeCloseTo(r[0]!, 12);
+    expect(out.ratioMax).toBeCloseTo(r[1]!, 12);
+    expect(out.loss).toBeCloseTo((-r[0]! + r[1]!) / 2 / 0.1, 10);
+    // approx_kl stays a diagnostic of the raw log-ratio.
+    expect(out.approxKl).toBeCloseTo(0.5 * (0.09 + 0.01) / 2, 12);
+  });
+
+  it("on-policy (same log-probs and means) the normalised ratio is exactly 1", async () => {
+    const out = await guarded([-1.5, 0.3], [-1.5, 0.3], [0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4], [0.04, 0.25], [0.2, 0.2], [1, -1], 1e-5);
+    expect([out.ratioMin, out.ratioMax]).toEqual([1, 1]);
+  });
+});

@@ -24,15 +24,20 @@ const geluGrad = (g: Tensor, x: Tensor, approximate: string): Tensor => {
     const dy = add(mul(add(t, 1), 0.5), mul(mul(mul(x, 0.5), sub(1, square(t))), du));
     return mul(g, dy);
   }
-  const cdf = mul(add(erf(div(x, SQRT_2)), 1), 0.5);
+  // x * (1/sqrt 2): a Mul costs a fraction of a Div over the MLP's widest activation.
+  const cdf = mul(add(erf(mul(x, 1 / SQRT_2)), 1), 0.5);
   const pdf = mul(exp(mul(square(x), -0.5)), INV_SQRT_2PI);
   return mul(g, add(cdf, mul(x, pdf)));
 };
 
 export const elementwiseRules: Record<string, Rule> = {
-  Add: binary((g) => [g, g]),
-  Sub: binary((g) => [g, neg(g)]),
-  Mul: binary((g, a, b, _y, needs) => [needs[0] ? mul(g, b) : undefined, needs[1] ? mul(g, a) : undefined]),
+  // Each side is built only when needed: ORT runs a dead node all the same (a target's gradient, say).
+  Add: binary((g, _a, _b, _y, needs) => [needs[0] ? g : undefined, needs[1] ? g : undefined]),
+  Sub: binary((g, _a, _b, _y, needs) => [needs[0] ? g : undefined, needs[1] ? neg(g) : undefined]),
+  // x * x (a square): one product and a doubling rather than two products and their sum.
+  Mul: binary((g, a, b, _y, needs) =>
+    a === b ? [needs[0] ? mul(mul(g, a), 2) : undefined, undefined] : [needs[0] ? mul(g, b) : undefined, needs[1] ? mul(g, a) : undefined],
+  ),
   Div: binary((g, a, b, _y, needs) => [needs[0] ? div(g, b) : undefined, needs[1] ? neg(div(mul(g, a), square(b))) : undefined]),
   Pow: binary((g, a, b, y, needs) => [
     needs[0] ? mul(g, mul(b, pow(a, sub(b, 1)))) : undefined,

@@ -14,12 +14,17 @@ const sharedWeightGrad = (a: Tensor, g: Tensor): Tensor => {
   return gemm(reshape(a, [-1, k]), reshape(g, [-1, n]), undefined, { transA: true });
 };
 
+/** g B^T for a 2-D weight B: Gemm's transB reads B transposed in place, where MatMul needs a Transpose node first. */
+const sharedWeightInputGrad = (a: Tensor, b: Tensor, g: Tensor): Tensor =>
+  reshape(gemm(reshape(g, [-1, g.shape[g.shape.length - 1]!]), b, undefined, { transB: true }), a.shape);
+
 export const linalgRules: Record<string, Rule> = {
   MatMul: (ctx) => {
     const [a, b] = [input(ctx, 0), input(ctx, 1)];
     const g = grad(ctx);
-    const ga = ctx.needs[0] ? sumToShape(matmul(g, swapLast(b)), a.shape) : undefined;
-    const gb = !ctx.needs[1] ? undefined : b.shape.length === 2 && a.shape.length > 2 ? sharedWeightGrad(a, g) : sumToShape(matmul(swapLast(a), g), b.shape);
+    const sharedWeight = b.shape.length === 2 && a.shape.length >= 2;
+    const ga = !ctx.needs[0] ? undefined : sharedWeight ? sharedWeightInputGrad(a, b, g) : sumToShape(matmul(g, swapLast(b)), a.shape);
+    const gb = !ctx.needs[1] ? undefined : sharedWeight && a.shape.length > 2 ? sharedWeightGrad(a, g) : sumToShape(matmul(swapLast(a), g), b.shape);
     return [ga, gb];
   },
   Gemm: (ctx) => {

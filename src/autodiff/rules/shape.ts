@@ -42,19 +42,33 @@ export const shapeRules: Record<string, Rule> = {
   },
   Slice: (ctx) => {
     const x = input(ctx, 0);
+    const rank = x.shape.length;
     const starts = ints(ctx.node.inputs[1]);
     const ends = ints(ctx.node.inputs[2]);
     const axes = ctx.node.inputs[3] ? ints(ctx.node.inputs[3]) : starts.map((_, i) => i);
     const steps = ctx.node.inputs[4] ? ints(ctx.node.inputs[4]) : starts.map(() => 1);
-    const pads = new Array<number>(2 * x.shape.length).fill(0);
+    let g = grad(ctx);
     axes.forEach((a, i) => {
-      const axis = (a + x.shape.length) % x.shape.length;
-      if (steps[i] !== 1) throw new Error(`Slice backward supports step 1 only (node '${ctx.node.name}', axis ${axis}, step ${steps[i]})`);
-      const { start, length } = sliceBounds(x.shape[axis]!, starts[i]!, ends[i]!, 1);
+      const axis = (a + rank) % rank;
+      const step = steps[i]!;
+      if (step < 1) throw new Error(`Slice backward supports positive steps only (node '${ctx.node.name}', axis ${axis}, step ${step})`);
+      const { start, length } = sliceBounds(x.shape[axis]!, starts[i]!, ends[i]!, step);
+      const dim = x.shape[axis]!;
+      let span = length;
+      if (step > 1) {
+        // Strided picks (x[..., ::2] in RoPE): interleave step-1 zeros after each gradient element, then trim.
+        const spreadPads = new Array<number>(2 * (rank + 1)).fill(0);
+        spreadPads[axis + 1 + rank + 1] = step - 1;
+        const spread = reshape(pad(unsqueeze(g, [axis + 1]), spreadPads), g.shape.map((d, k) => (k === axis ? d * step : d)));
+        span = Math.min(length * step, dim - start);
+        g = span === length * step ? spread : slice(spread, [0], [span], [axis]);
+      }
+      const pads = new Array<number>(2 * rank).fill(0);
       pads[axis] = start;
-      pads[axis + x.shape.length] = x.shape[axis]! - start - length;
+      pads[axis + rank] = dim - start - span;
+      g = pad(g, pads);
     });
-    return [pad(grad(ctx), pads)];
+    return [g];
   },
   Pad: (ctx) => {
     const x = input(ctx, 0);

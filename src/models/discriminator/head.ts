@@ -1,5 +1,5 @@
 /**
- * The Adv-GRPO discriminator on backbone tokens (algorithm.md section 4): one MLP h shared by CLS and
+ * The Adv-GRPO discriminator on backbone tokens (docs/algorithm.md §3, §4): one MLP h shared by CLS and
  * patch tokens, Linear(D -> hidden) -> GELU -> Linear(hidden -> 1), trained with the hinge loss
  *   L = wG * 0.5 [mean relu(1 - h(cls_ref)) + mean relu(1 + h(cls_gen))]
  *     + wL * 0.5 [mean relu(1 - h(p_ref))   + mean relu(1 + h(p_gen))]

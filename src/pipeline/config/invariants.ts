@@ -3,6 +3,7 @@
  * combined with a child file can break them even when every field is valid on its own.
  */
 import type { Path } from "./merge.ts";
+import { objectiveInvariants } from "./objective-invariants.ts";
 import type { PipelineConfig } from "./schema.ts";
 
 export interface Violation {
@@ -138,6 +139,7 @@ const invariants: ReadonlyArray<Invariant> = [
   discriminatorWeightsPositive,
   optimiserStepsHaveGroups,
   emaEvaluationNeedsEma,
+  objectiveInvariants,
 ];
 
 export const checkInvariants = (config: PipelineConfig): ReadonlyArray<Violation> => invariants.flatMap((invariant) => invariant(config));

@@ -1,5 +1,5 @@
 /**
- * The pipeline file: every number a user tunes, with the default algorithm.md gives (paper and
+ * The pipeline file: every number a user tunes, with the default docs/algorithm.md §10 gives (paper and
  * released-code values for the algorithm's knobs; small sizes for the embedded world and compute).
  * pipelines/default.yaml overrides what the 2-core embedded default needs.
  */
@@ -135,13 +135,14 @@ const Generator = section("The flow-matching text-to-image generator being fine-
   onnx: optionalField(OnnxGenerator, { description: "Paths of an external generator.", whenAbsent: "kind must be embedded" }),
 });
 
-const SamplerKind = Schema.Literals(["cps", "sde"]);
-/** algorithm.md section 3: each sampler has its own default noise level. */
-const defaultNoiseLevel = { cps: 0.8, sde: 0.7 } as const;
+const SamplerKind = Schema.Literals(["cps", "sde", "ode"]);
+/** docs/algorithm.md §2: each sampler has its own default noise level. */
+const defaultNoiseLevel = { cps: 0.8, sde: 0.7, ode: 0 } as const;
 
 const samplerFields = {
   kind: field(SamplerKind, {
-    description: "Stochastic sampler: cps = Flow-CPS (released Adv-GRPO code), sde = Flow-SDE (Flow-GRPO).",
+    description:
+      "Rollout sampler: cps = Flow-CPS (released Adv-GRPO code), sde = Flow-SDE (Flow-GRPO), ode = deterministic Euler (nft and awm only: GRPO needs a stochastic window's log-probs).",
     default: "cps",
   }),
   steps: field(BoundedInt(1, 1000, "every step of every rollout is recorded"), { description: "Sampling steps N of a training rollout. At most 1000: every step of every rollout is recorded.", unit: "steps", default: 10 }),
@@ -173,7 +174,7 @@ const SamplerFile = Schema.Struct({
   ...samplerFields,
   noiseLevel: optionalField(NonNegativeNumber, {
     description: "Noise level a of the stochastic sampler (0 turns both samplers into the ODE).",
-    whenAbsent: "0.8 for cps, 0.7 for sde",
+    whenAbsent: "0.8 for cps, 0.7 for sde, 0 for ode",
   }),
 }).annotate({ description: "The stochastic sampler that produces rollouts with log-probabilities." });
 const SamplerResolved = Schema.Struct({ ...samplerFields, noiseLevel: NonNegativeNumber });
@@ -306,7 +307,49 @@ const Lora = Schema.Struct({
   }),
 }).annotate({ description: "Train low-rank adapters only (needed for large external generators)." });
 
-const Learner = section("The GRPO policy update (algorithm.md section 5).", {
+const Nft = section("DiffusionNFT (learner.objective: nft), values of the released code (docs/objectives.md).", {
+  beta: field(PositiveNumber, {
+    description: "Implicit-policy step beta: v+ = beta v + (1 - beta) v_old, v- = (1 + beta) v_old - beta v (1 in the released default, 0.1 for OCR).",
+    unit: "dimensionless",
+    default: 1,
+  }),
+  timesteps: field(PositiveInt, {
+    description: "Schedule times each rollout is trained at, drawn without replacement from the sampler's steps (int(0.99 N) = 9 of 10 released).",
+    unit: "times per rollout",
+    default: 9,
+  }),
+});
+
+const Awm = section("Advantage Weighted Matching (learner.objective: awm), the paper's defaults (docs/objectives.md).", {
+  timesteps: field(PositiveInt, { description: "Schedule times each rollout is trained at, one per stratum of the step range.", unit: "times per rollout", default: 6 }),
+  timestepFraction: field(Probability, {
+    description: "Times are drawn from schedule steps 1 .. floor(fraction * N) (step 0, pure noise, is skipped).",
+    unit: "fraction of the sampler's steps",
+    default: 0.9,
+  }),
+  weighting: field(Schema.Literals(["ghuber", "uniform"]), {
+    description: "ghuber = t / p ((l + 1e-10)^p - 1e-10^p) of the matching error l (paper default); uniform = l.",
+    default: "ghuber",
+  }),
+  ghuberPower: field(PositiveNumber, { description: "Power p of the ghuber weighting.", unit: "dimensionless", default: 0.25 }),
+});
+
+const Learner = section("The policy update: GRPO (docs/algorithm.md §5, §6) or a likelihood-free objective (docs/objectives.md).", {
+  objective: field(Schema.Literals(["grpo", "nft", "awm"]), {
+    description:
+      "grpo = clipped surrogate on the SDE window's log-probs; nft = DiffusionNFT, awm = Advantage Weighted Matching: both train on the clean rollout samples through the forward process and need no log-probs.",
+    default: "grpo",
+  }),
+  guidance: field(Schema.Literals(["as-sampled", "none"]), {
+    description: "Velocity the loss differentiates: as-sampled = with sampler.cfgWeight; none = the conditional branch alone (CFG-free training; grpo then needs sampler.cfgWeight 1).",
+    default: "as-sampled",
+  }),
+  ratioNormalisation: field(Schema.Literals(["none", "grpo-guard"]), {
+    description: "grpo only: grpo-guard = GRPO-Guard's RatioNorm (ratio centred and scaled by the transition std, loss divided by the step size); needs Gaussian log-densities.",
+    default: "none",
+  }),
+  nft: Nft,
+  awm: Awm,
   lr: field(PositiveNumber, {
     description: "AdamW learning rate (the paper's LoRA value; a small generator trained in full needs about 1e-5..3e-5).",
     unit: "learning rate",
@@ -329,7 +372,11 @@ const Learner = section("The GRPO policy update (algorithm.md section 5).", {
     default: "global",
   }),
   advantageEpsilon: field(PositiveNumber, { description: "Added to the std before dividing.", unit: "reward units", default: 1e-4 }),
-  klBeta: field(NonNegativeNumber, { description: "Weight of the KL penalty to the reference policy (0 in Adv-GRPO).", unit: "dimensionless", default: 0 }),
+  klBeta: field(NonNegativeNumber, {
+    description: "Weight of the KL penalty to the initial policy (0 in Adv-GRPO): transition-mean KL for grpo, beta mean (v - v_ref)^2 for nft and awm.",
+    unit: "dimensionless",
+    default: 0,
+  }),
   gradClip: field(PositiveNumber, { description: "Global gradient-norm clip.", unit: "L2 norm", default: 1.0 }),
   stepsPerEpoch: field(PositiveInt, {
     description:
@@ -351,7 +398,8 @@ const Eval = section("Evaluation on held-out prompts with the ODE sampler.", {
   seeds: field(Schema.NonEmptyArray(NonNegativeInt).check(Schema.isMaxLength(64, { expected: "at most 64 seeds (evaluation time grows with their count)" })), { description: "Initial-noise seeds sampled for every held-out prompt. At most 64: evaluation time grows with their count.", unit: "integer seeds", default: [0, 1] }),
   useEma: field(Schema.Boolean, { description: "Evaluate the EMA weights (needs learner.ema.enabled).", default: true }),
   stopOnRewardHacking: field(Schema.Boolean, {
-    description: "Stop the run when the reward rises while alignment falls (otherwise only warn).",
+    description:
+      "Stop the run when the reward-hacking monitor fires (the reward margin over the references rose while held-out alignment fell more than 5 points since the previous or the first evaluation): that epoch's checkpoint is written, the reason goes to the progress output and the report, and no further epoch starts. Off: the report only warns.",
     default: false,
   }),
 });

@@ -1,0 +1,73 @@
+/**
+ * The composition root: the one place that builds a run's models from its pipeline file (policy, frozen
+ * backbone, references, reward model and, for commands that evaluate, the evaluator). Each model is a scoped
+ * resource, so whatever was opened is released when the caller's scope closes, also when a later model
+ * fails to build. `train`, `replay` and `eval` all go through here.
+ */
+import { Effect, type Scope } from "effect";
+import type { FeatureExtractor } from "../models/backbone/features.ts";
+import type { ExecutionConfig } from "../runtime/execution.ts";
+import type { PipelineConfig } from "./config/schema.ts";
+import { Evaluator } from "./evaluation.ts";
+import { buildPolicy, type Policy } from "./policy.ts";
+import { loadReferences, type ReferenceLibrary } from "./references.ts";
+import { buildRewardModel, loadBackbone, type RewardModel } from "./reward-model.ts";
+import { trainingPrompts } from "./state.ts";
+
+export interface RunModels {
+  readonly config: PipelineConfig;
+  readonly execution: ExecutionConfig;
+  /** The training prompts, indexed by `promptIndex`. */
+  readonly prompts: readonly string[];
+  readonly policy: Policy;
+  readonly backbone: FeatureExtractor;
+  readonly references: ReferenceLibrary;
+  readonly rewards: RewardModel;
+}
+
+export interface EvaluatedRunModels extends RunModels {
+  readonly evaluator: Evaluator;
+}
+
+export const executionOf = (config: PipelineConfig): ExecutionConfig => ({
+  providers: config.compute.executionProviders,
+  intraOpThreads: config.compute.intraOpThreads,
+  spinning: config.compute.allowSpinning,
+});
+
+/** A model built by `open` and released with the scope; a failure to build is passed on as it was thrown. */
+const resource = <A>(open: () => Promise<A>, release: (a: A) => Promise<void>): Effect.Effect<A, unknown, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({ try: open, catch: (error) => error }),
+    (a) => Effect.promise(() => release(a)),
+  );
+
+const buildModels = (config: PipelineConfig): Effect.Effect<RunModels, unknown, Scope.Scope> =>
+  Effect.gen(function* () {
+    const execution = executionOf(config);
+    const prompts = trainingPrompts(config);
+    const policy = yield* resource(() => buildPolicy(config, execution), (p) => p.release());
+    const backbone = yield* resource(() => loadBackbone(config, execution), (b) => b.release());
+    const references = yield* Effect.tryPromise({ try: () => loadReferences(config, prompts, backbone, policy.imageSize), catch: (error) => error });
+    const rewards = yield* resource(() => buildRewardModel(config, backbone, references, execution), (r) => r.release());
+    return { config, execution, prompts, policy, backbone, references, rewards };
+  });
+
+/** The run's models; with `evaluation`, also the evaluator, which writes its image grids under `runDir`. */
+export function buildRun(config: PipelineConfig): Effect.Effect<RunModels, unknown, Scope.Scope>;
+export function buildRun(config: PipelineConfig, evaluation: { readonly runDir: string }): Effect.Effect<EvaluatedRunModels, unknown, Scope.Scope>;
+export function buildRun(config: PipelineConfig, evaluation?: { readonly runDir: string }): Effect.Effect<RunModels | EvaluatedRunModels, unknown, Scope.Scope> {
+  if (!evaluation) return buildModels(config);
+  return Effect.gen(function* () {
+    const models = yield* buildModels(config);
+    const evaluator = yield* resource(() => Evaluator.create(config, models.policy, models.rewards, evaluation.runDir, models.execution), (e) => e.release());
+    return { ...models, evaluator };
+  });
+}
+
+/**
+ * Runs `body` with models built by `build` and releases them afterwards, whether `body` resolves or throws;
+ * errors (from building or from `body`) reach the caller unchanged.
+ */
+export const withRun = <M extends RunModels, A>(build: Effect.Effect<M, unknown, Scope.Scope>, body: (models: M) => Promise<A>): Promise<A> =>
+  Effect.runPromise(Effect.scoped(Effect.flatMap(build, (models) => Effect.tryPromise({ try: () => body(models), catch: (error) => error }))));

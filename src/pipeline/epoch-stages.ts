@@ -1,0 +1,61 @@
+/**
+ * One training epoch as the chain of stage operators, prompts in, step and evaluation reports out:
+ *
+ *   prompts -> expand(G) -> sample -> features -> rewards -> groups -> epoch -> advantages -> record
+ *           -> D:G schedule (discriminator step | generator steps) -> evaluation
+ */
+import { type OperatorFunction, tap } from "rxjs";
+import { assembleGroups } from "../stages/assembleGroups.ts";
+import { collectEpoch } from "../stages/collectEpoch.ts";
+import { computeAdvantages } from "../stages/computeAdvantages.ts";
+import { dgSchedule } from "../stages/dgSchedule.ts";
+import { discriminatorStep } from "../stages/discriminatorStep.ts";
+import { evaluate } from "../stages/evaluate.ts";
+import { expandGroup } from "../stages/expandGroup.ts";
+import { extractFeatures } from "../stages/extractFeatures.ts";
+import { learnerStep } from "../stages/learnerStep.ts";
+import { recordRollouts } from "../stages/recordRollouts.ts";
+import { sampleBatches } from "../stages/sampleBatches.ts";
+import { scoreRewards } from "../stages/scoreRewards.ts";
+import type { AdvantagedEpoch, DiscriminatorStepReport, EvaluationReport, GeneratorStepReport, PromptItem } from "../stages/types.ts";
+import type { Ports } from "./adapters.ts";
+import type { PipelineConfig } from "./config/schema.ts";
+
+export type Report = GeneratorStepReport | DiscriminatorStepReport | EvaluationReport;
+
+/** What the epoch's optimiser phase is: discriminator warm-up, generator only, or the D:G schedule. */
+const phases = (config: PipelineConfig, ports: Ports, epoch: number): OperatorFunction<AdvantagedEpoch, GeneratorStepReport | DiscriminatorStepReport> => {
+  const dStep = discriminatorStep(ports.discriminator, ports.references);
+  const gStep = learnerStep(ports.learner, { stepsPerEpoch: config.learner.stepsPerEpoch });
+  if (epoch < config.discriminator.warmupEpochs) return dStep;
+  if (!config.rewards.some((r) => r.kind === "adversarial-dino")) return gStep;
+  const trigger = config.discriminator.trigger === "when-generated-exceeds-reference";
+  return dgSchedule(trigger ? { mode: "trigger", referenceReward: ports.referenceReward } : { mode: "interval", dTimes: config.discriminator.dTimes }, { discriminator: dStep, generator: gStep });
+};
+
+export interface EpochStagesOptions {
+  readonly epoch: number;
+  /** The generator's optimiser step count, stamped on every rollout key. */
+  readonly policyVersion: () => number;
+  /** Sampler batches (groups) in flight at once. */
+  readonly samplingConcurrency: number;
+  /** Sees the epoch's advantaged rollouts before they are recorded. */
+  readonly onRollouts: (batch: AdvantagedEpoch) => void;
+}
+
+export const epochStages = (config: PipelineConfig, ports: Ports, o: EpochStagesOptions): OperatorFunction<PromptItem, Report> => {
+  const G = config.sampler.groupSize;
+  return (prompts$) =>
+    prompts$
+      .pipe(
+        expandGroup({ runId: config.run.name, runSeed: config.run.seed, groupSize: G, policyVersion: o.policyVersion }),
+        sampleBatches(ports.sampler, { batchSize: G, concurrency: o.samplingConcurrency }),
+        extractFeatures(ports.features, { batchSize: G, concurrency: 1 }),
+        scoreRewards(ports.rewards, { batchSize: G, concurrency: 1 }),
+        assembleGroups({ groupSize: G, onMemberError: config.stream.onMemberFailure, maxOpenGroups: config.stream.maxInFlightGroups }),
+        collectEpoch(o.epoch),
+        computeAdvantages({ stdScope: config.learner.advantageStd, epsilon: config.learner.advantageEpsilon, clip: config.learner.advantageClip }),
+        tap(o.onRollouts),
+      )
+      .pipe(recordRollouts(ports.recorder), phases(config, ports, o.epoch), evaluate(ports.evaluator, { every: config.eval.every, epoch: o.epoch }));
+};
