@@ -7,7 +7,6 @@ import type { RgbImage } from "../io/png.ts";
 import type { RolloutLogWriter } from "../io/rollout-log/index.ts";
 import type { Features } from "../models/backbone/features.ts";
 import type { Discriminator } from "../models/discriminator/discriminator.ts";
-import type { GeneratorStepStats } from "../rl/learner.ts";
 import type { AdvantagedRollout, FeaturedRollout } from "../rollout/rollout.ts";
 import type {
   DiscriminatorPort,
@@ -78,8 +77,6 @@ export interface PortContext {
   /** Heads the discriminator port steps in a given epoch (the adversarial one, the warm-up of a frozen one). */
   readonly trainedHeads: (epoch: number) => readonly Discriminator[];
   readonly clock: StageClock;
-  /** Called with each generator optimiser step's full diagnostics (the port returns them too). */
-  readonly onGeneratorStep?: (stats: GeneratorStepStats) => void;
 }
 
 /** A row's token layout, read off the row itself (sampled here or received from a worker). */
@@ -111,51 +108,54 @@ export const rolloutPorts = (c: Pick<PortContext, "policy" | "rewards" | "clock"
   },
 });
 
-export const bindPorts = (c: PortContext): Ports => {
-  return {
-    ...rolloutPorts(c),
-    learner: {
-      step: (groups) =>
-        c.clock.time("learn", async () => {
-          const batches = await Promise.all(groups.map(async (rollouts) => ({ rollouts, ...(await c.policy.embed(rollouts.map((r) => r.prompt))) })));
-          const stats = await c.policy.learner.step(batches);
-          c.onGeneratorStep?.(stats);
-          return { ...stats };
-        }),
-    },
-    references: {
-      forPrompts: (promptIndices) =>
-        c.clock.time("references", async () =>
-          (await Promise.all(promptIndices.map(async (p) => splitFeatures(await c.rewards.references.features(c.prompts[p]!)).map((f) => ({ ...f, promptIndex: p }))))).flat(),
-        ),
-    },
-    discriminator: {
-      step: (batch) =>
-        c.clock.time("discriminator", async () => {
-          const like = shapeOf(batch.generated[0]!);
-          const refs = concatFeatures(batch.references.map((r) => ({ ...like, batch: 1, cls: r.cls, patches: r.patches, pooled: r.pooled })));
-          const generated = featuresOfRows(batch.generated, like);
-          const stats: Record<string, number> = {};
-          for (const [k, head] of c.trainedHeads(batch.epoch).entries()) {
-            const step = await c.rewards.stepHead(head, refs, generated, `discriminator/${batch.epoch}/${k}`);
-            Object.assign(stats, k === 0 ? step : Object.fromEntries(Object.entries(step).map(([name, v]) => [`head${k}.${name}`, v])));
-          }
-          return stats;
-        }),
-    },
-    referenceReward: {
-      meanReward: (promptIndices) => c.clock.time("reward", () => c.rewards.referenceReward(promptIndices.map((p) => c.prompts[p]!), "trigger")),
-    },
-    recorder: {
-      record: (rows: readonly AdvantagedRollout[]) =>
-        c.clock.time("record", async () => {
-          c.log.append(rows);
-          c.log.flush();
-          return { rowsWritten: c.log.rowsWritten };
-        }),
-    },
-    evaluator: {
-      evaluate: (epoch) => c.clock.time("evaluate", () => c.evaluator.evaluate(epoch + 1)),
-    },
-  };
-};
+/** The ports of the optimiser steps: what replay runs again on the recorded rows. */
+export const stepPorts = (
+  c: Pick<PortContext, "policy" | "rewards" | "prompts" | "trainedHeads" | "clock">,
+): Pick<Ports, "learner" | "references" | "discriminator" | "referenceReward"> => ({
+  learner: {
+    step: (groups) =>
+      c.clock.time("learn", async () => {
+        const batches = await Promise.all(groups.map(async (rollouts) => ({ rollouts, ...(await c.policy.embed(rollouts.map((r) => r.prompt))) })));
+        return { ...(await c.policy.learner.step(batches)) };
+      }),
+  },
+  references: {
+    forPrompts: (promptIndices) =>
+      c.clock.time("references", async () =>
+        (await Promise.all(promptIndices.map(async (p) => splitFeatures(await c.rewards.references.features(c.prompts[p]!)).map((f) => ({ ...f, promptIndex: p }))))).flat(),
+      ),
+  },
+  discriminator: {
+    step: (batch) =>
+      c.clock.time("discriminator", async () => {
+        const like = shapeOf(batch.generated[0]!);
+        const refs = concatFeatures(batch.references.map((r) => ({ ...like, batch: 1, cls: r.cls, patches: r.patches, pooled: r.pooled })));
+        const generated = featuresOfRows(batch.generated, like);
+        const stats: Record<string, number> = {};
+        for (const [k, head] of c.trainedHeads(batch.epoch).entries()) {
+          const step = await c.rewards.stepHead(head, refs, generated, `discriminator/${batch.epoch}/${k}`);
+          Object.assign(stats, k === 0 ? step : Object.fromEntries(Object.entries(step).map(([name, v]) => [`head${k}.${name}`, v])));
+        }
+        return stats;
+      }),
+  },
+  referenceReward: {
+    meanReward: (promptIndices) => c.clock.time("reward", () => c.rewards.referenceReward(promptIndices.map((p) => c.prompts[p]!), "trigger")),
+  },
+});
+
+export const bindPorts = (c: PortContext): Ports => ({
+  ...rolloutPorts(c),
+  ...stepPorts(c),
+  recorder: {
+    record: (rows: readonly AdvantagedRollout[]) =>
+      c.clock.time("record", async () => {
+        c.log.append(rows);
+        c.log.flush();
+        return { rowsWritten: c.log.rowsWritten };
+      }),
+  },
+  evaluator: {
+    evaluate: (epoch) => c.clock.time("evaluate", () => c.evaluator.evaluate(epoch + 1)),
+  },
+});

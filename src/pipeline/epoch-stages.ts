@@ -3,8 +3,11 @@
  *
  *   prompts -> expand(G) -> sample -> features -> rewards -> groups -> epoch -> advantages -> record
  *           -> D:G schedule (discriminator step | generator steps) -> evaluation
+ *
+ * Replay (replay.ts) runs the same pieces on ports backed by the recorded rows.
  */
 import { type OperatorFunction, tap } from "rxjs";
+import type { RolloutKey, ScoredRollout } from "../rollout/rollout.ts";
 import { assembleGroups } from "../stages/assembleGroups.ts";
 import { collectEpoch } from "../stages/collectEpoch.ts";
 import { computeAdvantages } from "../stages/computeAdvantages.ts";
@@ -17,14 +20,37 @@ import { learnerStep } from "../stages/learnerStep.ts";
 import { recordRollouts } from "../stages/recordRollouts.ts";
 import { sampleBatches } from "../stages/sampleBatches.ts";
 import { scoreRewards } from "../stages/scoreRewards.ts";
-import type { AdvantagedEpoch, DiscriminatorStepReport, EvaluationReport, GeneratorStepReport, PromptItem } from "../stages/types.ts";
+import type { AdvantagedEpoch, DiscriminatorStepReport, EvaluationReport, GeneratorStepReport, Member, PromptItem } from "../stages/types.ts";
 import type { Ports } from "./adapters.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 
-export type Report = GeneratorStepReport | DiscriminatorStepReport | EvaluationReport;
+export type StepReport = GeneratorStepReport | DiscriminatorStepReport;
+export type Report = StepReport | EvaluationReport;
+
+/** Keys to scored rows, one group per port call; `samplingConcurrency` groups are sampled at once. */
+export const scoredRollouts = (
+  ports: Pick<Ports, "sampler" | "features" | "rewards">,
+  groupSize: number,
+  samplingConcurrency: number,
+): OperatorFunction<Member<RolloutKey>, Member<ScoredRollout>> =>
+  (keys) =>
+    keys.pipe(
+      sampleBatches(ports.sampler, { batchSize: groupSize, concurrency: samplingConcurrency }),
+      extractFeatures(ports.features, { batchSize: groupSize, concurrency: 1 }),
+      scoreRewards(ports.rewards, { batchSize: groupSize, concurrency: 1 }),
+    );
+
+/** Scored rows to the epoch's groups with their advantages. */
+export const advantagedEpoch = (config: PipelineConfig, epoch: number, onMemberError = config.stream.onMemberFailure): OperatorFunction<Member<ScoredRollout>, AdvantagedEpoch> =>
+  (rows) =>
+    rows.pipe(
+      assembleGroups({ groupSize: config.sampler.groupSize, onMemberError, maxOpenGroups: config.stream.maxInFlightGroups }),
+      collectEpoch(epoch),
+      computeAdvantages({ stdScope: config.learner.advantageStd, epsilon: config.learner.advantageEpsilon, clip: config.learner.advantageClip }),
+    );
 
 /** What the epoch's optimiser phase is: discriminator warm-up, generator only, or the D:G schedule. */
-const phases = (config: PipelineConfig, ports: Ports, epoch: number): OperatorFunction<AdvantagedEpoch, GeneratorStepReport | DiscriminatorStepReport> => {
+export const optimiserPhase = (config: PipelineConfig, ports: Pick<Ports, "discriminator" | "references" | "learner" | "referenceReward">, epoch: number): OperatorFunction<AdvantagedEpoch, StepReport> => {
   const dStep = discriminatorStep(ports.discriminator, ports.references);
   const gStep = learnerStep(ports.learner, { stepsPerEpoch: config.learner.stepsPerEpoch });
   if (epoch < config.discriminator.warmupEpochs) return dStep;
@@ -46,16 +72,13 @@ export interface EpochStagesOptions {
 export const epochStages = (config: PipelineConfig, ports: Ports, o: EpochStagesOptions): OperatorFunction<PromptItem, Report> => {
   const G = config.sampler.groupSize;
   return (prompts$) =>
-    prompts$
-      .pipe(
-        expandGroup({ runId: config.run.name, runSeed: config.run.seed, groupSize: G, policyVersion: o.policyVersion }),
-        sampleBatches(ports.sampler, { batchSize: G, concurrency: o.samplingConcurrency }),
-        extractFeatures(ports.features, { batchSize: G, concurrency: 1 }),
-        scoreRewards(ports.rewards, { batchSize: G, concurrency: 1 }),
-        assembleGroups({ groupSize: G, onMemberError: config.stream.onMemberFailure, maxOpenGroups: config.stream.maxInFlightGroups }),
-        collectEpoch(o.epoch),
-        computeAdvantages({ stdScope: config.learner.advantageStd, epsilon: config.learner.advantageEpsilon, clip: config.learner.advantageClip }),
-        tap(o.onRollouts),
-      )
-      .pipe(recordRollouts(ports.recorder), phases(config, ports, o.epoch), evaluate(ports.evaluator, { every: config.eval.every, epoch: o.epoch }));
+    prompts$.pipe(
+      expandGroup({ runId: config.run.name, runSeed: config.run.seed, groupSize: G, policyVersion: o.policyVersion }),
+      scoredRollouts(ports, G, o.samplingConcurrency),
+      advantagedEpoch(config, o.epoch),
+      tap(o.onRollouts),
+      recordRollouts(ports.recorder),
+      optimiserPhase(config, ports, o.epoch),
+      evaluate(ports.evaluator, { every: config.eval.every, epoch: o.epoch }),
+    );
 };

@@ -1,10 +1,10 @@
 /**
- * `advgrpo replay`: feeds a run's recorded rollouts back through the downstream stages with the models as they
- * were when each epoch started, and compares every recomputed value with the recorded one:
+ * `advgrpo replay`: feeds a run's recorded rollouts back through the same stage operators the run used
+ * (epoch-stages.ts), on ports backed by the recorded rows (replay-ports.ts) and the models as they were when
+ * each epoch started, and compares every recomputed value with the recorded one:
  *
- *   PNG -> backbone features -> reward components, total, discriminator logits   (per rollout row)
- *   recorded rewards -> group advantages                                         (per rollout row)
- *   recorded rows -> discriminator hinge step | learner optimiser steps           (per step, vs metrics.jsonl)
+ *   recorded rows -> features -> rewards (compared; the recorded ones flow on)  -> groups -> advantages (compared)
+ *                 -> discriminator step | generator steps (compared with metrics.jsonl)
  *
  * The state an epoch started from is the checkpoint written at the end of the epoch before it (for epoch 0 the
  * freshly built models: pretrained generator, discriminator initialised from run.seed), so a replay of the same
@@ -12,20 +12,21 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { Effect, Schema } from "effect";
-import { decodePng, type RgbImage } from "../io/png.ts";
+import { from, ignoreElements, lastValueFrom, type Observable, tap } from "rxjs";
 import type { RecordedRollout } from "../io/rollout-log/index.ts";
 import { loadTrainingState, type TrainingState } from "../io/training-state.ts";
-import type { Features } from "../models/backbone/features.ts";
-import { groupAdvantages } from "../rl/advantages.ts";
-import type { AdvantagedRollout } from "../rollout/rollout.ts";
+import type { ScoredRollout } from "../rollout/rollout.ts";
+import { type AdvantagedEpoch, isFailedMember, keyOf, type Member } from "../stages/types.ts";
+import { rolloutPorts, StageClock, stepPorts } from "./adapters.ts";
+import { buildRun, type RunModels, withRun } from "./compose.ts";
 import { decodePipelineConfig } from "./config/load.ts";
 import type { PipelineConfig } from "./config/schema.ts";
+import { advantagedEpoch, optimiserPhase, scoredRollouts } from "./epoch-stages.ts";
 import { formatTable, groupsOf, readRunRecords, RunFolderError, type RunRecords } from "./inspect.ts";
-import { buildRun, withRun } from "./compose.ts";
-import type { Policy } from "./policy.ts";
-import { concatFeatures, type RewardModel } from "./reward-model.ts";
+import { type ColumnReport, Comparison, type Where } from "./replay-comparison.ts";
+import { recordedPorts, rowAt } from "./replay-ports.ts";
 import { checkpointFile } from "./run-folder.ts";
-import { applyState, batchLabel, captureState, headsTrainedIn } from "./state.ts";
+import { applyState, captureState, headsTrainedIn } from "./state.ts";
 
 export interface ReplayOptions {
   /** Only this epoch. */
@@ -35,20 +36,6 @@ export interface ReplayOptions {
   /** Largest absolute difference still counted as equal; default 0 (exact). */
   readonly tolerance?: number;
   readonly progress?: (line: string) => void;
-}
-
-/** A rollout row, or an optimiser step of an epoch. */
-export type Where = { readonly epoch: number; readonly group: number; readonly member: number } | { readonly epoch: number; readonly step: number };
-
-export interface ColumnReport {
-  readonly column: string;
-  /** Values compared (rows, or steps). */
-  readonly compared: number;
-  /** Rows (or steps) with a difference beyond the tolerance. */
-  readonly differing: number;
-  readonly maxAbsDiff: number;
-  /** The first differing row in log order, with the values that differ most in it. */
-  readonly first: { readonly where: Where; readonly recorded: number; readonly recomputed: number } | undefined;
 }
 
 export interface ReplayReport {
@@ -73,85 +60,37 @@ export class ReplayMismatch extends Schema.TaggedError<ReplayMismatch>()("Replay
   }
 }
 
-/** |a - b| where equal values (NaN included: "no discriminator") differ by 0 and NaN against a number by Infinity. */
-const absDiff = (a: number, b: number): number => (a === b || (Number.isNaN(a) && Number.isNaN(b)) ? 0 : Number.isNaN(a - b) ? Infinity : Math.abs(a - b));
-
-interface Column {
-  compared: number;
-  differing: number;
-  maxAbsDiff: number;
-  first: ColumnReport["first"];
-}
-
-class Comparison {
-  private readonly tolerance: number;
-  private readonly columns = new Map<string, Column>();
-
-  constructor(tolerance: number) {
-    this.tolerance = tolerance;
-  }
-
-  /** One row of a column; vectors count as one row, reported by their most different element. */
-  add(column: string, where: Where, recorded: number | Float32Array, recomputed: number | Float32Array): void {
-    const [a, b] = [typeof recorded === "number" ? [recorded] : recorded, typeof recomputed === "number" ? [recomputed] : recomputed];
-    // A length mismatch (a log of another layout) differs by Infinity and shows the two lengths.
-    let worst = { diff: a.length === b.length ? 0 : Infinity, recorded: a.length, recomputed: b.length };
-    if (a.length === b.length) {
-      for (let i = 0; i < a.length; i++) {
-        const diff = absDiff(a[i]!, b[i]!);
-        if (diff > worst.diff) worst = { diff, recorded: a[i]!, recomputed: b[i]! };
-      }
-    }
-    const c = this.columns.get(column) ?? { compared: 0, differing: 0, maxAbsDiff: 0, first: undefined };
-    this.columns.set(column, c);
-    c.compared++;
-    c.maxAbsDiff = Math.max(c.maxAbsDiff, worst.diff);
-    if (worst.diff > this.tolerance) {
-      c.differing++;
-      c.first ??= { where, recorded: worst.recorded, recomputed: worst.recomputed };
-    }
-  }
-
-  report(): ColumnReport[] {
-    return [...this.columns].map(([column, c]) => ({ column, ...c }));
-  }
-}
-
 const readConfig = async (records: RunRecords): Promise<PipelineConfig> => {
   const { folder } = records;
   const [text, source] = existsSync(folder.config) ? [readFileSync(folder.config, "utf8"), folder.config] : [records.log.metadata.pipelineConfig, `${folder.rollouts} metadata`];
   return Effect.runPromise(decodePipelineConfig(JSON.parse(text), source));
 };
 
-const rowAt = (r: RecordedRollout): Where => ({ epoch: r.epoch, group: r.groupId, member: r.member });
-
-interface ReplayedGroup {
-  readonly rows: readonly AdvantagedRollout[];
-  readonly features: Features;
-}
+/** A failed port call ends the replay with its cause: a run that recorded the rows did not fail there. */
+const rowOrThrow = <R>(item: Member<R>): R => {
+  if (isFailedMember(item)) throw item.cause;
+  return item;
+};
 
 class Replayer {
   readonly compare: Comparison;
   readonly notes: string[] = [];
   private readonly records: RunRecords;
-  private readonly config: PipelineConfig;
-  private readonly policy: Policy;
-  private readonly rewards: RewardModel;
+  private readonly models: RunModels;
   private readonly initial: TrainingState;
 
-  constructor(args: { records: RunRecords; config: PipelineConfig; policy: Policy; rewards: RewardModel; tolerance: number }) {
-    this.records = args.records;
-    this.config = args.config;
-    this.policy = args.policy;
-    this.rewards = args.rewards;
-    this.initial = captureState(args.policy, args.rewards);
-    this.compare = new Comparison(args.tolerance);
+  constructor(records: RunRecords, models: RunModels, tolerance: number) {
+    this.records = records;
+    this.models = models;
+    this.initial = captureState(models.policy, models.rewards);
+    this.compare = new Comparison(tolerance);
   }
 
   /** Restores the state epoch `epoch` started from; false (with a note) when its checkpoint is gone. */
   private async startOf(epoch: number): Promise<boolean> {
+    const { policy, rewards } = this.models;
     if (epoch === 0) {
-      applyState(this.initial, "the initial state", this.policy, this.rewards);
+      applyState(this.initial, "the initial state", policy, rewards);
       return true;
     }
     const file = checkpointFile(this.records.folder, epoch - 1);
@@ -159,91 +98,66 @@ class Replayer {
       this.notes.push(`epoch ${epoch}: no checkpoint ${file} (pruned by run.keepCheckpoints?): rewards and steps not replayed, only advantages`);
       return false;
     }
-    applyState(await loadTrainingState(file), file, this.policy, this.rewards);
+    applyState(await loadTrainingState(file), file, policy, rewards);
     return true;
   }
 
-  /** Features and rewards of one group, compared row by row; the rows come back as the learner saw them. */
-  private async scoreGroup(group: readonly RecordedRollout[]): Promise<ReplayedGroup> {
-    const images: RgbImage[] = group.map((r) => decodePng(r.png, `rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}`));
-    const f = await this.rewards.features.extract(images);
-    const first = group[0]!;
-    const scored = await this.rewards.score(images, group.map((r) => r.prompt), f, batchLabel(first));
-    const rows = group.map((r, i): AdvantagedRollout => {
-      const slice = (data: Float32Array, width: number) => data.slice(i * width, (i + 1) * width);
-      const recomputed = { cls: slice(f.cls, f.dim), patches: slice(f.patches, f.patchCount * f.dim), pooled: slice(f.pooled, f.pooledDim) };
-      const at = rowAt(r);
-      this.compare.add("pooled", at, r.pooled, recomputed.pooled);
-      if (r.cls) this.compare.add("cls", at, r.cls, recomputed.cls);
-      if (r.patches) this.compare.add("patches", at, r.patches, recomputed.patches);
-      for (const [name, values] of Object.entries(scored.components)) this.compare.add(`reward.${name}`, at, r.rewards[name] ?? NaN, values[i]!);
-      this.compare.add("reward", at, r.reward, scored.total[i]!);
-      this.compare.add("discLogitCls", at, r.discLogitCls, scored.clsLogits[i]!);
-      this.compare.add("discLogitPatch", at, r.discLogitPatch, scored.patchLogits[i]!);
-      return { ...r, ...recomputed, image: images[i]!.data };
-    });
-    return { rows, features: f };
-  }
-
-  private advantages(groups: readonly (readonly RecordedRollout[])[], selected: (r: RecordedRollout) => boolean): void {
-    const { learner } = this.config;
-    const { advantages } = groupAdvantages(
-      groups.map((g) => g.map((r) => r.reward)),
-      { stdScope: learner.advantageStd, epsilon: learner.advantageEpsilon, clip: learner.advantageClip },
-    );
-    groups.forEach((g, i) => g.forEach((r, m) => selected(r) && this.compare.add("advantage", rowAt(r), r.advantage, advantages[i]![m]!)));
-  }
-
-  private async discriminatorStep(epoch: number, replayed: readonly ReplayedGroup[]): Promise<void> {
-    const recorded = this.records.metrics.find((r) => r.kind === "discriminator" && r.epoch === epoch);
-    if (!recorded) return;
-    const rows = replayed.flatMap((g) => g.rows);
-    const generated = concatFeatures(replayed.map((g) => g.features));
-    const stats: Record<string, number> = {};
-    for (const [k, head] of headsTrainedIn(this.config, this.rewards, epoch).entries()) {
-      const step = await this.rewards.discriminatorStep(head, rows.map((r) => r.prompt), generated, `discriminator/${epoch}/${k}`);
-      for (const [name, v] of Object.entries(step)) stats[k === 0 ? name : `head${k}.${name}`] = v;
-    }
-    for (const [name, v] of Object.entries(stats)) this.compare.add(`discriminator.${name}`, { epoch, step: 0 }, recorded.metrics[name] ?? NaN, v);
-  }
-
-  private async learnerSteps(epoch: number, replayed: readonly ReplayedGroup[]): Promise<void> {
-    const recorded = this.records.metrics.filter((r) => r.kind === "generator" && r.epoch === epoch);
-    if (recorded.length === 0) return;
-    const perStep = Math.ceil(this.config.sampler.promptsPerEpoch / this.config.learner.stepsPerEpoch);
-    const steps = Array.from({ length: Math.ceil(replayed.length / perStep) }, (_, i) => replayed.slice(i * perStep, (i + 1) * perStep));
-    if (steps.length !== recorded.length) this.notes.push(`epoch ${epoch}: ${recorded.length} generator steps recorded, ${steps.length} replayed`);
-    for (const [step, groups] of steps.entries()) {
-      const batches = await Promise.all(groups.map(async (g) => ({ rollouts: g.rows, ...(await this.policy.embed(g.rows.map((r) => r.prompt))) })));
-      const stats = await this.policy.learner.step(batches);
-      const where = { epoch, step };
-      for (const [name, v] of Object.entries(stats)) this.compare.add(`generator.${name}`, where, recorded[step]?.metrics[name] ?? NaN, v);
-      // The first step of an epoch samples and learns with the same weights: its ratio must be exactly 1.
-      // (GRPO only: the forward-process objectives have no ratio.)
-      if (step === 0 && "ratioMin" in stats) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([stats.ratioMin, stats.ratioMax]));
-    }
+  /** The epoch's optimiser steps through the run's own phase operator, compared with metrics.jsonl. */
+  private steps(epoch: number): (batches: Observable<AdvantagedEpoch>) => Observable<unknown> {
+    const { config, policy, rewards, prompts } = this.models;
+    const recordedSteps = this.records.metrics.filter((r) => r.kind === "generator" && r.epoch === epoch);
+    const recordedD = this.records.metrics.find((r) => r.kind === "discriminator" && r.epoch === epoch);
+    const ports = stepPorts({ policy, rewards, prompts, trainedHeads: (e) => headsTrainedIn(config, rewards, e), clock: new StageClock() });
+    let replayedSteps = 0;
+    return (batches) =>
+      batches.pipe(
+        optimiserPhase(config, ports, epoch),
+        tap({
+          next: (report) => {
+            if (report.kind === "discriminator") {
+              for (const [name, v] of Object.entries(report.stats)) this.compare.add(`discriminator.${name}`, { epoch, step: 0 }, recordedD?.metrics[name] ?? NaN, v);
+              return;
+            }
+            replayedSteps++;
+            const where = { epoch, step: report.step };
+            for (const [name, v] of Object.entries(report.stats)) this.compare.add(`generator.${name}`, where, recordedSteps[report.step]?.metrics[name] ?? NaN, v);
+            // The first step of an epoch samples and learns with the same weights: its ratio must be exactly 1.
+            // (GRPO only: the forward-process objectives have no ratio.)
+            if (report.step === 0 && "ratioMin" in report.stats) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([report.stats.ratioMin!, report.stats.ratioMax!]));
+          },
+          complete: () => {
+            if (replayedSteps !== recordedSteps.length) this.notes.push(`epoch ${epoch}: ${recordedSteps.length} generator steps recorded, ${replayedSteps} replayed`);
+          },
+        }),
+      );
   }
 
   async epoch(epoch: number, rows: readonly RecordedRollout[], complete: boolean, group: number | undefined): Promise<void> {
-    const groups = groupsOf(rows);
-    const selected = (r: RecordedRollout) => group === undefined || r.groupId === group;
+    const { config, policy, rewards } = this.models;
+    const selected = (r: { readonly groupId: number }) => group === undefined || r.groupId === group;
     const imagesRecorded = rows.every((r) => r.png.length > 0);
     if (!imagesRecorded) this.notes.push(`epoch ${epoch}: images were not recorded (record.storeImages: false): features, rewards and steps not replayed`);
     const scorable = imagesRecorded && (await this.startOf(epoch));
-    const replayed: ReplayedGroup[] = [];
-    if (scorable) for (const g of groups.filter((g) => selected(g[0]!))) replayed.push(await this.scoreGroup(g));
+    const ports = recordedPorts(rolloutPorts({ policy, rewards, clock: new StageClock() }), { rows, checked: (r) => scorable && selected(r), compare: this.compare });
+    const ordered = groupsOf(rows).flat();
+    const scored = from(ordered.map(keyOf)).pipe(scoredRollouts(ports, config.sampler.groupSize, 1), tap(rowOrThrow<ScoredRollout>));
     if (!complete) {
       this.notes.push(`epoch ${epoch}: only ${rows.length} rows survive in the log (cut short): advantages and steps not replayed`);
+      await lastValueFrom(scored.pipe(ignoreElements()), { defaultValue: undefined });
       return;
     }
-    this.advantages(groups, selected);
-    if (!scorable) return;
-    if (group !== undefined) {
-      this.notes.push(`epoch ${epoch}: optimiser steps need the whole epoch; not replayed for one group`);
-      return;
-    }
-    await this.discriminatorStep(epoch, replayed);
-    await this.learnerSteps(epoch, replayed);
+    const recordedAdvantage = new Map(rows.map((r) => [`${r.groupId}/${r.member}`, r.advantage]));
+    const advantaged = scored.pipe(
+      advantagedEpoch(config, epoch, "fail"),
+      tap((batch) => {
+        for (const row of batch.groups.flat()) if (selected(row)) this.compare.add("advantage", rowAt(row), recordedAdvantage.get(`${row.groupId}/${row.member}`)!, row.advantage);
+      }),
+    );
+    const stepsRecorded = this.records.metrics.some((r) => (r.kind === "generator" || r.kind === "discriminator") && r.epoch === epoch);
+    const stepsReplayed = scorable && group === undefined && stepsRecorded;
+    if (scorable && group !== undefined) this.notes.push(`epoch ${epoch}: optimiser steps need the whole epoch; not replayed for one group`);
+    else if (scorable && !stepsRecorded) this.notes.push(`epoch ${epoch}: metrics.jsonl holds none of its optimiser steps (the run stopped before them?): steps not replayed`);
+    await lastValueFrom((stepsReplayed ? advantaged.pipe(this.steps(epoch)) : advantaged).pipe(ignoreElements()), { defaultValue: undefined });
   }
 }
 
@@ -269,8 +183,8 @@ export const replayRun = async (root: string, options: ReplayOptions = {}): Prom
     throw new RunFolderError({ folder: root, reason: `the rollout log has no rows of group ${options.group}${options.epoch === undefined ? "" : ` in epoch ${options.epoch}`}` });
   }
 
-  const replayer = await withRun(buildRun(config), async ({ policy, rewards }) => {
-    const replayer = new Replayer({ records, config, policy, rewards, tolerance });
+  const replayer = await withRun(buildRun(config), async (models) => {
+    const replayer = new Replayer(records, models, tolerance);
     for (const epoch of epochs) {
       options.progress?.(`replaying epoch ${epoch}`);
       await replayer.epoch(epoch, byEpoch.get(epoch)!, complete(epoch), options.group);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { extractFeatures } from "./extractFeatures.ts";
-import type { ImageInput } from "./ports.ts";
+import type { SampledRollout } from "../rollout/rollout.ts";
 import { fakeFeatured, fakeKey, fakeSampled, marbleScheduler } from "./testing.ts";
 import { failedMember } from "./types.ts";
 
 const keys = [fakeKey(0, 0), fakeKey(0, 1), fakeKey(1, 0)] as const;
-const tokens = (image: ImageInput) => {
+const tokens = (image: SampledRollout) => {
   const member = Float32Array.of(image.image[1]!);
   return { cls: member, patches: member, pooled: member };
 };
@@ -15,7 +15,7 @@ describe("extractFeatures", () => {
     const seen: number[] = [];
     marbleScheduler().run(({ cold, expectObservable }) => {
       const port = {
-        extract: (images: readonly ImageInput[]) => {
+        extract: (images: readonly SampledRollout[]) => {
           seen.push(images.length);
           return cold("--(r|)", { r: images.map(tokens) });
         },

@@ -11,7 +11,8 @@ import { expandGroup } from "./expandGroup.ts";
 import { extractFeatures } from "./extractFeatures.ts";
 import { forEachEpoch } from "./forEachEpoch.ts";
 import { learnerStep } from "./learnerStep.ts";
-import type { ImageInput, StepStats } from "./ports.ts";
+import type { StepStats } from "./ports.ts";
+import type { SampledRollout } from "../rollout/rollout.ts";
 import { recordRollouts } from "./recordRollouts.ts";
 import { sampleBatches } from "./sampleBatches.ts";
 import { scoreRewards } from "./scoreRewards.ts";
@@ -40,7 +41,7 @@ describe("forEachEpoch", () => {
           }),
       };
       const token = new Float32Array(1);
-      const features = { extract: (images: readonly ImageInput[]) => after(1, images.map(() => ({ cls: token, patches: token, pooled: token })), () => {}) };
+      const features = { extract: (images: readonly SampledRollout[]) => after(1, images.map(() => ({ cls: token, patches: token, pooled: token })), () => {}) };
       const rewards = {
         score: (rows: readonly FeaturedRollout[]) =>
           after(1, rows.map((row) => ({ rewards: {}, reward: row.member, discLogitCls: 0, discLogitPatch: 0 })), () => {}),

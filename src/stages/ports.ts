@@ -16,7 +16,6 @@ import type {
 /** Named scalar diagnostics of one step (loss, accuracy, clip fraction ...). */
 export type StepStats = Readonly<Record<string, number>>;
 
-export type ImageInput = Pick<SampledRollout, "image" | "imageHeight" | "imageWidth">;
 export type Features = Pick<FeaturedRollout, "cls" | "patches" | "pooled">;
 export type RewardScore = Pick<ScoredRollout, "rewards" | "reward" | "discLogitCls" | "discLogitPatch">;
 
@@ -41,9 +40,9 @@ export interface SamplerPort {
   sample(keys: readonly RolloutKey[]): Observable<readonly SampledRollout[]>;
 }
 
-/** Frozen-backbone tokens, one entry per image, in order. */
+/** Frozen-backbone tokens of the rows' images, one entry per row, in order. */
 export interface FeaturePort {
-  extract(images: readonly ImageInput[]): Observable<readonly Features[]>;
+  extract(rows: readonly SampledRollout[]): Observable<readonly Features[]>;
 }
 
 /** Reward components and discriminator logits, one entry per row, in order. */

@@ -2,9 +2,17 @@ import { gemm, matmul, mul, reshape, transpose } from "../../graph/ops.ts";
 import type { Tensor } from "../../graph/graph.ts";
 import { grad, input, type Rule, sumToShape } from "../rule.ts";
 
+const swapLastPerm = (rank: number): number[] => [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
+
+/**
+ * t with its last two axes swapped. When t is itself such a swap (attention's k^T), that Transpose's input is
+ * the answer: no second copy.
+ */
 const swapLast = (t: Tensor): Tensor => {
-  const r = t.shape.length;
-  return transpose(t, [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]);
+  const perm = swapLastPerm(t.shape.length);
+  const producer = t.graph.nodes.find((n) => n.outputs[0] === t);
+  const swapped = producer?.op === "Transpose" && (producer.attrs.perm as readonly number[] | undefined)?.every((p, i) => p === perm[i]);
+  return swapped ? producer.inputs[0]! : transpose(t, perm);
 };
 
 /** A^T g for a 2-D weight B shared across A's batch: one Gemm over the flattened batch beats a batched MatMul + ReduceSum. */

@@ -16,6 +16,10 @@ export const normalisedBackward = (x: Tensor, dxHat: Tensor, axes: readonly numb
 
 const epsilonOf = (attrs: Readonly<Record<string, unknown>>): number => (attrs.epsilon as number | undefined) ?? 1e-5;
 
+/** g * scale, or g itself when the scale is a constant of ones (a norm whose affine comes from elsewhere, as adaLN's). */
+const scaled = (g: Tensor, scale: Tensor, shapedScale: () => Tensor): Tensor =>
+  scale.constValue !== undefined && Array.prototype.every.call(scale.constValue, (v: number | bigint) => Number(v) === 1) ? g : mul(g, shapedScale());
+
 export const normRules: Record<string, Rule> = {
   Softmax: (ctx) => {
     const y = ctx.node.outputs[0]!;
@@ -29,7 +33,7 @@ export const normRules: Record<string, Rule> = {
     const rank = x.shape.length;
     const axis = axisAttr(ctx, rank, -1);
     const axes = x.shape.map((_, i) => i).filter((i) => i >= axis);
-    const { dx, xHat } = normalisedBackward(x, mul(g, scale), axes, epsilonOf(ctx.node.attrs));
+    const { dx, xHat } = normalisedBackward(x, scaled(g, scale, () => scale), axes, epsilonOf(ctx.node.attrs));
     return [dx, ctx.needs[1] ? sumToShape(mul(g, xHat), scale.shape) : undefined, bias && ctx.needs[2] ? sumToShape(g, bias.shape) : undefined];
   },
   GroupNormalization: (ctx) => {
@@ -39,7 +43,7 @@ export const normRules: Record<string, Rule> = {
     const channels = x.shape[1]!;
     const perChannel = [channels, ...x.shape.slice(2).map(() => 1)];
     const grouped = [x.shape[0]!, groups, -1];
-    const { dx, xHat } = normalisedBackward(reshape(x, grouped), reshape(mul(g, reshape(scale, perChannel)), grouped), [2], epsilonOf(ctx.node.attrs));
+    const { dx, xHat } = normalisedBackward(reshape(x, grouped), reshape(scaled(g, scale, () => reshape(scale, perChannel)), grouped), [2], epsilonOf(ctx.node.attrs));
     const otherAxes = x.shape.map((_, i) => i).filter((i) => i !== 1);
     return [
       reshape(dx, x.shape),
