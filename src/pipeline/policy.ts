@@ -53,6 +53,8 @@ export interface Policy {
   readonly imageSize: number;
   /** Where an imported generator's LoRA adapters sit (for the peft-named adapter file); absent for the embedded DiT. */
   readonly adapters?: () => readonly AdapterSite[];
+  /** The adapters' rank and alpha, with learner.lora. */
+  readonly lora?: { readonly rank: number; readonly alpha: number };
   embed(prompts: readonly string[]): Promise<TextEmbeddings>;
   release(): Promise<void>;
 }
@@ -235,6 +237,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     optimizer,
     ema,
     ...(parts.adapters ? { adapters: parts.adapters } : {}),
+    ...(lora ? { lora: { rank: lora.rank, alpha: lora.alpha } } : {}),
     // Only GRPO learns from the window's transitions; the other objectives need the image alone.
     sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo" }),
     learner: new GeneratorLearner({

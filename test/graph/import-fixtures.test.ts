@@ -23,6 +23,7 @@ const runImported = async (file: string, model: string) => {
 describe("importing torch.onnx.export fixtures of real architectures", () => {
   const cases = [
     { file: "sd3_transformer.onnx", model: "sd3_transformer", outputs: ["out_hidden_states"] },
+    { file: "sd3_transformer_opset14.onnx", model: "sd3_transformer", outputs: ["out_hidden_states"] },
     { file: "vae_decoder.onnx", model: "vae_decoder", outputs: ["sample"] },
     { file: "dinov2.onnx", model: "dinov2", outputs: ["last_hidden_state", "pooler_output"] },
   ];

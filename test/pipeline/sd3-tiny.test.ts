@@ -3,12 +3,14 @@
  * transformer, its VAE decoder, the DINOv2 export and the prompt-embeddings file (all torch-exported fixtures).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
 import { readRolloutLog } from "../../src/io/rollout-log/index.ts";
+import { decodeSafetensors } from "../../src/io/safetensors.ts";
+import { loraFileOf } from "../../src/pipeline/lora-export.ts";
 import { loadTrainingState } from "../../src/io/training-state.ts";
 import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
 import { replayRun } from "../../src/pipeline/replay.ts";
@@ -24,7 +26,7 @@ const CHECKPOINT_POLL_MS = 10;
 const cli = (args: string[]) => spawn(join(process.cwd(), "node_modules/.bin/node"), ["src/cli/main.ts", ...args], { stdio: ["ignore", "pipe", "pipe"] });
 
 describe("the SD3 architecture end to end (tiny torch exports)", () => {
-  it("trains LoRA through the imported transformer: rollouts, on-policy first steps, moving reward, exact replay", async () => {
+  it("trains LoRA through the imported transformer: rollouts, on-policy first steps, moving reward, peft LoRA file, exact replay", async () => {
     const dir = mkdtempSync(join(tmpdir(), "advgrpo-sd3-"));
     const config = await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(dir)));
     const folder = runFolderOf(config);
@@ -47,6 +49,30 @@ describe("the SD3 architecture end to end (tiny torch exports)", () => {
     expect(adapters.length).toBeGreaterThan(0);
     expect(adapters.every((p) => /lora_[AB]$/.test(p.name))).toBe(true);
     expect(adapters.filter((p) => p.name.endsWith("lora_B")).some((p) => p.data.some((v) => v !== 0))).toBe(true);
+
+    // the adapters in peft naming: diffusers' load_lora_weights applies delta W = lora_B @ lora_A (alpha/r folded into
+    // lora_B, metadata lora_alpha = r); it must equal (alpha/r) (A B)^T of the EMA weights advgrpo trains
+    const peft = decodeSafetensors(readFileSync(loraFileOf(folder)), "lora");
+    const key = "transformer.transformer_blocks.0.attn.to_q";
+    const pA = peft.tensors.find((t) => t.name === `${key}.lora_A.weight`)!;
+    const pB = peft.tensors.find((t) => t.name === `${key}.lora_B.weight`)!;
+    expect([pA.shape, pB.shape]).toEqual([[4, 32], [32, 4]]);
+    expect(peft.tensors.length).toBe(2 * JSON.parse(peft.metadata.lora_adapter_metadata!)["transformer.target_modules"].length);
+    const ema = new Map(state.weights["generator.ema"]!.map((p) => [p.name, p.data]));
+    const [A, B] = [ema.get(`net.transformer_blocks.0.attn.to_q.lora_A`)!, ema.get(`net.transformer_blocks.0.attn.to_q.lora_B`)!];
+    let maxError = 0;
+    for (let o = 0; o < 32; o++) {
+      for (let i = 0; i < 32; i++) {
+        let peftDelta = 0;
+        let ours = 0;
+        for (let r = 0; r < 4; r++) {
+          peftDelta += (pB.data[o * 4 + r] as number) * (pA.data[r * 32 + i] as number);
+          ours += A[i * 4 + r]! * B[r * 32 + o]! * (8 / 4);
+        }
+        maxError = Math.max(maxError, Math.abs(peftDelta - ours));
+      }
+    }
+    expect(maxError).toBeLessThan(1e-6);
 
     const report = await replayRun(folder.root);
     expect(report.differs, JSON.stringify(report.columns.filter((c) => c.differing > 0))).toBe(false);
