@@ -25,8 +25,10 @@ import { constOf, foldable, folders } from "./fold.ts";
 import { type AttrValue, Graph, type Tensor } from "./graph.ts";
 import { type AttributeMessage, attributeTypes, decodeModel, type ModelMessage, type NodeMessage, type ValueInfo } from "./onnx-proto.ts";
 import { type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
-import { add, matmul, mul } from "./ops.ts";
-import { globToRegExp, type LoraConfig, type ParamScope } from "../nn/params.ts";
+import { type AdapterSite, LoraAttacher } from "./import-lora.ts";
+import type { LoraConfig, ParamScope } from "../nn/params.ts";
+
+export type { AdapterSite } from "./import-lora.ts";
 
 /** A graph input or output as the file declares it; a symbolic dimension keeps its name. */
 export interface ValueSignature {
@@ -130,22 +132,6 @@ const attributeValue = (a: AttributeMessage, source: string, node: string): Attr
   }
 };
 
-/** One MatMul/Gemm that received a LoRA adapter. */
-export interface AdapterSite {
-  /** Dotted module name the adapter parameters are named after (e.g. `transformer_blocks.0.attn.to_q`). */
-  readonly module: string;
-  readonly node: string;
-  /** The frozen weight's initialiser name in the source file. */
-  readonly weight: string;
-  /** How the source stores the weight: MatMul's [in, out], or Gemm transB's [out, in]. */
-  readonly layout: "in_out" | "out_in";
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  /** Full parameter names of the factors (with the scope's prefix): A [in, rank], B [rank, out]. */
-  readonly paramA: string;
-  readonly paramB: string;
-}
-
 export interface ImportOptions {
   /** Sizes of symbolic dimensions not implied by `bind` (e.g. { batch_size: 2 }). */
   readonly dims?: Readonly<Record<string, number>>;
@@ -168,13 +154,36 @@ type Value = { readonly tensor: Tensor } | { readonly constant: ConstValue; read
 
 const REDUCE_AXES_AS_INPUT_SINCE: Readonly<Record<string, number>> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18 };
 
-/** The module a MatMul/Gemm belongs to: its weight's name when the exporter kept it, else the node's scope. */
-const moduleCandidates = (node: string, weight: string): string[] => {
-  const names: string[] = [];
-  if (!weight.startsWith("onnx::")) names.push(weight.replace(/\.weight$/, ""));
-  const scope = node.split("/").filter(Boolean).slice(0, -1).join(".");
-  if (scope) names.push(scope);
-  return names;
+/**
+ * Opset upgrades: the builder writes opset 21, where Reduce*, Squeeze and Unsqueeze take their axes and
+ * Split its sizes as inputs. Rewrites `attrs` in place and returns the node's inputs in the new form.
+ */
+const upgradeInputs = (
+  op: string,
+  inputs: (Tensor | undefined)[],
+  attrs: Record<string, unknown>,
+  outputCount: number,
+  opset: number,
+  graph: Graph,
+  fail: (reason: string) => never,
+): (Tensor | undefined)[] => {
+  const since = REDUCE_AXES_AS_INPUT_SINCE[op];
+  if ((since || op === "Squeeze" || op === "Unsqueeze") && attrs.axes !== undefined) {
+    if (since && opset >= since) fail("has an 'axes' attribute, which its opset no longer allows");
+    const axes = attrs.axes as number[];
+    delete attrs.axes;
+    return [inputs[0], graph.ints(axes)];
+  }
+  if (op === "Split" && !inputs[1]) {
+    const x = inputs[0] ?? fail("missing input");
+    const axis = (((attrs.axis as number | undefined) ?? 0) + x.shape.length) % x.shape.length;
+    const parts = (attrs.split as number[] | undefined) ?? new Array<number>(outputCount).fill(x.shape[axis]! / outputCount);
+    if (parts.some((p) => !Number.isInteger(p))) fail(`cannot split dimension ${x.shape[axis]} into ${outputCount} equal parts`);
+    delete attrs.split;
+    delete attrs.num_outputs;
+    return [x, graph.ints(parts)];
+  }
+  return inputs;
 };
 
 /** Builds an imported model into `graph` (see the module comment). */
@@ -219,36 +228,8 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
 
   const lora = options.lora ?? options.scope?.lora;
   if (lora && !options.scope) fail("LoRA adapters need a parameter scope to declare their factors in");
-  const targets = (lora?.targets ?? []).map((t) => ({ glob: t, pattern: globToRegExp(t), hits: 0 }));
-  const adapters: AdapterSite[] = [];
+  const adapters = lora ? new LoraAttacher(source, lora, options.scope!, model.initializers) : undefined;
   const opset = model.signature.opset;
-
-  /** Values that are Transposes of 2-D weight initialisers (how some exporters feed nn.Linear to MatMul), to the initialiser's name. */
-  const transposedWeights = new Map<string, string>();
-
-  const adapt = (nodeName: string, op: string, x: Tensor, weightInput: string, y: Tensor, attrs: Record<string, unknown>): Tensor => {
-    if (!lora) return y;
-    const transposedFrom = transposedWeights.get(weightInput);
-    const weightName = transposedFrom ?? weightInput;
-    const stored = weightName === undefined ? undefined : model.initializers.get(weightName);
-    if (weightName === undefined || !stored || stored.shape.length !== 2) return y;
-    const modules = moduleCandidates(nodeName, weightName);
-    const hit = targets.filter((t) => modules.some((m) => t.pattern.test(m)));
-    if (!hit.length) return y;
-    hit.forEach((t) => t.hits++);
-    if (op === "Gemm" && attrs.transA === 1) fail(`LoRA target node '${nodeName}' is a Gemm with transA, which adapters do not support`);
-    // How the initialiser holds the weight: the node's own transpose and a Transpose node in front each flip it.
-    const flipped = (op === "Gemm" && attrs.transB === 1) !== (transposedFrom !== undefined);
-    const layout = flipped ? "out_in" : "in_out";
-    const [rows, cols] = stored.shape as [number, number];
-    const [inFeatures, outFeatures] = layout === "in_out" ? [rows, cols] : [cols, rows];
-    const module = modules[0]!;
-    const scope = options.scope!.child(module);
-    adapters.push({ module, node: nodeName, weight: weightName, layout, inFeatures, outFeatures, paramA: `${scope.prefix}lora_A`, paramB: `${scope.prefix}lora_B` });
-    const down = scope.param("lora_A", [inFeatures, lora.rank], { kind: "uniform", bound: 1 / Math.sqrt(inFeatures) });
-    const up = scope.param("lora_B", [lora.rank, outFeatures], { kind: "zeros" });
-    return add(y, mul(matmul(matmul(x, down), up), lora.alpha / lora.rank));
-  };
 
   for (const node of model.nodes) {
     const nodeName = node.name || `${node.opType}(${(node.output ?? []).join(",")})`;
@@ -293,33 +274,13 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
       continue;
     }
     const constants = ins.map((v) => (v && "constant" in v ? v.constant : undefined));
-    if (opType === "Transpose" && model.initializers.get(inputNames[0] ?? "")?.shape.length === 2) transposedWeights.set(outNames[0]!, inputNames[0]!);
+    if (opType === "Transpose") adapters?.noteTranspose(outNames[0]!, inputNames[0] ?? "");
     if (ins.every((v, i) => !v || constants[i]) && foldable(opType, constants)) {
       folders[opType]!(constants, attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
       continue;
     }
 
-    // Opset upgrades: the builder writes opset 21, where these attributes became inputs.
-    let inputs = ins.map((v, i) => (v ? tensorOf(inputNames[i]!, v) : undefined));
-    const since = REDUCE_AXES_AS_INPUT_SINCE[opType];
-    if (since && attrs.axes !== undefined) {
-      if (opset >= since) failNode("has an 'axes' attribute, which its opset no longer allows");
-      inputs = [inputs[0], graph.ints(attrs.axes as number[])];
-      delete attrs.axes;
-    }
-    if ((opType === "Squeeze" || opType === "Unsqueeze") && attrs.axes !== undefined) {
-      inputs = [inputs[0], graph.ints(attrs.axes as number[])];
-      delete attrs.axes;
-    }
-    if (opType === "Split" && !inputs[1]) {
-      const x = inputs[0]!;
-      const axis = (((attrs.axis as number | undefined) ?? 0) + x.shape.length) % x.shape.length;
-      const parts = (attrs.split as number[] | undefined) ?? new Array<number>(outNames.length).fill(x.shape[axis]! / outNames.length);
-      if (parts.some((p) => !Number.isInteger(p))) failNode(`cannot split dimension ${x.shape[axis]} into ${outNames.length} equal parts`);
-      inputs = [x, graph.ints(parts)];
-      delete attrs.split;
-      delete attrs.num_outputs;
-    }
+    const inputs = upgradeInputs(opType, ins.map((v, i) => (v ? tensorOf(inputNames[i]!, v) : undefined)), attrs, outNames.length, opset, graph, failNode);
     let produced: Tensor[];
     try {
       // A copy: the builder's array is the node's own output list, which the adapter must not rewrite.
@@ -327,21 +288,13 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
     } catch (cause) {
       return fail((cause as Error).message);
     }
-    if ((opType === "MatMul" || opType === "Gemm") && ins[1]) {
-      produced[0] = adapt(nodeName, opType, inputs[0]!, inputNames[1]!, produced[0]!, attrs);
+    if (adapters && (opType === "MatMul" || opType === "Gemm") && ins[1]) {
+      produced[0] = adapters.attach(nodeName, opType, inputs[0]!, inputNames[1]!, produced[0]!, attrs);
     }
     outNames.forEach((name, i) => produced[i] && values.set(name, { tensor: produced[i] }));
   }
 
-  const unmatched = targets.filter((t) => t.hits === 0);
-  if (unmatched.length) {
-    const examples = model.nodes
-      .filter((n) => (n.opType === "MatMul" || n.opType === "Gemm") && (model.initializers.has(n.input?.[1] ?? "") || transposedWeights.has(n.input?.[1] ?? "")))
-      .map((n) => moduleCandidates(n.name ?? "", transposedWeights.get(n.input![1]!) ?? n.input![1]!)[0])
-      .filter(Boolean)
-      .slice(0, 8);
-    fail(`LoRA target${unmatched.length > 1 ? "s" : ""} ${unmatched.map((t) => `'${t.glob}'`).join(", ")} match no MatMul/Gemm weight or node scope (modules here look like: ${examples.join(", ")})`);
-  }
+  adapters?.assertAllMatched(model.nodes);
 
   const outputs = Object.fromEntries(
     model.signature.outputs.map((o) => {
@@ -349,7 +302,7 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
       return [o.name, tensorOf(o.name, v)];
     }),
   );
-  return { graph, inputs, outputs, adapters };
+  return { graph, inputs, outputs, adapters: adapters?.sites ?? [] };
 };
 
 /**

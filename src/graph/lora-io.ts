@@ -20,7 +20,7 @@ import { decodeSafetensors, type Safetensors, toFloat32 } from "../io/safetensor
 import type { ParamSet } from "../optim/param-set.ts";
 import { OnnxImportError } from "./errors.ts";
 import { type WrittenModel, writeOnnxModel } from "./external-data.ts";
-import type { AdapterSite } from "./import.ts";
+import { type AdapterSite, moduleCandidates } from "./import-lora.ts";
 import { parseModel } from "./import.ts";
 import type { NodeMessage, TensorMessage } from "./onnx-proto.ts";
 import { decodeTensor, elementBytes, ExternalData } from "./onnx-tensors.ts";
@@ -126,7 +126,7 @@ const weightOf = (module: string, nodes: readonly NodeMessage[], initialisers: R
     const through = transposeOf.get(input);
     const name = through ?? input;
     if (!initialisers.has(name)) continue;
-    if (name !== `${module}.weight` && n.name?.split("/").filter(Boolean).slice(0, -1).join(".") !== module) continue;
+    if (!moduleCandidates(n.name ?? "", name).includes(module)) continue;
     const transB = n.opType === "Gemm" && n.attribute?.find((a) => a.name === "transB")?.i === 1;
     return { tensor: initialisers.get(name)!, layout: transB !== (through !== undefined) ? "out_in" : "in_out" };
   }

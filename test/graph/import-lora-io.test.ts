@@ -12,6 +12,7 @@ import { Graph } from "../../src/graph/graph.ts";
 import { type AdapterSite, importInto, loadOnnx } from "../../src/graph/import.ts";
 import { LORA_METADATA_KEY, mergeLoraIntoOnnx, peftLoraFile } from "../../src/graph/lora-io.ts";
 import { encodeModel } from "../../src/graph/onnx-proto.ts";
+import { toOnnx } from "../../src/graph/serialize.ts";
 import { encodeSafetensors } from "../../src/io/safetensors.ts";
 import { f32 } from "../../src/runtime/tensors.ts";
 import { initParams, isAdapterParam, ParamScope } from "../../src/nn/params.ts";
@@ -79,6 +80,16 @@ describe("training graphs from an imported model", () => {
       return Array.from(out.out!.data as Float32Array);
     };
     expect(await run(external.modelPath)).toEqual(await run(embedded.modelPath));
+  });
+});
+
+describe("graphs past protobuf's 2 GB", () => {
+  it("toOnnx refuses them with a pointer to writeGraph (the zero buffer is never touched, so no RAM is used)", () => {
+    const g = new Graph("huge");
+    const zeros = new Float32Array(new ArrayBuffer(2 ** 30));
+    const x = g.input("x", "float32", [zeros.length]);
+    g.output(g.op("Add", [g.op("Add", [x, g.constant(zeros, "float32", [zeros.length], "w0")])[0], g.constant(zeros, "float32", [zeros.length], "w1")])[0]!, "y");
+    expect(() => toOnnx(g)).toThrow(/graph 'huge' holds 2147483648 bytes of initialisers, past what one protobuf can hold \(2 GB\); write it with writeGraph/);
   });
 });
 
