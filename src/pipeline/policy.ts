@@ -80,15 +80,32 @@ const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepM
   };
 };
 
-/** Prompts embedded with the conditional encoder; the unconditional branch is the empty prompt's embedding. */
-const embedder = (text: TextEncoderPort) => async (prompts: readonly string[]): Promise<TextEmbeddings> => {
-  const encoded = await text.encode([...prompts, ""]);
-  const all = encoded.pooled!.data as Float32Array;
-  const width = text.width;
-  const uncond = all.subarray(prompts.length * width);
-  const pooledUncond = new Float32Array(prompts.length * width);
-  for (let i = 0; i < prompts.length; i++) pooledUncond.set(uncond, i * width);
-  return { pooled: all.slice(0, prompts.length * width), pooledUncond };
+/**
+ * Prompts embedded with the conditional encoder; the unconditional branch is the empty prompt's embedding. The
+ * encoder is frozen, so each distinct prompt is encoded once per run, on its own (whatever batch asks first,
+ * the embedding is the same), and sampling, learning and evaluation reuse it.
+ */
+const embedder = (text: TextEncoderPort) => {
+  const known = new Map<string, Float32Array>();
+  const pooledOf = async (prompt: string): Promise<Float32Array> => {
+    let pooled = known.get(prompt);
+    if (!pooled) {
+      pooled = ((await text.encode([prompt])).pooled!.data as Float32Array).slice(0, text.width);
+      known.set(prompt, pooled);
+    }
+    return pooled;
+  };
+  return async (prompts: readonly string[]): Promise<TextEmbeddings> => {
+    const width = text.width;
+    const pooled = new Float32Array(prompts.length * width);
+    const pooledUncond = new Float32Array(prompts.length * width);
+    const uncond = await pooledOf("");
+    for (const [i, prompt] of prompts.entries()) {
+      pooled.set(await pooledOf(prompt), i * width);
+      pooledUncond.set(uncond, i * width);
+    }
+    return { pooled, pooledUncond };
+  };
 };
 
 export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
