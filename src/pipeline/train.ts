@@ -21,8 +21,10 @@ import { epochLine, evaluationLine } from "./console-text.ts";
 import { EpochTally, residentMB } from "./epoch-metrics.ts";
 import { epochStages, type Report } from "./epoch-stages.ts";
 import { writeRunReport } from "./report.ts";
+import { guardDivergence } from "./divergence.ts";
 import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
 import { restore, startingPoint } from "./resume.ts";
+import { acquireRunLock } from "./run-lock.ts";
 import { createRunFolder, type RunFolder } from "./run-folder.ts";
 import { headsTrainedIn } from "./state.ts";
 
@@ -48,11 +50,21 @@ export interface RunSummary {
 export const runTraining = async (config: PipelineConfig, folder: RunFolder, options: RunOptions): Promise<RunSummary> => {
   if (config.discriminator.feed === "recorded") throw new Error("discriminator.feed: 'recorded' is not implemented yet; use 'fresh'");
   createRunFolder(folder);
+  const lock = acquireRunLock(folder.root, "run");
+  if (lock.tookOverFrom) options.progress(`took over ${lock.file} from ${lock.tookOverFrom}, which is no longer running`);
+  try {
+    return await trainLocked(config, folder, options);
+  } finally {
+    lock.release();
+  }
+};
+
+const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: RunOptions): Promise<RunSummary> => {
   const configJson = resolvedConfigJson(config);
-  const resumed = await startingPoint(folder, options.resume);
+  const resumed = await startingPoint(folder, options.resume, configJson, options.progress);
 
   return withRun(buildRun(config, { runDir: folder.root }), async ({ prompts, policy, backbone, rewards, evaluator }) => {
-    if (resumed) restore(resumed, policy, rewards, folder, configJson);
+    if (resumed) restore(resumed, policy, rewards, folder);
     writeFileSync(folder.config, `${configJson}\n`);
 
     const log = openRolloutLog(folder.rollouts, {
@@ -60,7 +72,7 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
       createdAt: new Date().toISOString(),
       pipelineConfig: configJson,
       rewardComponents: rewards.components.map((c) => c.component.name),
-      tensorSizes: { latent: policy.config.net.channels * policy.config.net.size ** 2, feature: backbone.config.dim!, patchTokens: config.record.storeFeatures ? (backbone.config.size / backbone.config.patchSize) ** 2 : null },
+      tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: backbone.config.dim!, patchTokens: config.record.storeFeatures ? (backbone.config.size / backbone.config.patchSize) ** 2 : null },
       latentDtype: config.record.latentDtype,
       encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
       batchRows: config.record.batchRows,
@@ -71,7 +83,9 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
     const append = (record: MetricRecord) => metrics.append(record);
     // With a distributed: section, workers sample, featurise and score; everything else stays here.
     const remote = config.distributed ? await openRemoteRollouts(config, policy, rewards, { progress: options.progress, fresh: !resumed }) : undefined;
-    const ports = { ...bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock }), ...remote?.ports };
+    const bound = { ...bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock }), ...remote?.ports };
+    const trainedWeights = { generator: () => policy.params, discriminators: () => [rewards.discriminator.params, ...(rewards.frozen ? [rewards.frozen.params] : [])] };
+    const ports = { ...bound, ...guardDivergence(config, bound, trainedWeights, () => policy.optimizer.stepCount) };
     const checkpoint = { folder, policy, rewards, configJson, keep: config.run.keepCheckpoints };
     const startEpoch = resumed?.startEpoch ?? 0;
     let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
