@@ -7,7 +7,8 @@ import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
 import { cpsMethod, odeMethod, type StepMethod } from "../flow/steps.ts";
 import { defaultDiTConfig } from "../models/generator/dit.ts";
 import { initParams } from "../nn/params.ts";
-import { guidedVelocityModel } from "../rl/policy-graph.ts";
+import { pixelDecoder } from "../models/generator/decoder.ts";
+import { ditNetwork, guidedVelocityModel } from "../rl/policy-graph.ts";
 import { PolicySampler } from "../rl/policy-sampler.ts";
 import { LocalSession } from "../runtime/local-session.ts";
 import { compileForward } from "../train/train-graph.ts";
@@ -21,7 +22,7 @@ export interface SamplingBench {
 
 export const benchSampling = async (o: { batch: number; steps: number; cfgWeight: number; runs: number }): Promise<SamplingBench[]> => {
   const net = defaultDiTConfig;
-  const policy = { net, batch: o.batch, cfgWeight: o.cfgWeight };
+  const policy = { net: ditNetwork(net), batch: o.batch, cfgWeight: o.cfgWeight };
   const graph = compileForward("bench-velocity", guidedVelocityModel(policy));
   const rng = makeRng(1);
   // Timing does not depend on the values; non-zero weights keep the arithmetic honest.
@@ -36,7 +37,7 @@ export const benchSampling = async (o: { batch: number; steps: number; cfgWeight
   ];
   for (const [name, method, window] of variants) {
     const flow = FlowSampler.create({ latentShape: [net.channels, net.size, net.size], schedule: sigmaSchedule(o.steps, 1), window: sdeWindow(o.steps, window, 0), method });
-    const sampler = new PolicySampler(policy, session, flow);
+    const sampler = new PolicySampler(policy, session, flow, pixelDecoder(net.size));
     const t = await measure(() => sampler.sample(keys, text, params), o.runs, 1);
     results.push({ name, imagesPerSecond: (1000 * o.batch) / t.medianMs });
     await flow.release();

@@ -22,7 +22,7 @@ export const wireMetadata = (config: PipelineConfig, policy: Policy, rewards: Re
     createdAt: "",
     pipelineConfig: resolvedConfigJson(config),
     rewardComponents: rewards.components.map((c) => c.component.name),
-    tensorSizes: { latent: policy.config.net.channels * policy.config.net.size ** 2, feature: f.dim!, patchTokens: (f.size / f.patchSize) ** 2 },
+    tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: f.dim!, patchTokens: (f.size / f.patchSize) ** 2 },
     // The learner trains on these latents, so the wire never rounds them (record.latentDtype is the log's choice).
     latentDtype: "float32",
   };

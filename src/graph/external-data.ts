@@ -8,10 +8,8 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { basename } from "node:path";
 import type { Graph } from "./graph.ts";
 import { encodeModel, type ModelMessage, type TensorMessage } from "./onnx-proto.ts";
-import { onnxModel } from "./serialize.ts";
+import { EMBED_LIMIT_BYTES, onnxModel } from "./serialize.ts";
 
-/** Protobuf refuses messages of 2 GiB; leave room for the graph itself. */
-export const EMBED_LIMIT_BYTES = 1.8 * 2 ** 30;
 /** Small tensors (shapes, scalars) stay embedded, as onnx does below its size threshold. */
 const EXTERNAL_MIN_BYTES = 1024;
 const ALIGN = 16;

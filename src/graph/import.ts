@@ -19,14 +19,16 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { type DType, dtypeFromOnnx } from "./dtype.ts";
+import { type DType, dtypeFromOnnx, onnxTypeCode } from "./dtype.ts";
 import { OnnxImportError } from "./errors.ts";
 import { constOf, foldable, folders } from "./fold.ts";
 import { type AttrValue, Graph, type Tensor } from "./graph.ts";
 import { type AttributeMessage, attributeTypes, decodeModel, type ModelMessage, type NodeMessage, type ValueInfo } from "./onnx-proto.ts";
 import { type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
-import { add, matmul, mul } from "./ops.ts";
-import { globToRegExp, type LoraConfig, type ParamScope } from "../nn/params.ts";
+import { type AdapterSite, LoraAttacher } from "./import-lora.ts";
+import type { LoraConfig, ParamScope } from "../nn/params.ts";
+
+export type { AdapterSite } from "./import-lora.ts";
 
 /** A graph input or output as the file declares it; a symbolic dimension keeps its name. */
 export interface ValueSignature {
@@ -130,22 +132,6 @@ const attributeValue = (a: AttributeMessage, source: string, node: string): Attr
   }
 };
 
-/** One MatMul/Gemm that received a LoRA adapter. */
-export interface AdapterSite {
-  /** Dotted module name the adapter parameters are named after (e.g. `transformer_blocks.0.attn.to_q`). */
-  readonly module: string;
-  readonly node: string;
-  /** The frozen weight's initialiser name in the source file. */
-  readonly weight: string;
-  /** How the source stores the weight: MatMul's [in, out], or Gemm transB's [out, in]. */
-  readonly layout: "in_out" | "out_in";
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  /** Full parameter names of the factors (with the scope's prefix): A [in, rank], B [rank, out]. */
-  readonly paramA: string;
-  readonly paramB: string;
-}
-
 export interface ImportOptions {
   /** Sizes of symbolic dimensions not implied by `bind` (e.g. { batch_size: 2 }). */
   readonly dims?: Readonly<Record<string, number>>;
@@ -168,13 +154,36 @@ type Value = { readonly tensor: Tensor } | { readonly constant: ConstValue; read
 
 const REDUCE_AXES_AS_INPUT_SINCE: Readonly<Record<string, number>> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18 };
 
-/** The module a MatMul/Gemm belongs to: its weight's name when the exporter kept it, else the node's scope. */
-const moduleCandidates = (node: string, weight: string): string[] => {
-  const names: string[] = [];
-  if (!weight.startsWith("onnx::")) names.push(weight.replace(/\.weight$/, ""));
-  const scope = node.split("/").filter(Boolean).slice(0, -1).join(".");
-  if (scope) names.push(scope);
-  return names;
+/**
+ * Opset upgrades: the builder writes opset 21, where Reduce*, Squeeze and Unsqueeze take their axes and
+ * Split its sizes as inputs. Rewrites `attrs` in place and returns the node's inputs in the new form.
+ */
+const upgradeInputs = (
+  op: string,
+  inputs: (Tensor | undefined)[],
+  attrs: Record<string, unknown>,
+  outputCount: number,
+  opset: number,
+  graph: Graph,
+  fail: (reason: string) => never,
+): (Tensor | undefined)[] => {
+  const since = REDUCE_AXES_AS_INPUT_SINCE[op];
+  if ((since || op === "Squeeze" || op === "Unsqueeze") && attrs.axes !== undefined) {
+    if (since && opset >= since) fail("has an 'axes' attribute, which its opset no longer allows");
+    const axes = attrs.axes as number[];
+    delete attrs.axes;
+    return [inputs[0], graph.ints(axes)];
+  }
+  if (op === "Split" && !inputs[1]) {
+    const x = inputs[0] ?? fail("missing input");
+    const axis = (((attrs.axis as number | undefined) ?? 0) + x.shape.length) % x.shape.length;
+    const parts = (attrs.split as number[] | undefined) ?? new Array<number>(outputCount).fill(x.shape[axis]! / outputCount);
+    if (parts.some((p) => !Number.isInteger(p))) fail(`cannot split dimension ${x.shape[axis]} into ${outputCount} equal parts`);
+    delete attrs.split;
+    delete attrs.num_outputs;
+    return [x, graph.ints(parts)];
+  }
+  return inputs;
 };
 
 /** Builds an imported model into `graph` (see the module comment). */
@@ -219,38 +228,26 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
 
   const lora = options.lora ?? options.scope?.lora;
   if (lora && !options.scope) fail("LoRA adapters need a parameter scope to declare their factors in");
-  const targets = (lora?.targets ?? []).map((t) => ({ glob: t, pattern: globToRegExp(t), hits: 0 }));
-  const adapters: AdapterSite[] = [];
+  const adapters = lora ? new LoraAttacher(source, lora, options.scope!, model.initializers) : undefined;
   const opset = model.signature.opset;
-
-  const adapt = (nodeName: string, op: string, x: Tensor, weight: Value, y: Tensor, attrs: Record<string, unknown>): Tensor => {
-    if (!lora || "tensor" in weight || weight.constant.shape.length !== 2) return y;
-    const modules = moduleCandidates(nodeName, weight.name);
-    const hit = targets.filter((t) => modules.some((m) => t.pattern.test(m)));
-    if (!hit.length) return y;
-    hit.forEach((t) => t.hits++);
-    if (op === "Gemm" && attrs.transA === 1) fail(`LoRA target node '${nodeName}' is a Gemm with transA, which adapters do not support`);
-    const layout = op === "Gemm" && attrs.transB === 1 ? "out_in" : "in_out";
-    const [rows, cols] = weight.constant.shape as [number, number];
-    const [inFeatures, outFeatures] = layout === "in_out" ? [rows, cols] : [cols, rows];
-    const module = modules[0]!;
-    const scope = options.scope!.child(module);
-    adapters.push({ module, node: nodeName, weight: weight.name, layout, inFeatures, outFeatures, paramA: `${scope.prefix}lora_A`, paramB: `${scope.prefix}lora_B` });
-    const down = scope.param("lora_A", [inFeatures, lora.rank], { kind: "uniform", bound: 1 / Math.sqrt(inFeatures) });
-    const up = scope.param("lora_B", [lora.rank, outFeatures], { kind: "zeros" });
-    return add(y, mul(matmul(matmul(x, down), up), lora.alpha / lora.rank));
-  };
 
   for (const node of model.nodes) {
     const nodeName = node.name || `${node.opType}(${(node.output ?? []).join(",")})`;
     const failNode = (reason: string): never => fail(`${node.opType} node '${nodeName}': ${reason}`);
     if (node.domain && node.domain !== "ai.onnx") failNode(`op domain '${node.domain}' is not supported`);
     const attrs: Record<string, AttrValue | ConstValue> = Object.fromEntries((node.attribute ?? []).map((a) => [a.name, attributeValue(a, source, nodeName)]));
-    const ins = (node.input ?? []).map((name) => (name === "" ? undefined : (values.get(name) ?? failNode(`reads unknown value '${name}'`))));
+    let ins = (node.input ?? []).map((name) => (name === "" ? undefined : (values.get(name) ?? failNode(`reads unknown value '${name}'`))));
+    let inputNames = node.input ?? [];
+    let opType = node.opType;
+    if (opType === "CastLike") {
+      const like = ins[1] ?? failNode("missing input 1 (target_type)");
+      attrs.to = onnxTypeCode["tensor" in like ? like.tensor.dtype : like.constant.dtype];
+      [opType, ins, inputNames] = ["Cast", ins.slice(0, 1), inputNames.slice(0, 1)];
+    }
     const outNames = node.output ?? [];
     const setConst = (c: ConstValue, i = 0) => values.set(outNames[i]!, { constant: c, name: outNames[i]! });
 
-    if (node.opType === "Constant") {
+    if (opType === "Constant") {
       const c = (attrs.value as ConstValue | undefined) ?? (attrs.value_float !== undefined ? constOf("float32", [], Float32Array.of(attrs.value_float as number))
         : attrs.value_int !== undefined ? constOf("int64", [], BigInt64Array.of(BigInt(attrs.value_int as number)))
         : attrs.value_ints !== undefined ? constOf("int64", [(attrs.value_ints as number[]).length], BigInt64Array.from((attrs.value_ints as number[]).map(BigInt)))
@@ -259,10 +256,10 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
       setConst(c);
       continue;
     }
-    if (node.opType === "Shape" || node.opType === "Size") {
+    if (opType === "Shape" || opType === "Size") {
       const x = ins[0] ?? failNode("missing input");
       const shape = "tensor" in x ? x.tensor.shape : x.constant.shape;
-      if (node.opType === "Size") setConst(constOf("int64", [], BigInt64Array.of(BigInt(shape.reduce((a, b) => a * b, 1)))));
+      if (opType === "Size") setConst(constOf("int64", [], BigInt64Array.of(BigInt(shape.reduce((a, b) => a * b, 1)))));
       else {
         const rank = shape.length;
         const clampAxis = (a: number) => Math.min(Math.max(a < 0 ? a + rank : a, 0), rank);
@@ -271,60 +268,33 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
       }
       continue;
     }
-    if (node.opType === "Cast" && FLOAT16_CODES.has(attrs.to as number)) attrs.to = CAST_TO_FLOAT32;
-    if (node.opType === "Dropout") {
+    if (opType === "Cast" && FLOAT16_CODES.has(attrs.to as number)) attrs.to = CAST_TO_FLOAT32;
+    if (opType === "Dropout") {
       values.set(outNames[0]!, ins[0]!);
       continue;
     }
     const constants = ins.map((v) => (v && "constant" in v ? v.constant : undefined));
-    if (ins.every((v, i) => !v || constants[i]) && foldable(node.opType, constants)) {
-      folders[node.opType]!(constants, attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
+    if (opType === "Transpose") adapters?.noteTranspose(outNames[0]!, inputNames[0] ?? "");
+    if (ins.every((v, i) => !v || constants[i]) && foldable(opType, constants)) {
+      folders[opType]!(constants, attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
       continue;
     }
 
-    // Opset upgrades: the builder writes opset 21, where these attributes became inputs.
-    let inputs = ins.map((v, i) => (v ? tensorOf((node.input ?? [])[i]!, v) : undefined));
-    const since = REDUCE_AXES_AS_INPUT_SINCE[node.opType];
-    if (since && attrs.axes !== undefined) {
-      if (opset >= since) failNode("has an 'axes' attribute, which its opset no longer allows");
-      inputs = [inputs[0], graph.ints(attrs.axes as number[])];
-      delete attrs.axes;
-    }
-    if ((node.opType === "Squeeze" || node.opType === "Unsqueeze") && attrs.axes !== undefined) {
-      inputs = [inputs[0], graph.ints(attrs.axes as number[])];
-      delete attrs.axes;
-    }
-    if (node.opType === "Split" && !inputs[1]) {
-      const x = inputs[0]!;
-      const axis = (((attrs.axis as number | undefined) ?? 0) + x.shape.length) % x.shape.length;
-      const parts = (attrs.split as number[] | undefined) ?? new Array<number>(outNames.length).fill(x.shape[axis]! / outNames.length);
-      if (parts.some((p) => !Number.isInteger(p))) failNode(`cannot split dimension ${x.shape[axis]} into ${outNames.length} equal parts`);
-      inputs = [x, graph.ints(parts)];
-      delete attrs.split;
-      delete attrs.num_outputs;
-    }
+    const inputs = upgradeInputs(opType, ins.map((v, i) => (v ? tensorOf(inputNames[i]!, v) : undefined)), attrs, outNames.length, opset, graph, failNode);
     let produced: Tensor[];
     try {
       // A copy: the builder's array is the node's own output list, which the adapter must not rewrite.
-      produced = [...graph.op(node.opType, inputs, attrs as Record<string, AttrValue>, nodeName)];
+      produced = [...graph.op(opType, inputs, attrs as Record<string, AttrValue>, nodeName)];
     } catch (cause) {
       return fail((cause as Error).message);
     }
-    if ((node.opType === "MatMul" || node.opType === "Gemm") && ins[1]) {
-      produced[0] = adapt(nodeName, node.opType, inputs[0]!, ins[1], produced[0]!, attrs);
+    if (adapters && (opType === "MatMul" || opType === "Gemm") && ins[1]) {
+      produced[0] = adapters.attach(nodeName, opType, inputs[0]!, inputNames[1]!, produced[0]!, attrs);
     }
     outNames.forEach((name, i) => produced[i] && values.set(name, { tensor: produced[i] }));
   }
 
-  const unmatched = targets.filter((t) => t.hits === 0);
-  if (unmatched.length) {
-    const examples = model.nodes
-      .filter((n) => (n.opType === "MatMul" || n.opType === "Gemm") && model.initializers.has(n.input?.[1] ?? ""))
-      .map((n) => moduleCandidates(n.name ?? "", n.input![1]!)[0])
-      .filter(Boolean)
-      .slice(0, 8);
-    fail(`LoRA target${unmatched.length > 1 ? "s" : ""} ${unmatched.map((t) => `'${t.glob}'`).join(", ")} match no MatMul/Gemm weight or node scope (modules here look like: ${examples.join(", ")})`);
-  }
+  adapters?.assertAllMatched(model.nodes);
 
   const outputs = Object.fromEntries(
     model.signature.outputs.map((o) => {
@@ -332,7 +302,7 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
       return [o.name, tensorOf(o.name, v)];
     }),
   );
-  return { graph, inputs, outputs, adapters };
+  return { graph, inputs, outputs, adapters: adapters?.sites ?? [] };
 };
 
 /**

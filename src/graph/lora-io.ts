@@ -20,7 +20,7 @@ import { decodeSafetensors, type Safetensors, toFloat32 } from "../io/safetensor
 import type { ParamSet } from "../optim/param-set.ts";
 import { OnnxImportError } from "./errors.ts";
 import { type WrittenModel, writeOnnxModel } from "./external-data.ts";
-import type { AdapterSite } from "./import.ts";
+import { type AdapterSite, moduleCandidates } from "./import-lora.ts";
 import { parseModel } from "./import.ts";
 import type { NodeMessage, TensorMessage } from "./onnx-proto.ts";
 import { decodeTensor, elementBytes, ExternalData } from "./onnx-tensors.ts";
@@ -117,13 +117,20 @@ const encodeLike = (values: Float32Array, dataType: number): Uint8Array => {
   return new Uint8Array(Uint16Array.from(values, convert).buffer);
 };
 
-/** Where a module's weight lives in a model: its named initialiser, or the MatMul/Gemm in its node scope. */
+/** Where a module's weight lives in a model: its named initialiser, or the MatMul/Gemm in its node scope, possibly behind a Transpose. */
 const weightOf = (module: string, nodes: readonly NodeMessage[], initialisers: ReadonlyMap<string, TensorMessage>): { tensor: TensorMessage; layout: "in_out" | "out_in" } | undefined => {
-  const node = nodes.find((n) => (n.opType === "MatMul" || n.opType === "Gemm") && initialisers.has(n.input?.[1] ?? "") &&
-    ((n.input![1] === `${module}.weight`) || n.name?.split("/").filter(Boolean).slice(0, -1).join(".") === module));
-  if (!node) return undefined;
-  const transB = node.opType === "Gemm" && node.attribute?.find((a) => a.name === "transB")?.i === 1;
-  return { tensor: initialisers.get(node.input![1]!)!, layout: transB ? "out_in" : "in_out" };
+  const transposeOf = new Map(nodes.filter((n) => n.opType === "Transpose" && initialisers.has(n.input?.[0] ?? "")).map((n) => [n.output![0]!, n.input![0]!]));
+  for (const n of nodes) {
+    if (n.opType !== "MatMul" && n.opType !== "Gemm") continue;
+    const input = n.input?.[1] ?? "";
+    const through = transposeOf.get(input);
+    const name = through ?? input;
+    if (!initialisers.has(name)) continue;
+    if (!moduleCandidates(n.name ?? "", name).includes(module)) continue;
+    const transB = n.opType === "Gemm" && n.attribute?.find((a) => a.name === "transB")?.i === 1;
+    return { tensor: initialisers.get(name)!, layout: transB !== (through !== undefined) ? "out_in" : "in_out" };
+  }
+  return undefined;
 };
 
 /**

@@ -58,5 +58,14 @@ export const onnxModel = (graph: Graph, metadata: Readonly<Record<string, string
     },
   });
 
-/** Serialises the graph as an ONNX model (weights embedded; see graph/external-data.ts past protobuf's 2 GB). */
-export const toOnnx = (graph: Graph, metadata: Readonly<Record<string, string>> = {}): Uint8Array => encodeModel(onnxModel(graph, metadata));
+/** Protobuf refuses messages of 2 GiB; leave room for the graph itself. */
+export const EMBED_LIMIT_BYTES = 1.8 * 2 ** 30;
+
+/** Serialises the graph as an ONNX model with its weights embedded (past protobuf's 2 GB: graph/external-data.ts). */
+export const toOnnx = (graph: Graph, metadata: Readonly<Record<string, string>> = {}): Uint8Array => {
+  const weights = graph.initializers.reduce((n, t) => n + t.constValue!.byteLength, 0);
+  if (weights > EMBED_LIMIT_BYTES) {
+    throw new Error(`graph '${graph.name}' holds ${weights} bytes of initialisers, past what one protobuf can hold (2 GB); write it with writeGraph (external data) and load it with LocalSession.createFromFile`);
+  }
+  return encodeModel(onnxModel(graph, metadata));
+};

@@ -1,6 +1,7 @@
 /** Standard layers over ParamScope, with torch-compatible parameter layouts and default inits. */
+import { typedArrayFrom } from "../graph/dtype.ts";
 import type { Tensor } from "../graph/graph.ts";
-import { add, attention, conv, gelu, groupNorm as groupNormOp, layerNorm as layerNormOp, matmul, mul, reshape, split, transpose } from "../graph/ops.ts";
+import { add, attention, conv, gelu, instanceNorm, layerNorm as layerNormOp, matmul, mul, reshape, split, transpose } from "../graph/ops.ts";
 import { LORA_MARKER, type ParamScope } from "./params.ts";
 
 const kaimingUniform = (fanIn: number) => ({ kind: "uniform", bound: 1 / Math.sqrt(fanIn) }) as const;
@@ -47,9 +48,20 @@ export const layerNorm = (scope: ParamScope, x: Tensor, epsilon = 1e-6): Tensor 
   return layerNormOp(x, scope.param("weight", [d], { kind: "ones" }), scope.param("bias", [d], { kind: "zeros" }), -1, epsilon);
 };
 
+/**
+ * GroupNorm with torch's per-channel affine, built as InstanceNormalization over [N, groups, rest] (how
+ * torch.onnx.export writes it): ORT runs that as one kernel, where GroupNormalization-21 runs as its
+ * function body of a dozen ops including copies (Casts).
+ */
 export const groupNorm = (scope: ParamScope, x: Tensor, groups: number, epsilon = 1e-5): Tensor => {
   const c = x.shape[1]!;
-  return groupNormOp(x, scope.param("weight", [c], { kind: "ones" }), scope.param("bias", [c], { kind: "zeros" }), groups, epsilon);
+  const perChannel = [c, ...x.shape.slice(2).map(() => 1)];
+  const g = x.graph;
+  const unit = (value: number, name: string) => g.constant(typedArrayFrom(x.dtype, new Array<number>(groups).fill(value)), x.dtype, [groups], name);
+  const normalised = reshape(instanceNorm(reshape(x, [x.shape[0]!, groups, -1]), unit(1, "gn_ones"), unit(0, "gn_zeros"), epsilon), x.shape);
+  const weight = scope.param("weight", [c], { kind: "ones" });
+  const bias = scope.param("bias", [c], { kind: "zeros" });
+  return add(mul(normalised, reshape(weight, perChannel)), reshape(bias, perChannel));
 };
 
 /** Linear -> GELU -> Linear. */

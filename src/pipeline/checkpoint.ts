@@ -1,7 +1,8 @@
 /**
  * The end-of-epoch checkpoint: the models' state (src/pipeline/state.ts) plus what a resume needs to cut the
  * logs back to this point (their byte lengths) and to refuse another configuration; older checkpoints beyond
- * `run.keepCheckpoints` are deleted.
+ * `run.keepCheckpoints` are deleted. An imported generator's adapters are also written in peft naming
+ * (src/pipeline/lora-export.ts).
  */
 import { existsSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { saveTrainingState } from "../io/training-state.ts";
 import { METRICS_FILE } from "../report/metrics-log.ts";
 import type { Policy } from "./policy.ts";
 import type { RewardModel } from "./reward-model.ts";
+import { writeLoraFile } from "./lora-export.ts";
 import { checkpointFile, listCheckpoints, type RunFolder } from "./run-folder.ts";
 import { captureState } from "./state.ts";
 
@@ -34,5 +36,6 @@ export const writeCheckpoint = async (c: CheckpointContext, epoch: number, rollo
       metricsBytes: String(fileSize(join(c.folder.root, METRICS_FILE))),
     }),
   );
+  writeLoraFile(c.folder, c.policy);
   if (c.keep > 0) for (const old of listCheckpoints(c.folder).slice(0, -c.keep)) unlinkSync(old);
 };

@@ -50,7 +50,7 @@ const buildModels = (config: PipelineConfig): Effect.Effect<RunModels, unknown, 
     const prompts = trainingPrompts(config);
     const policy = yield* resource(() => buildPolicy(config, execution), (p) => p.release());
     const backbone = yield* resource(() => loadBackbone(config, execution), (b) => b.release());
-    const references = yield* Effect.tryPromise({ try: () => loadReferences(config, prompts, backbone), catch: (error) => error });
+    const references = yield* Effect.tryPromise({ try: () => loadReferences(config, prompts, backbone, policy.imageSize), catch: (error) => error });
     const rewards = yield* resource(() => buildRewardModel(config, backbone, references, execution), (r) => r.release());
     return { config, execution, prompts, policy, backbone, references, rewards };
   });

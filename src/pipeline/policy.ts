@@ -8,24 +8,32 @@ import { fileURLToPath } from "node:url";
 import { FlowSampler } from "../flow/sampler.ts";
 import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
 import { cpsMethod, odeMethod, sdeMethod, type StepMethod, type StochasticMethod } from "../flow/steps.ts";
+import type { AdapterSite } from "../graph/import.ts";
+import { loadOnnx } from "../graph/import.ts";
+import { type LatentDecoder, pixelDecoder } from "../models/generator/decoder.ts";
+import { onnxNetwork } from "../models/generator/onnx-network.ts";
+import { loadVaeDecoder } from "../models/generator/vae.ts";
 import { loadGeneratorWeights } from "../models/generator/weights.ts";
 import { bagOfWordsEncoder } from "../models/text/bag-of-words.ts";
+import { checkPromptsEmbedded, loadEmbeddingsFile } from "../models/text/embeddings-file.ts";
+import { loadOnnxTextEncoder } from "../models/text/onnx-encoder.ts";
 import type { TextEncoderPort } from "../models/text/port.ts";
 import { initParams, isAdapterParam } from "../nn/params.ts";
 import { adamW } from "../optim/adam.ts";
 import { Ema } from "../optim/ema.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
-import { cloneParams, type ParamSet } from "../optim/param-set.ts";
+import { cloneParams, type ParamSet, type ParamTensor } from "../optim/param-set.ts";
 import { awmLossModel } from "../rl/awm-loss.ts";
 import { forwardPlan } from "../rl/forward-plan.ts";
 import { GeneratorLearner, windowPlan } from "../rl/learner.ts";
 import { nftLossModel } from "../rl/nft-loss.ts";
-import { guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLossModel, REFERENCE_SCOPE } from "../rl/policy-graph.ts";
-import { PolicySampler, type TextEmbeddings } from "../rl/policy-sampler.ts";
+import { ditNetwork, guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLossModel, REFERENCE_SCOPE, type TextEmbeddings, type VelocityNetwork } from "../rl/policy-graph.ts";
+import { PolicySampler } from "../rl/policy-sampler.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
 import { LocalSession } from "../runtime/local-session.ts";
 import { compileForward, compileTrainStep } from "../train/train-graph.ts";
 import type { PipelineConfig } from "./config/schema.ts";
+import { heldOutPrompts, trainingPrompts } from "./state.ts";
 
 export const EMBEDDED_GENERATOR = fileURLToPath(new URL("../../weights/generator/generator.safetensors", import.meta.url));
 
@@ -41,6 +49,12 @@ export interface Policy {
   /** Samples held-out prompts with the ODE for evaluation, at `evalBatch` images per call. */
   readonly evaluationSampler: PolicySampler;
   readonly evalBatch: number;
+  /** Height = width of the generated images (the VAE decoder's output for a latent generator). */
+  readonly imageSize: number;
+  /** Where an imported generator's LoRA adapters sit (for the peft-named adapter file); absent for the embedded DiT. */
+  readonly adapters?: () => readonly AdapterSite[];
+  /** The adapters' rank and alpha, with learner.lora. */
+  readonly lora?: { readonly rank: number; readonly alpha: number };
   embed(prompts: readonly string[]): Promise<TextEmbeddings>;
   release(): Promise<void>;
 }
@@ -54,7 +68,7 @@ const requireStochastic = (method: StepMethod): StochasticMethod => {
 };
 
 /** The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. */
-const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod, latentShape: readonly number[]) => {
+const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod) => {
   const { learner: l, sampler: s } = config;
   // CFG-free training evaluates the conditional branch alone, whatever guided the samples.
   const trained: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
@@ -62,60 +76,143 @@ const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepM
   if (l.objective === "nft") {
     return {
       model: nftLossModel({ ...trained, beta: l.nft.beta, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, latentShape),
+      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, trained),
       readsSamplingPolicy: true,
     };
   }
   if (l.objective === "awm") {
     return {
       model: awmLossModel({ ...trained, weighting: l.awm.weighting, ghuberPower: l.awm.ghuberPower, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, latentShape),
+      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, trained),
       readsSamplingPolicy: false,
     };
   }
   return {
     model: policyLossModel({ ...trained, method: requireStochastic(method), clipRange: l.clipRange, klBeta: l.klBeta, ratioNormalisation: l.ratioNormalisation }),
-    plan: windowPlan(latentShape),
+    plan: windowPlan(trained),
     readsSamplingPolicy: l.ratioNormalisation === "grpo-guard",
   };
+};
+
+/** The first `n` rows of a [n + 1, ...] batch, and its last row (the empty prompt's) repeated n times. */
+const conditionalAndEmpty = (all: Float32Array, n: number): [Float32Array, Float32Array] => {
+  const row = all.length / (n + 1);
+  const empty = all.subarray(n * row);
+  const repeated = new Float32Array(n * row);
+  for (let i = 0; i < n; i++) repeated.set(empty, i * row);
+  return [all.slice(0, n * row), repeated];
 };
 
 /** Prompts embedded with the conditional encoder; the unconditional branch is the empty prompt's embedding. */
 const embedder = (text: TextEncoderPort) => async (prompts: readonly string[]): Promise<TextEmbeddings> => {
   const encoded = await text.encode([...prompts, ""]);
-  const all = encoded.pooled!.data as Float32Array;
-  const width = text.width;
-  const uncond = all.subarray(prompts.length * width);
-  const pooledUncond = new Float32Array(prompts.length * width);
-  for (let i = 0; i < prompts.length; i++) pooledUncond.set(uncond, i * width);
-  return { pooled: all.slice(0, prompts.length * width), pooledUncond };
+  const [pooled, pooledUncond] = conditionalAndEmpty(encoded.pooled!.data as Float32Array, prompts.length);
+  if (!encoded.tokens) return { pooled, pooledUncond };
+  const [tokens, tokensUncond] = conditionalAndEmpty(encoded.tokens.data as Float32Array, prompts.length);
+  return { pooled, pooledUncond, tokens, tokensUncond };
 };
 
-export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
-  if (config.generator.kind !== "embedded") {
-    throw new Error("generator.kind 'onnx': external generators are validated (src/models/generator/contract.ts) but RL fine-tuning through them is not implemented yet; use the embedded generator");
-  }
+/** What differs between the embedded generator and an imported one; everything else is built the same way. */
+interface GeneratorParts {
+  readonly net: VelocityNetwork;
+  readonly text: TextEncoderPort;
+  readonly decoder: LatentDecoder;
+  /** Weights the run starts from, by name; parameters absent here (adapters) start from their init. */
+  readonly pretrained: ReadonlyMap<string, ParamTensor>;
+  /** Where the imported network's adapters sit, for the peft-named LoRA file. */
+  readonly adapters?: () => readonly AdapterSite[];
+  /**
+   * ONNX Runtime's graph fusions depend on each graph's consumers, and on an imported SD3 transformer they
+   * round the sampler's and the learner's forward passes differently (first ratios of 0.99999994 measured);
+   * with them off both run the same arithmetic and the first ratio of an epoch is exactly 1.
+   */
+  readonly policyGraphOptimization?: "disabled";
+  release(): Promise<void>;
+}
+
+const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> => {
   const file = config.generator.checkpoint === "embedded" ? EMBEDDED_GENERATOR : config.generator.checkpoint;
   const weights = await loadGeneratorWeights(file);
   const net = weights.config;
   if (net.size !== config.generator.sampleSize || net.channels !== config.generator.latentChannels) {
     throw new Error(`${file}: the generator samples ${net.channels}x${net.size}x${net.size}, but generator.sampleSize / latentChannels say ${config.generator.latentChannels}x${config.generator.sampleSize}x${config.generator.sampleSize}`);
   }
+  return {
+    net: ditNetwork(net),
+    text: bagOfWordsEncoder(weights.params),
+    decoder: pixelDecoder(net.size),
+    pretrained: new Map(weights.params.map((p) => [p.name, p])),
+    release: async () => {},
+  };
+};
+
+/**
+ * A user's export: text source, transformer and VAE decoder are each checked against the others' sizes and the
+ * pipeline's prompts before any sampling, so a mismatched file fails at load naming file and tensor.
+ */
+const onnxParts = async (config: PipelineConfig, prompts: { train: readonly string[]; heldOut: readonly string[] }, execution: ExecutionConfig): Promise<GeneratorParts> => {
+  const o = config.generator.onnx!;
+  const owned: { release(): Promise<void> }[] = [];
+  try {
+    let text: TextEncoderPort;
+    if (o.textEmbeddings !== undefined) {
+      const file = loadEmbeddingsFile(o.textEmbeddings);
+      checkPromptsEmbedded(file, prompts.train, "prompts.train");
+      checkPromptsEmbedded(file, prompts.heldOut, "prompts.heldOut");
+      text = file;
+    } else {
+      const encoder = await loadOnnxTextEncoder({ model: o.textEncoder!, tokenizer: o.tokenizer!, maxLength: o.maxTextLength }, execution);
+      owned.push(encoder);
+      text = encoder;
+    }
+    const { sampleSize, latentChannels } = config.generator;
+    const latentShape = [latentChannels, sampleSize, sampleSize] as const;
+    const net = onnxNetwork(loadOnnx(o.velocityModel), {
+      latentShape,
+      text: { pooledWidth: text.width, ...(text.tokenShape ? { tokenShape: text.tokenShape } : {}) },
+      timestepScale: o.timestepScale,
+      ...(o.names ? { names: o.names } : {}),
+    });
+    const decoder =
+      o.vaeDecoder === undefined
+        ? pixelDecoder(sampleSize)
+        : await loadVaeDecoder(loadOnnx(o.vaeDecoder), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
+    owned.push(decoder);
+    return {
+      net,
+      text,
+      decoder,
+      pretrained: new Map(),
+      adapters: net.adapters,
+      policyGraphOptimization: "disabled",
+      release: async () => void (await Promise.all(owned.map((r) => r.release()))),
+    };
+  } catch (error) {
+    await Promise.all(owned.map((r) => r.release()));
+    throw error;
+  }
+};
+
+export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
+  if (config.generator.kind === "onnx" && config.learner.objective !== "grpo" && config.generator.onnx?.vaeDecoder !== undefined) {
+    throw new Error(`learner.objective '${config.learner.objective}' reads each rollout's clean sample x0 from its recorded image; a latent generator's x0 is its VAE latent, which the rollout log does not hold: use learner.objective: grpo`);
+  }
+  const parts = config.generator.kind === "embedded" ? await embeddedParts(config) : await onnxParts(config, { train: trainingPrompts(config), heldOut: heldOutPrompts(config) }, execution);
+  const { net } = parts;
   const { sampler: s, learner: l } = config;
   const lora = l.lora ? { rank: l.lora.rank, alpha: l.lora.alpha, targets: l.lora.targets } : undefined;
   const policy: PolicyConfig = { net, batch: s.groupSize, cfgWeight: s.cfgWeight };
   const method = samplingMethod(s);
-  const latentShape = [net.channels, net.size, net.size];
-  const objective = objectiveOf(config, policy, method, latentShape);
+  const latentShape = net.latentShape;
+  const objective = objectiveOf(config, policy, method);
   const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
   const frozen = [REFERENCE_SCOPE, OLD_SCOPE].map((scope) => `${scope}.`);
   const trainable = (name: string) => !frozen.some((prefix) => name.startsWith(prefix)) && (lora ? isAdapterParam(name) : true);
   const lossGraph = compileTrainStep(`${l.objective}-loss`, objective.model, trainable, { lora });
 
   // Pretrained weights by name; adapters (absent from the file) start from their init (B = 0: the base model).
-  const pretrained = new Map(weights.params.map((p) => [p.name, p]));
   const fresh = initParams(velocityGraph.params, config.run.seed);
-  const params = fresh.map((p) => pretrained.get(p.name) ?? p).map((p) => ({ ...p, data: p.data.slice() }));
+  const params = fresh.map((p) => parts.pretrained.get(p.name) ?? p).map((p) => ({ ...p, data: p.data.slice() }));
   const scoped = (scope: string) => cloneParams(params).map((p) => ({ ...p, name: `${scope}.${p.name}` }));
   const reference = l.klBeta > 0 ? scoped(REFERENCE_SCOPE) : [];
   const old = objective.readsSamplingPolicy ? scoped(OLD_SCOPE) : [];
@@ -123,24 +220,26 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const ema = l.ema.enabled ? new Ema(params, { maxDecay: l.ema.maxDecay, every: l.ema.every }) : undefined;
 
   const schedule = sigmaSchedule(s.steps, s.shift);
-  const velocitySession = await LocalSession.create(velocityGraph.name, velocityGraph.bytes, execution);
+  const policyExecution = parts.policyGraphOptimization ? { ...execution, graphOptimization: parts.policyGraphOptimization } : execution;
+  const velocitySession = await LocalSession.create(velocityGraph.name, velocityGraph.bytes, policyExecution);
   const flow = FlowSampler.create({ latentShape, schedule, window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution });
   const evalBatch = config.eval.seeds.length;
   const evalPolicy = { ...policy, batch: evalBatch };
   const evalGraph = compileForward("policy-velocity-eval", guidedVelocityModel(evalPolicy), { lora });
-  const evalSession = await LocalSession.create(evalGraph.name, evalGraph.bytes, execution);
+  const evalSession = await LocalSession.create(evalGraph.name, evalGraph.bytes, policyExecution);
   const evalFlow = FlowSampler.create({ latentShape, schedule: sigmaSchedule(s.evalSteps, s.shift), window: sdeWindow(s.evalSteps, 0, 0), method: odeMethod, execution });
-  const lossSession = await LocalSession.create(lossGraph.name, lossGraph.bytes, execution);
-  const text = bagOfWordsEncoder(weights.params);
+  const lossSession = await LocalSession.create(lossGraph.name, lossGraph.bytes, policyExecution);
   const learnerParams = [...params, ...reference, ...old];
   return {
     config: policy,
-    text,
+    text: parts.text,
     params,
     optimizer,
     ema,
+    ...(parts.adapters ? { adapters: parts.adapters } : {}),
+    ...(lora ? { lora: { rank: lora.rank, alpha: lora.alpha } } : {}),
     // Only GRPO learns from the window's transitions; the other objectives need the image alone.
-    sampler: new PolicySampler(policy, velocitySession, flow, { recordTrajectories: l.objective === "grpo" }),
+    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo" }),
     learner: new GeneratorLearner({
       graph: lossGraph,
       runner: lossSession,
@@ -151,11 +250,12 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
       ...(objective.readsSamplingPolicy ? { samplingPolicy: { live: params, old } } : {}),
       options: { maxGradNorm: l.gradClip },
     }),
-    evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow),
+    evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow, parts.decoder),
     evalBatch,
-    embed: embedder(text),
+    imageSize: parts.decoder.imageSize,
+    embed: embedder(parts.text),
     release: async () => {
-      await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release()]);
+      await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release(), parts.release()]);
     },
   };
 };

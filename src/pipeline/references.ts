@@ -47,7 +47,9 @@ export class ReferenceLibrary {
 
 /**
  * A user's references: a manifest (the file, or a folder holding manifest.json) pairs prompts with images; a
- * folder without one is an unpaired style folder. Either way images are fitted to the backbone's input size.
+ * folder without one is an unpaired style folder. Either way images are resized and centre-cropped to the
+ * generated images' size, so references and samples reach the backbone through the same resize: a
+ * discriminator must not be able to tell them apart by resampling alone.
  */
 const loadUserReferences = async (source: string, prompts: readonly string[], perPrompt: number, size: number): Promise<ReferenceSet> => {
   const isFile = statSync(source, { throwIfNoEntry: false })?.isFile() ?? false;
@@ -58,11 +60,12 @@ const loadUserReferences = async (source: string, prompts: readonly string[], pe
   return loadStyleFolder(source, prompts, { perPrompt, size });
 };
 
-export const loadReferences = async (config: PipelineConfig, prompts: readonly string[], extractor: FeatureExtractor): Promise<ReferenceLibrary> => {
+/** `imageSize`: height = width of the generator's images (Policy.imageSize). */
+export const loadReferences = async (config: PipelineConfig, prompts: readonly string[], extractor: FeatureExtractor, imageSize: number): Promise<ReferenceLibrary> => {
   const { source, perPrompt } = config.references;
   const set =
     source === "embedded"
       ? defaultReferenceSet({ perPrompt, style: config.world.referenceStyle, split: "train", seed: config.run.seed, size: config.world.imageSize })
-      : await loadUserReferences(source, prompts, perPrompt, extractor.config.size);
+      : await loadUserReferences(source, prompts, perPrompt, imageSize);
   return new ReferenceLibrary(set, extractor);
 };

@@ -73,7 +73,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
       createdAt: new Date().toISOString(),
       pipelineConfig: configJson,
       rewardComponents: rewards.components.map((c) => c.component.name),
-      tensorSizes: { latent: policy.config.net.channels * policy.config.net.size ** 2, feature: backbone.config.dim!, patchTokens: config.record.storeFeatures ? (backbone.config.size / backbone.config.patchSize) ** 2 : null },
+      tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: backbone.config.dim!, patchTokens: config.record.storeFeatures ? (backbone.config.size / backbone.config.patchSize) ** 2 : null },
       latentDtype: config.record.latentDtype,
       encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
       batchRows: config.record.batchRows,

@@ -5,7 +5,7 @@
  * `linePlot` made, which escapes its own text.
  */
 import { Schema } from "effect";
-import { escapeMarkup } from "./plot.ts";
+import { escapeMarkup, PLOT_WIDTH } from "./plot.ts";
 
 export interface HeadlineFigure {
   readonly label: string;
@@ -88,7 +88,7 @@ nav a { margin-right: 14px; color: #0b5cab; }
 .warnings ul { margin: 0; padding-left: 20px; }
 .ok { color: #2d6a2d; margin: 0 0 20px; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; }
-.plots svg { flex: 1 1 460px; max-width: 100%; height: auto; border: 1px solid #dcdcd8; border-radius: 6px; background: #fff; }
+.plots svg { flex: 1 1 460px; max-width: min(100%, ${PLOT_WIDTH}px); height: auto; border: 1px solid #dcdcd8; border-radius: 6px; background: #fff; }
 .images { display: flex; flex-wrap: wrap; gap: 16px; margin-top: 16px; }
 /* As a table caption the caption is only as wide as the image: long captions wrap, the frame hugs the grid. */
 figure { display: table; margin: 0; background: #fff; border: 1px solid #dcdcd8; border-bottom: 0; border-radius: 6px 6px 0 0; padding: 8px; }

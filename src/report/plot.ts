@@ -176,8 +176,11 @@ function legendRows(entries: ReadonlyArray<LegendEntry>, width: number): Array<A
   return rows;
 }
 
+/** The width plots are drawn for; the page never shows one wider, so text keeps one size across plots. */
+export const PLOT_WIDTH = 640;
+
 export function linePlot(options: LinePlotOptions): string {
-  const width = options.width ?? 640;
+  const width = options.width ?? PLOT_WIDTH;
   const height = options.height ?? 360;
   const yLog = options.yLog ?? false;
   const references = options.references ?? [];

@@ -5,7 +5,7 @@
  */
 import type { Graph, Tensor } from "../graph/graph.ts";
 import { add, meanAll, mul, reduceMean, reshape, square, sub } from "../graph/ops.ts";
-import { guidedVelocity, type PolicyConfig, POLICY_INPUTS, REFERENCE_SCOPE } from "./policy-graph.ts";
+import { guidedVelocity, type PolicyConfig, POLICY_INPUTS, REFERENCE_SCOPE, textInputs, type VelocityInputs } from "./policy-graph.ts";
 import type { ParamScope } from "../nn/params.ts";
 import type { ModelOutputs } from "../train/train-graph.ts";
 
@@ -24,20 +24,17 @@ export const forwardNoised = (clean: Tensor, noise: Tensor, t: Tensor): Tensor =
 /** beta * mean over samples of mean((v - v_ref)^2): the velocity-space KL both papers regularise with. */
 export const velocityKl = (velocity: Tensor, referenceVelocity: Tensor, beta: number): Tensor => mul(meanAll(perSampleMean(square(sub(velocity, referenceVelocity)))), beta);
 
-export interface ForwardInputs {
+export interface ForwardInputs extends Pick<VelocityInputs, "pooled" | "pooledUncond" | "tokens" | "tokensUncond"> {
   readonly clean: Tensor;
   readonly noise: Tensor;
   readonly t: Tensor;
   readonly noised: Tensor;
   readonly advantages: Tensor;
-  readonly pooled: Tensor;
-  readonly pooledUncond: Tensor;
 }
 
 /** The data inputs of a forward-process learner graph, one training time per sample. */
 export const forwardInputs = (graph: Graph, config: PolicyConfig): ForwardInputs => {
-  const { channels, size, textWidth } = config.net;
-  const latent = [config.batch, channels, size, size];
+  const latent = [config.batch, ...config.net.latentShape];
   const clean = graph.input(POLICY_INPUTS.clean, "float32", latent);
   const noise = graph.input(POLICY_INPUTS.noise, "float32", latent);
   const t = graph.input(POLICY_INPUTS.sigma, "float32", [config.batch]);
@@ -47,14 +44,13 @@ export const forwardInputs = (graph: Graph, config: PolicyConfig): ForwardInputs
     t,
     noised: forwardNoised(clean, noise, t),
     advantages: graph.input(POLICY_INPUTS.advantages, "float32", [config.batch]),
-    pooled: graph.input(POLICY_INPUTS.pooled, "float32", [config.batch, textWidth]),
-    pooledUncond: graph.input(POLICY_INPUTS.pooledUncond, "float32", [config.batch, textWidth]),
+    ...textInputs(graph, config),
   };
 };
 
 /** The velocity of the weights under `scope` at x_t. */
 export const velocityAt = (scope: ParamScope, inputs: ForwardInputs, config: PolicyConfig): Tensor =>
-  guidedVelocity(scope, { latents: inputs.noised, sigma: inputs.t, pooled: inputs.pooled, pooledUncond: inputs.pooledUncond }, config);
+  guidedVelocity(scope, { ...inputs, latents: inputs.noised, sigma: inputs.t }, config);
 
 /** Adds the KL to the initial policy (klBeta > 0) to an objective's terms. */
 export const withReferenceKl = (terms: ModelOutputs & { loss: Tensor }, scope: ParamScope, inputs: ForwardInputs, velocity: Tensor, config: PolicyConfig, klBeta: number): ModelOutputs => {

@@ -12,14 +12,11 @@ import { type ParamSet, zerosLike } from "../optim/param-set.ts";
 import type { AdvantagedRollout } from "../rollout/rollout.ts";
 import { f32, type Feeds } from "../runtime/tensors.ts";
 import { type CompiledTrainGraph, gradName, type GraphRunner, runTrainStep } from "../train/train-graph.ts";
-import { POLICY_INPUTS } from "./policy-graph.ts";
+import { POLICY_INPUTS, type PolicyConfig, type TextEmbeddings, textFeeds } from "./policy-graph.ts";
 
 /** One sampler batch as the learner replays it: the rollouts in sampling order and their text embeddings. */
-export interface LearnerBatch {
+export interface LearnerBatch extends TextEmbeddings {
   readonly rollouts: readonly AdvantagedRollout[];
-  /** Conditional pooled embeddings [B*D] and the empty prompt's [B*D]. */
-  readonly pooled: Float32Array;
-  readonly pooledUncond: Float32Array;
 }
 
 /** An objective's micro-batches of one sampler batch at optimiser step `optimiserStep`. */
@@ -55,7 +52,7 @@ export const cleanSamples = (rollouts: readonly AdvantagedRollout[], latentSize:
 };
 
 /** Feeds of window step `j` of a batch: every sample's recorded transition at that step. */
-export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: readonly number[]): Feeds => {
+export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: readonly number[], text: Feeds): Feeds => {
   const b = batch.rollouts.length;
   const size = latentShape.reduce((x, y) => x * y, 1);
   const x = new Float32Array(b * size);
@@ -66,24 +63,24 @@ export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: rea
     x.set(step.x, i * size);
     xNext.set(step.xNext, i * size);
   });
-  const width = batch.pooled.length / b;
   return {
+    ...text,
     [POLICY_INPUTS.latents]: f32([b, ...latentShape], x),
     [POLICY_INPUTS.latentsNext]: f32([b, ...latentShape], xNext),
     [POLICY_INPUTS.sigma]: f32([b], column((r) => r.steps[j]!.sigma)),
     [POLICY_INPUTS.sigmaNext]: f32([b], column((r) => r.steps[j]!.sigmaNext)),
     [POLICY_INPUTS.logProbOld]: f32([b], column((r) => r.steps[j]!.logProb)),
     [POLICY_INPUTS.advantages]: f32([b], column((r) => r.advantage)),
-    [POLICY_INPUTS.pooled]: f32([b, width], batch.pooled),
-    [POLICY_INPUTS.pooledUncond]: f32([b, width], batch.pooledUncond),
   };
 };
 
 /** GRPO's plan: every recorded window step is one micro-batch. */
 export const windowPlan =
-  (latentShape: readonly number[]): MicroBatchPlan =>
-  (batch) =>
-    Array.from({ length: batch.rollouts[0]!.steps.length }, (_, j) => transitionFeeds(batch, j, latentShape));
+  (policy: PolicyConfig): MicroBatchPlan =>
+  (batch) => {
+    const text = textFeeds(policy, batch);
+    return Array.from({ length: batch.rollouts[0]!.steps.length }, (_, j) => transitionFeeds(batch, j, policy.net.latentShape, text));
+  };
 
 /** The weights that sample (`live`) and their copy under `old.` the loss graph reads as the sampling policy. */
 export interface SamplingPolicyCopy {

@@ -8,6 +8,7 @@ import type { Tensor } from "../graph/graph.ts";
 import { add, concat, reshape, split, sub } from "../graph/ops.ts";
 import type { Graph } from "../graph/graph.ts";
 import { type DiTConfig, ditVelocity } from "../models/generator/dit.ts";
+import { f32, type Feeds, type HostTensor } from "../runtime/tensors.ts";
 import { NET_SCOPE } from "../models/generator/network.ts";
 import { guide, logProbOf, type StochasticMethod, type Transition, transition } from "../flow/steps.ts";
 import type { ParamScope } from "../nn/params.ts";
@@ -22,6 +23,8 @@ export const POLICY_INPUTS = {
   sigmaNext: "sigma_next",
   pooled: "pooled_embeds",
   pooledUncond: "pooled_uncond",
+  tokens: "text_embeds",
+  tokensUncond: "text_uncond",
   logProbOld: "log_prob_old",
   advantages: "advantages",
   /** Forward-process objectives (nft, awm): the clean rollout sample x0 and the training noise eps. */
@@ -34,47 +37,109 @@ export const REFERENCE_SCOPE = "reference";
 /** Parameters of the policy that sampled the rollouts (DiffusionNFT's v_old, GRPO-Guard's mu_old). */
 export const OLD_SCOPE = "old";
 
+/** What a velocity network reads besides the latents and sigma. */
+export interface NetworkInputs {
+  readonly latents: Tensor;
+  readonly sigma: Tensor;
+  /** [B, pooledWidth] */
+  readonly pooled: Tensor;
+  /** [B, T, D] per-token embeddings, for networks with a tokenShape. */
+  readonly tokens?: Tensor;
+}
+
+/**
+ * The velocity network inside the policy graphs: the project's DiT, or an imported ONNX transformer. Both the
+ * sampler's and the learner's graph call `velocity` to build it, so they run the very same ops.
+ */
+export interface VelocityNetwork {
+  /** [C, H, W] of one latent. */
+  readonly latentShape: readonly [number, number, number];
+  readonly pooledWidth: number;
+  /** [T, D] of the per-token text embeddings the network reads; absent for pooled-only networks. */
+  readonly tokenShape?: readonly [number, number];
+  /** v = x1 - x0 for a batch (the batch size is the inputs'), parameters declared under `scope`. */
+  velocity(scope: ParamScope, inputs: NetworkInputs): Tensor;
+}
+
+/** The project's pixel-space DiT as the policy's network. */
+export const ditNetwork = (config: DiTConfig): VelocityNetwork => ({
+  latentShape: [config.channels, config.size, config.size],
+  pooledWidth: config.textWidth,
+  velocity: (scope, inputs) => ditVelocity(scope, { latents: inputs.latents, sigma: inputs.sigma, pooledText: inputs.pooled }, config),
+});
+
 export interface PolicyConfig {
-  readonly net: DiTConfig;
+  readonly net: VelocityNetwork;
   /** Transitions per graph run: must equal the sampler's batch for the on-policy check to hold bit for bit. */
   readonly batch: number;
   /** Classifier-free guidance weight; 1 runs the conditional branch alone. */
   readonly cfgWeight: number;
 }
 
-interface VelocityInputs {
-  readonly latents: Tensor;
-  readonly sigma: Tensor;
-  readonly pooled: Tensor;
+export interface VelocityInputs extends NetworkInputs {
   readonly pooledUncond: Tensor;
+  readonly tokensUncond?: Tensor;
 }
 
 /** v = v_u + w (v_c - v_u), both branches in one batched network pass. */
 export const guidedVelocity = (scope: ParamScope, inputs: VelocityInputs, config: PolicyConfig): Tensor => {
   const net = scope.child(NET_SCOPE);
-  if (config.cfgWeight === 1) return ditVelocity(net, { latents: inputs.latents, sigma: inputs.sigma, pooledText: inputs.pooled }, config.net);
-  const both = ditVelocity(
-    net,
-    {
-      latents: concat([inputs.latents, inputs.latents], 0),
-      sigma: concat([inputs.sigma, inputs.sigma], 0),
-      pooledText: concat([inputs.pooledUncond, inputs.pooled], 0),
-    },
-    config.net,
-  );
+  if (config.cfgWeight === 1) return config.net.velocity(net, inputs);
+  const both = config.net.velocity(net, {
+    latents: concat([inputs.latents, inputs.latents], 0),
+    sigma: concat([inputs.sigma, inputs.sigma], 0),
+    pooled: concat([inputs.pooledUncond, inputs.pooled], 0),
+    ...(inputs.tokens && inputs.tokensUncond ? { tokens: concat([inputs.tokensUncond, inputs.tokens], 0) } : {}),
+  });
   const [uncond, cond] = split(both, [config.batch, config.batch], 0);
   return guide(uncond!, cond!, config.cfgWeight);
 };
 
-const velocityInputs = (graph: Graph, config: PolicyConfig): VelocityInputs => {
-  const { channels, size, textWidth } = config.net;
+/** The text inputs of a policy graph: pooled embeddings and, for networks that read them, per-token ones. */
+export const textInputs = (graph: Graph, config: PolicyConfig): Pick<VelocityInputs, "pooled" | "pooledUncond" | "tokens" | "tokensUncond"> => {
+  const { pooledWidth, tokenShape } = config.net;
+  const b = config.batch;
   return {
-    latents: graph.input(POLICY_INPUTS.latents, "float32", [config.batch, channels, size, size]),
-    sigma: graph.input(POLICY_INPUTS.sigma, "float32", [config.batch]),
-    pooled: graph.input(POLICY_INPUTS.pooled, "float32", [config.batch, textWidth]),
-    pooledUncond: graph.input(POLICY_INPUTS.pooledUncond, "float32", [config.batch, textWidth]),
+    pooled: graph.input(POLICY_INPUTS.pooled, "float32", [b, pooledWidth]),
+    pooledUncond: graph.input(POLICY_INPUTS.pooledUncond, "float32", [b, pooledWidth]),
+    ...(tokenShape
+      ? { tokens: graph.input(POLICY_INPUTS.tokens, "float32", [b, ...tokenShape]), tokensUncond: graph.input(POLICY_INPUTS.tokensUncond, "float32", [b, ...tokenShape]) }
+      : {}),
   };
 };
+
+const velocityInputs = (graph: Graph, config: PolicyConfig): VelocityInputs => ({
+  latents: graph.input(POLICY_INPUTS.latents, "float32", [config.batch, ...config.net.latentShape]),
+  sigma: graph.input(POLICY_INPUTS.sigma, "float32", [config.batch]),
+  ...textInputs(graph, config),
+});
+
+/** The text feeds of a policy graph for a batch of prompts' embeddings (sampler and learner alike). */
+export const textFeeds = (config: PolicyConfig, text: TextEmbeddings): Feeds => {
+  const b = config.batch;
+  const { pooledWidth, tokenShape } = config.net;
+  if (text.pooled.length !== b * pooledWidth) throw new Error(`policy graph: pooled text embeddings hold ${text.pooled.length} values, expected batch ${b} x width ${pooledWidth}`);
+  const feeds: Record<string, HostTensor> = {
+    [POLICY_INPUTS.pooled]: f32([b, pooledWidth], text.pooled),
+    [POLICY_INPUTS.pooledUncond]: f32([b, pooledWidth], text.pooledUncond),
+  };
+  if (tokenShape) {
+    if (!text.tokens || !text.tokensUncond) throw new Error("policy graph: the network reads per-token text embeddings, but the text encoder gave none");
+    feeds[POLICY_INPUTS.tokens] = f32([b, ...tokenShape], text.tokens);
+    feeds[POLICY_INPUTS.tokensUncond] = f32([b, ...tokenShape], text.tokensUncond);
+  }
+  return feeds;
+};
+
+/** Text embeddings of a batch of prompts, as the policy graphs take them (row-major, batch first). */
+export interface TextEmbeddings {
+  /** Pooled embeddings of the batch's prompts [B*D] and of the empty prompt repeated [B*D]. */
+  readonly pooled: Float32Array;
+  readonly pooledUncond: Float32Array;
+  /** Per-token embeddings [B*T*D] and the empty prompt's repeated, for networks that read them. */
+  readonly tokens?: Float32Array;
+  readonly tokensUncond?: Float32Array;
+}
 
 /** Inference: the guided velocity the sampler integrates. */
 export const guidedVelocityModel = (config: PolicyConfig): ModelBuilder => (scope, graph) => ({
@@ -94,8 +159,7 @@ export interface LearnerGraphConfig extends PolicyConfig {
 /** The learner's loss over one batch of recorded transitions, with every diagnostic as an output. */
 export const policyLossModel = (config: LearnerGraphConfig): ModelBuilder => (scope, graph) => {
   const inputs = velocityInputs(graph, config);
-  const { channels, size } = config.net;
-  const latentsNext = graph.input(POLICY_INPUTS.latentsNext, "float32", [config.batch, channels, size, size]);
+  const latentsNext = graph.input(POLICY_INPUTS.latentsNext, "float32", [config.batch, ...config.net.latentShape]);
   const sigmaNext = graph.input(POLICY_INPUTS.sigmaNext, "float32", [config.batch]);
   const logProbOld = graph.input(POLICY_INPUTS.logProbOld, "float32", [config.batch]);
   const advantages = graph.input(POLICY_INPUTS.advantages, "float32", [config.batch]);

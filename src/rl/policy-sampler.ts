@@ -1,20 +1,17 @@
 /**
  * Sampling rollouts from the current policy: the guided velocity session drives the flow sampler, and each
- * sample comes back with its recorded SDE-window trajectory and its decoded image.
+ * sample comes back with its recorded SDE-window trajectory and its image, decoded from the final latents
+ * (by a VAE decoder for a latent generator).
  */
 import type { FlowSampler } from "../flow/sampler.ts";
-import { readModelImage } from "../models/generator/pixels.ts";
+import type { LatentDecoder } from "../models/generator/decoder.ts";
 import type { ParamSet } from "../optim/param-set.ts";
 import type { RolloutKey, SampledRollout } from "../rollout/rollout.ts";
 import { f32 } from "../runtime/tensors.ts";
 import { type GraphRunner, paramFeeds } from "../train/train-graph.ts";
-import { POLICY_INPUTS, type PolicyConfig } from "./policy-graph.ts";
+import { POLICY_INPUTS, type PolicyConfig, type TextEmbeddings, textFeeds } from "./policy-graph.ts";
 
-export interface TextEmbeddings {
-  /** Pooled embeddings of the batch's prompts [B*D] and of the empty prompt repeated [B*D]. */
-  readonly pooled: Float32Array;
-  readonly pooledUncond: Float32Array;
-}
+export type { TextEmbeddings };
 
 /**
  * Generated images are 8-bit images like any other: rounding to 1/255 steps here makes the recorded PNG
@@ -26,13 +23,15 @@ export class PolicySampler {
   readonly config: PolicyConfig;
   private readonly velocity: GraphRunner;
   private readonly sampler: FlowSampler;
+  private readonly decoder: LatentDecoder;
   private readonly recordTrajectories: boolean;
 
   /** `recordTrajectories: false` keeps only the image: the forward-process objectives need no transitions. */
-  constructor(config: PolicyConfig, velocity: GraphRunner, sampler: FlowSampler, options: { readonly recordTrajectories: boolean } = { recordTrajectories: true }) {
+  constructor(config: PolicyConfig, velocity: GraphRunner, sampler: FlowSampler, decoder: LatentDecoder, options: { readonly recordTrajectories: boolean } = { recordTrajectories: true }) {
     this.config = config;
     this.velocity = velocity;
     this.sampler = sampler;
+    this.decoder = decoder;
     this.recordTrajectories = options.recordTrajectories;
   }
 
@@ -40,28 +39,27 @@ export class PolicySampler {
   async sample(keys: readonly RolloutKey[], text: TextEmbeddings, params: ParamSet): Promise<SampledRollout[]> {
     const { batch, net } = this.config;
     if (keys.length !== batch) throw new Error(`policy sampler is compiled for batches of ${batch}, got ${keys.length} keys`);
-    const weights = paramFeeds(params);
+    const weights = { ...paramFeeds(params), ...textFeeds(this.config, text) };
     const start = performance.now();
     const result = await this.sampler.sample(async (x, sigma) => {
       const out = await this.velocity.run(
         {
           ...weights,
-          [POLICY_INPUTS.latents]: f32([batch, net.channels, net.size, net.size], x),
+          [POLICY_INPUTS.latents]: f32([batch, ...net.latentShape], x),
           [POLICY_INPUTS.sigma]: f32([batch], sigma),
-          [POLICY_INPUTS.pooled]: f32([batch, net.textWidth], text.pooled),
-          [POLICY_INPUTS.pooledUncond]: f32([batch, net.textWidth], text.pooledUncond),
         },
         ["velocity"],
       );
       return out.velocity!.data as Float32Array;
     }, keys.map((k) => k.seed));
+    const images = await this.decoder.decode(result.latents, batch);
     const perSampleMs = (performance.now() - start) / batch;
     return keys.map((key, i) => ({
       ...key,
       steps: this.recordTrajectories ? result.trajectories[i]! : [],
-      image: quantise(readModelImage(result.latents, i, net.size, net.size).data),
-      imageHeight: net.size,
-      imageWidth: net.size,
+      image: quantise(images[i]!.data),
+      imageHeight: images[i]!.height,
+      imageWidth: images[i]!.width,
       timings: { sample: perSampleMs },
     }));
   }

@@ -12,7 +12,8 @@ const all = (o: PromptSourceOptions): Promise<PromptItem[]> => lastValueFrom(pro
 describe("promptSource", () => {
   it("emits epoch by epoch, synchronously, in an order fixed by the seed (pinned: resume relies on it)", () => {
     marbleScheduler().run(({ expectObservable }) => {
-      const order = [3, 4, 1, 0, 2, 2, 1, 0, 4, 3];
+      // Computed outside this code base (a Python transcription of prng.ts and seeds.ts).
+      const order = [1, 0, 3, 4, 2, 1, 4, 0, 3, 2];
       const items = order.map((promptIndex, i) => ({ epoch: Math.floor(i / 5), prompt: prompts[promptIndex], promptIndex, groupId: i }));
       expectObservable(promptSource({ ...options, epochs: 2 })).toBe("(abcdefghij|)", Object.fromEntries(items.map((item, i) => ["abcdefghij"[i], item])));
     });

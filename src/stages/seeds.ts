@@ -1,7 +1,9 @@
 /**
  * Seeds derived by hashing the coordinates of a draw (run seed, epoch, group, member), so any one
- * seed is computable on its own: resuming at an epoch needs no replayed generator state.
+ * seed is computable on its own: resuming at an epoch needs no replayed generator state. The hash
+ * only names seeds; every random number is drawn from util/prng.ts.
  */
+import { makeRng } from "../util/prng.ts";
 
 /** murmur3's 32-bit finaliser: a bijection that spreads every input bit over the output. */
 function fmix32(value: number): number {
@@ -25,24 +27,12 @@ export function deriveSeed(...parts: readonly number[]): number {
   return h;
 }
 
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-/** Fisher-Yates shuffle of a copy, driven by `seed`. */
+/** Fisher-Yates shuffle of a copy, driven by the project's one PRNG seeded with `seed`. */
 export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
-  const random = seededRandom(seed);
+  const rng = makeRng(seed);
   const shuffled = [...items];
   for (let i = shuffled.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
+    const j = rng.int(i + 1);
     [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
   }
   return shuffled;

@@ -48,3 +48,30 @@ describe("reduced-precision weights", () => {
       .toThrow(/cannot import ONNX model 'half\.onnx': op 'BitShift' \(node '\/scale\/op'\) is not supported/);
   });
 });
+
+describe("older opsets", () => {
+  it("opset 11 attribute forms (Unsqueeze/ReduceSum axes, Split without sizes) import as their opset 21 input forms", async () => {
+    const info = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    const bytes = encodeModel({
+      irVersion: 6,
+      opsetImport: [{ domain: "", version: 11 }],
+      graph: {
+        name: "old",
+        input: [info("x", [2, 4])],
+        output: [info("y", [1, 2, 1])],
+        node: [
+          { opType: "Split", name: "split", input: ["x"], output: ["a", "b"], attribute: [{ name: "axis", type: 2, i: 1 }] },
+          { opType: "Sub", name: "sub", input: ["a", "b"], output: ["d"] },
+          { opType: "ReduceSum", name: "sum", input: ["d"], output: ["s"], attribute: [{ name: "axes", type: 7, ints: [1] }, { name: "keepdims", type: 2, i: 1 }] },
+          { opType: "Unsqueeze", name: "unsq", input: ["s"], output: ["y"], attribute: [{ name: "axes", type: 7, ints: [0] }] },
+        ],
+      },
+    });
+    const imported = importGraph(bytes, "old.onnx");
+    const session = await LocalSession.create("old", toOnnx(imported.graph));
+    const out = await session.run({ x: f32([2, 4], [1, 2, 10, 20, 3, 4, 30, 40]) });
+    await session.release();
+    expect(out.y!.shape).toEqual([1, 2, 1]);
+    expect(Array.from(out.y!.data as Float32Array)).toEqual([-27, -63]);
+  });
+});

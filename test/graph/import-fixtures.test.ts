@@ -23,6 +23,7 @@ const runImported = async (file: string, model: string) => {
 describe("importing torch.onnx.export fixtures of real architectures", () => {
   const cases = [
     { file: "sd3_transformer.onnx", model: "sd3_transformer", outputs: ["out_hidden_states"] },
+    { file: "sd3_transformer_opset14.onnx", model: "sd3_transformer", outputs: ["out_hidden_states"] },
     { file: "vae_decoder.onnx", model: "vae_decoder", outputs: ["sample"] },
     { file: "dinov2.onnx", model: "dinov2", outputs: ["last_hidden_state", "pooler_output"] },
   ];
@@ -45,5 +46,19 @@ describe("importing torch.onnx.export fixtures of real architectures", () => {
     const embedded = await runImported("sd3_transformer.onnx", "sd3_transformer");
     const external = await runImported("sd3_transformer_external.onnx", "sd3_transformer");
     expect(Array.from(external.out.out_hidden_states!.data as Float32Array)).toEqual(Array.from(embedded.out.out_hidden_states!.data as Float32Array));
+  });
+
+  it("a bound tensor that does not fit the model's declared input is an error naming the file, the input and both shapes", () => {
+    const graph = new Graph("bad");
+    const model = loadOnnx(fixturePath("sd3_transformer.onnx"));
+    const bind = {
+      hidden_states: graph.input("hidden_states", "float32", [2, 16, 8, 8]),
+      encoder_hidden_states: graph.input("encoder_hidden_states", "float32", [2, 5, 30]),
+    };
+    expect(() => importInto(graph, model, { bind })).toThrow(
+      /cannot import ONNX model '.*sd3_transformer\.onnx': input 'encoder_hidden_states' dimension 2 \('24'\) is 24; the bound tensor has shape \[2,5,30\]/,
+    );
+    const wrongBatch = { ...bind, encoder_hidden_states: graph.input("e2", "float32", [3, 5, 24]) };
+    expect(() => importInto(graph, model, { bind: wrongBatch })).toThrow(/input 'encoder_hidden_states' dimension 0 \('batch_size'\) is 2; the bound tensor has shape \[3,5,24\]/);
   });
 });

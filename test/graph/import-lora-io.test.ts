@@ -11,7 +11,10 @@ import { writeGraph } from "../../src/graph/external-data.ts";
 import { Graph } from "../../src/graph/graph.ts";
 import { type AdapterSite, importInto, loadOnnx } from "../../src/graph/import.ts";
 import { LORA_METADATA_KEY, mergeLoraIntoOnnx, peftLoraFile } from "../../src/graph/lora-io.ts";
+import { encodeModel } from "../../src/graph/onnx-proto.ts";
+import { toOnnx } from "../../src/graph/serialize.ts";
 import { encodeSafetensors } from "../../src/io/safetensors.ts";
+import { f32 } from "../../src/runtime/tensors.ts";
 import { initParams, isAdapterParam, ParamScope } from "../../src/nn/params.ts";
 import { LocalSession } from "../../src/runtime/local-session.ts";
 import { compileForward, compileTrainStep, paramFeeds, runTrainStep } from "../../src/train/train-graph.ts";
@@ -80,6 +83,16 @@ describe("training graphs from an imported model", () => {
   });
 });
 
+describe("graphs past protobuf's 2 GB", () => {
+  it("toOnnx refuses them with a pointer to writeGraph (the zero buffer is never touched, so no RAM is used)", () => {
+    const g = new Graph("huge");
+    const zeros = new Float32Array(new ArrayBuffer(2 ** 30));
+    const x = g.input("x", "float32", [zeros.length]);
+    g.output(g.op("Add", [g.op("Add", [x, g.constant(zeros, "float32", [zeros.length], "w0")])[0], g.constant(zeros, "float32", [zeros.length], "w1")])[0]!, "y");
+    expect(() => toOnnx(g)).toThrow(/graph 'huge' holds 2147483648 bytes of initialisers, past what one protobuf can hold \(2 GB\); write it with writeGraph/);
+  });
+});
+
 describe("the external-data fixture trains as the embedded one", () => {
   it("LoRA train steps give bit-identical losses and gradients", async () => {
     const step = async (file: string) => {
@@ -144,5 +157,53 @@ describe("LoRA factors in peft naming, merged into the source model", () => {
     const error = maxAbsDiff(out, adapted);
     console.log(`[lora-io] merged export vs adapted graph: max abs error ${error.toExponential(2)}`);
     expect(error).toBeLessThan(1e-4);
+  });
+});
+
+describe("weights fed through a Transpose (as torch's dynamo exporter writes nn.Linear)", () => {
+  it("LoRA attaches by the transposed initialiser's name, small (folded) or big, and the merge reproduces the adapted graph", async () => {
+    const rng = makeRng(12);
+    const tensor = (name: string, dims: number[]) => ({ name, dims, dataType: 1, rawData: new Uint8Array(Float32Array.from({ length: dims[0]! * dims[1]! }, () => 0.1 * rng.normal()).buffer) });
+    const info = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    const bytes = encodeModel({
+      irVersion: 9,
+      opsetImport: [{ domain: "", version: 18 }],
+      graph: {
+        name: "dynamo-like",
+        input: [info("x", [2, 256])],
+        output: [info("small", [2, 8]), info("big", [2, 300])],
+        initializer: [tensor("blk.to_q.weight", [8, 256]), tensor("blk.ff.weight", [300, 256])],
+        node: [
+          { opType: "Transpose", name: "node_t0", input: ["blk.to_q.weight"], output: ["t0"], attribute: [{ name: "perm", type: 7, ints: [1, 0] }] },
+          { opType: "MatMul", name: "node_linear", input: ["x", "t0"], output: ["q"] },
+          { opType: "CastLike", name: "node_castlike", input: ["q", "x"], output: ["small"] },
+          { opType: "Transpose", name: "node_t1", input: ["blk.ff.weight"], output: ["t1"], attribute: [{ name: "perm", type: 7, ints: [1, 0] }] },
+          { opType: "MatMul", name: "node_linear_1", input: ["x", "t1"], output: ["big"] },
+        ],
+      },
+    });
+    const modelPath = join(dir, "dynamo-like.onnx");
+    writeFileSync(modelPath, bytes);
+    const x = f32([2, 256], Float32Array.from({ length: 512 }, () => rng.normal()));
+    const dynamoLora = { rank: 2, alpha: 2, targets: ["blk.to_q", "blk.ff"] };
+    let adapters: readonly AdapterSite[] = [];
+    const forward = compileForward("dynamo-like", (scope, graph) => {
+      const imported = importInto(graph, loadOnnx(modelPath), { bind: { x: graph.input("x", "float32", [2, 256]) }, scope });
+      adapters = imported.adapters;
+      return imported.outputs;
+    }, { lora: dynamoLora });
+    expect(adapters.map((a) => [a.module, a.layout, a.inFeatures, a.outFeatures])).toEqual([["blk.to_q", "out_in", 256, 8], ["blk.ff", "out_in", 256, 300]]);
+    const params = initParams(forward.params, 1);
+    for (const p of params) if (p.name.endsWith("lora_B")) for (let i = 0; i < p.data.length; i++) p.data[i] = rng.normal();
+    const session = await LocalSession.create("dynamo-like", forward.bytes);
+    const adapted = await session.run({ ...paramFeeds(params), x });
+    await session.release();
+    const loraPath = join(dir, "dynamo-lora.safetensors");
+    writeFileSync(loraPath, encodeSafetensors(peftLoraFile(adapters, params, dynamoLora)));
+    const merged = mergeLoraIntoOnnx(modelPath, loraPath, join(dir, "dynamo-merged.onnx"));
+    const mergedSession = await LocalSession.createFromFile("merged", merged.modelPath);
+    const out = await mergedSession.run({ x });
+    await mergedSession.release();
+    for (const name of ["small", "big"]) expect(maxAbsDiff(out[name]!.data as Float32Array, adapted[name]!.data as Float32Array)).toBeLessThan(1e-5);
   });
 });

@@ -16,7 +16,7 @@ import { writeTinyGenerator, writeTinyPipeline } from "./fixtures.ts";
 const rewardModelFor = async (dir: string, rewards: string) => {
   const config = await Effect.runPromise(loadPipelineFile(writeTinyPipeline(dir, await writeTinyGenerator(dir), 1, `rewards: ${rewards}`)));
   const features = await loadBackbone(config, defaultExecution);
-  const references = await loadReferences(config, trainingPrompts(config), features);
+  const references = await loadReferences(config, trainingPrompts(config), features, config.world.imageSize);
   return { config, model: await buildRewardModel(config, features, references, defaultExecution) };
 };
 

@@ -166,6 +166,12 @@ describe("invariants of the resolved pipeline, with fixes", () => {
     expect((await violations({ generator: { kind: "onnx" } }))["generator.onnx"]!.fix).toContain("generator.onnx.velocityModel");
     const v = await violations({ generator: { onnx: { velocityModel: "v.onnx", textEncoder: "t.onnx" } } });
     expect(v["generator.onnx"]!.fix).toContain("set generator.kind: onnx");
+    const onnx = await violations({ generator: { kind: "onnx", latentChannels: 16, onnx: { velocityModel: "v.onnx", textEncoder: "t.onnx" } } });
+    expect(onnx["generator.onnx.tokenizer"]!.problem).toBe("generator.onnx.textEncoder needs its tokenizer");
+    expect(onnx["generator.onnx.vaeDecoder"]!.problem).toContain("16-channel latents but no VAE decoder");
+    expect(onnx["learner.lora"]!.problem).toContain("weights frozen");
+    const both = await violations({ generator: { kind: "onnx", onnx: { velocityModel: "v.onnx", textEmbeddings: "e.safetensors", textEncoder: "t.onnx", tokenizer: "t.json" } } });
+    expect(both["generator.onnx"]!.problem).toBe("both textEmbeddings and textEncoder are given");
   });
 
   it("the rest: CPS noise, frozen head, optimiser steps, zero weights, EMA", async () => {

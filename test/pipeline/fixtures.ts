@@ -35,3 +35,12 @@ export const writeTinyPipeline = (dir: string, generator: string, epochs: number
   );
   return file;
 };
+
+const SD3_TINY_PRESET = join(process.cwd(), "pipelines/presets/sd3-architecture-tiny.yaml");
+
+/** pipelines/presets/sd3-architecture-tiny.yaml with its run folder under `dir`, plus overrides. */
+export const tinySd3Pipeline = (dir: string, extra = "", epochs = 4): string => {
+  const file = join(dir, "sd3-tiny.yaml");
+  writeFileSync(file, [`extends: ${SD3_TINY_PRESET}`, `run: { outputDir: ${join(dir, "runs")}, epochs: ${epochs} }`, extra].join("\n"));
+  return file;
+};

@@ -11,7 +11,8 @@ import type { DiTConfig } from "../../src/models/generator/dit.ts";
 import { initParams } from "../../src/nn/params.ts";
 import { adamW } from "../../src/optim/adam.ts";
 import { GeneratorLearner, windowPlan } from "../../src/rl/learner.ts";
-import { guidedVelocityModel, policyLossModel } from "../../src/rl/policy-graph.ts";
+import { pixelDecoder } from "../../src/models/generator/decoder.ts";
+import { ditNetwork, guidedVelocityModel, policyLossModel } from "../../src/rl/policy-graph.ts";
 import { PolicySampler } from "../../src/rl/policy-sampler.ts";
 import { LocalSession } from "../../src/runtime/local-session.ts";
 import { compileForward, compileTrainStep } from "../../src/train/train-graph.ts";
@@ -21,7 +22,7 @@ const net: DiTConfig = { channels: 3, size: 8, patch: 4, width: 16, depth: 1, he
 const batch = 4;
 
 const setup = async (method: StochasticMethod, cfgWeight: number) => {
-  const policy = { net, batch, cfgWeight };
+  const policy = { net: ditNetwork(net), batch, cfgWeight };
   const velocityGraph = compileForward("velocity", guidedVelocityModel(policy));
   const lossGraph = compileTrainStep("policy-loss", policyLossModel({ ...policy, method, clipRange: 1e-5, klBeta: 0, ratioNormalisation: "none" }));
   // adaLN-zero starts at a zero velocity; random weights everywhere make the check non-trivial.
@@ -31,6 +32,7 @@ const setup = async (method: StochasticMethod, cfgWeight: number) => {
     policy,
     await LocalSession.create("velocity", velocityGraph.bytes),
     FlowSampler.create({ latentShape: [3, 8, 8], schedule: sigmaSchedule(4, 1), window: sdeWindow(4, 2, 0), method }),
+    pixelDecoder(8),
   );
   const text = { pooled: rng.fillNormal(new Float32Array(batch * 8)), pooledUncond: rng.fillNormal(new Float32Array(batch * 8)) };
   const keys = Array.from({ length: batch }, (_, member) => ({ runId: "t", epoch: 0, policyVersion: 0, prompt: "p", promptIndex: 0, groupId: 0, member, seed: 100 + member }));
@@ -40,7 +42,7 @@ const setup = async (method: StochasticMethod, cfgWeight: number) => {
     runner: await LocalSession.create("policy-loss", lossGraph.bytes),
     params,
     optimizer: adamW(params, { lr: 1e-2 }),
-    plan: windowPlan([3, 8, 8]),
+    plan: windowPlan(policy),
     options: { maxGradNorm: 1 },
   });
   return { learner, batches: [{ rollouts, ...text }] };

@@ -54,7 +54,7 @@ export const tokensFor = (c: BackboneConfig): number => 1 + c.registers + patche
 const describe = (v: ValueSignature | undefined): string => (v ? `'${v.name}' ${v.dtype} [${v.shape.join(", ")}]` : "nothing");
 
 /** Checks a model's declared interface; returns its fixed batch size, or undefined when the batch axis is symbolic. */
-export const validateBackboneSignature = (bytes: Uint8Array, source: string, c: BackboneConfig): { batch?: number } => {
+export const validateBackboneSignature = (bytes: Uint8Array, source: string, c: BackboneConfig): { batch?: number; dim?: number } => {
   const sig = readSignature(bytes, source);
   const fail = (field: string, expected: string, found: string): never => {
     throw new BackboneSignatureError({ source, field, expected, found });
@@ -77,7 +77,7 @@ export const validateBackboneSignature = (bytes: Uint8Array, source: string, c: 
     fail("output 'last_hidden_state' tokens", `${tokensFor(c)} = 1 CLS + ${c.registers} registers + (${c.size}/${c.patchSize})^2 patches`, String(tokens));
   }
   if (typeof dim === "number" && c.dim !== undefined && dim !== c.dim) fail("output 'last_hidden_state' width D", String(c.dim), String(dim));
-  return typeof b === "number" ? { batch: b } : {};
+  return { ...(typeof b === "number" ? { batch: b } : {}), ...(typeof dim === "number" ? { dim } : {}) };
 };
 
 const l2normaliseRows = (x: Float32Array, width: number): Float32Array => {
@@ -129,9 +129,16 @@ export class FeatureExtractor {
     this.execution = execution;
   }
 
+  /** A file that leaves its token width open gets it from one probe run, so heads can be sized before any sampling. */
   static async create(bytes: Uint8Array, source: string, config: BackboneConfig, execution: ExecutionConfig = defaultExecution): Promise<FeatureExtractor> {
-    const { batch } = validateBackboneSignature(bytes, source, config);
-    return new FeatureExtractor(source, config, batch, await LocalSession.create(source, bytes, execution), execution);
+    const { batch, dim } = validateBackboneSignature(bytes, source, config);
+    const session = await LocalSession.create(source, bytes, execution);
+    const declared = config.dim ?? dim;
+    if (declared !== undefined) return new FeatureExtractor(source, { ...config, dim: declared }, batch, session, execution);
+    const probe = new FeatureExtractor(source, config, batch, session, execution);
+    const { width } = await probe.runChunk([], batch ?? 1, config.size, config.size);
+    await probe.releasePreprocessors();
+    return new FeatureExtractor(source, { ...config, dim: width }, batch, session, execution);
   }
 
   /** Features of images that share one size; a fixed-batch file runs in chunks, the last one padded. */
@@ -182,8 +189,13 @@ export class FeatureExtractor {
     return session;
   }
 
+  private async releasePreprocessors(): Promise<void> {
+    for (const s of this.preprocessors.values()) await s.release();
+    this.preprocessors.clear();
+  }
+
   async release(): Promise<void> {
     await this.backbone.release();
-    for (const s of this.preprocessors.values()) await s.release();
+    await this.releasePreprocessors();
   }
 }

@@ -29,6 +29,46 @@ export const GENERATOR_NAMES = {
   velocity: "velocity",
 } as const;
 
+/** HF optimum's names for diffusers' SD3Transformer2DModel export (its timestep is sigma * 1000 too). */
+export const OPTIMUM_NAMES = {
+  latents: "hidden_states",
+  timestep: "timestep",
+  text: "encoder_hidden_states",
+  pooled: "pooled_projections",
+  velocity: "out_hidden_states",
+} as const;
+
+export type GeneratorRole = keyof typeof GENERATOR_NAMES;
+/** The file's tensor name for each contract role it uses (e.g. from the pipeline file's generator.onnx.names). */
+export type NameMapping = Readonly<Partial<Record<GeneratorRole, string>>>;
+
+/**
+ * Which names the file uses: an explicit mapping (roles it leaves out keep the contract names), else HF
+ * optimum's when the file has its latents input, else the contract's.
+ */
+export const generatorNamesOf = (signature: ModelSignature, explicit?: NameMapping): { convention: "explicit" | "optimum" | "contract"; names: Readonly<Record<GeneratorRole, string>> } => {
+  if (explicit && Object.keys(explicit).length > 0) return { convention: "explicit", names: { ...GENERATOR_NAMES, ...explicit } };
+  if (signature.inputs.some((i) => i.name === OPTIMUM_NAMES.latents)) return { convention: "optimum", names: { ...GENERATOR_NAMES, ...OPTIMUM_NAMES } };
+  return { convention: "contract", names: GENERATOR_NAMES };
+};
+
+/**
+ * Checks a file under its naming convention: tensors are renamed to the contract's and checked; a file that
+ * fits neither convention gets the contract error, with the names it was read under.
+ */
+export const checkNamedGeneratorSignature = (signature: ModelSignature, source: string, explicit?: NameMapping): { signature: GeneratorSignature; names: Readonly<Record<GeneratorRole, string>> } => {
+  const { convention, names } = generatorNamesOf(signature, explicit);
+  const toContract = new Map(Object.entries(names).map(([role, name]) => [name, GENERATOR_NAMES[role as GeneratorRole]]));
+  const rename = (v: ValueSignature): ValueSignature => ({ ...v, name: toContract.get(v.name) ?? v.name });
+  const described = convention === "contract" ? source : `${source} (read with ${convention} names: ${Object.entries(names).map(([role, name]) => `${role} = '${name}'`).join(", ")})`;
+  try {
+    return { signature: checkGeneratorSignature({ ...signature, inputs: signature.inputs.map(rename), outputs: signature.outputs.map(rename) }, described), names };
+  } catch (error) {
+    if (!(error instanceof GeneratorContractError)) throw error;
+    throw new GeneratorContractError({ source: error.source, problems: error.problems, foundInputs: signature.inputs.map(describeValue), foundOutputs: signature.outputs.map(describeValue) });
+  }
+};
+
 /** Sigma is fed as `timestep` = sigma * TIMESTEP_SCALE to models that take timesteps. */
 export const TIMESTEP_SCALE = 1000;
 

@@ -34,7 +34,7 @@ const onnxGeneratorHasPaths: Invariant = ({ generator }) => [
   ...when(generator.kind === "onnx" && generator.onnx === undefined, {
     path: ["generator", "onnx"],
     problem: "generator.kind is onnx but no model files are given",
-    fix: "add generator.onnx.velocityModel and generator.onnx.textEncoder, or set generator.kind: embedded",
+    fix: "add generator.onnx.velocityModel and generator.onnx.textEmbeddings (or textEncoder and tokenizer), or set generator.kind: embedded",
   }),
   ...when(generator.kind === "embedded" && generator.onnx !== undefined, {
     path: ["generator", "onnx"],
@@ -42,6 +42,35 @@ const onnxGeneratorHasPaths: Invariant = ({ generator }) => [
     fix: "set generator.kind: onnx to use these files, or remove generator.onnx",
   }),
 ];
+
+const onnxGeneratorHasText: Invariant = ({ generator }) => {
+  const o = generator.onnx;
+  if (generator.kind !== "onnx" || !o) return [];
+  return [
+    ...when((o.textEmbeddings === undefined) === (o.textEncoder === undefined), {
+      path: ["generator", "onnx"],
+      problem: o.textEmbeddings === undefined ? "no text source: neither textEmbeddings nor textEncoder is given" : "both textEmbeddings and textEncoder are given",
+      fix: "give exactly one of generator.onnx.textEmbeddings (a prompt-embeddings file) and generator.onnx.textEncoder (with tokenizer)",
+    }),
+    ...when((o.textEncoder === undefined) !== (o.tokenizer === undefined), {
+      path: ["generator", "onnx", "tokenizer"],
+      problem: o.tokenizer === undefined ? "generator.onnx.textEncoder needs its tokenizer" : "generator.onnx.tokenizer is given without a textEncoder, so it would be ignored",
+      fix: o.tokenizer === undefined ? "set generator.onnx.tokenizer to the encoder's tokenizer.json" : "remove generator.onnx.tokenizer, or add generator.onnx.textEncoder",
+    }),
+    ...when(o.vaeDecoder === undefined && generator.latentChannels !== 3, {
+      path: ["generator", "onnx", "vaeDecoder"],
+      problem: `the generator samples ${generator.latentChannels}-channel latents but no VAE decoder turns them into images`,
+      fix: "set generator.onnx.vaeDecoder to the model's VAE decoder export",
+    }),
+  ];
+};
+
+const onnxGeneratorTrainsAdapters: Invariant = ({ generator, learner }) =>
+  when(generator.kind === "onnx" && learner.lora === undefined, {
+    path: ["learner", "lora"],
+    problem: "an imported ONNX generator keeps its weights frozen (initialisers, never fed per step), so without adapters nothing would train",
+    fix: "add learner.lora (e.g. rank 32, alpha 64, targets [to_q, to_k, to_v, to_out.0])",
+  });
 
 const rewardKindsUnique: Invariant = ({ rewards }) =>
   rewards.flatMap((reward, index) =>
@@ -102,6 +131,8 @@ const invariants: ReadonlyArray<Invariant> = [
   windowFitsSteps,
   cpsNoiseAtMostOne,
   onnxGeneratorHasPaths,
+  onnxGeneratorHasText,
+  onnxGeneratorTrainsAdapters,
   rewardKindsUnique,
   rewardWeightsPositive,
   frozenDiscriminatorIsTrained,

@@ -59,16 +59,64 @@ const Compute = section("How ONNX Runtime executes: providers and threads.", {
   }),
 });
 
+const tensorName = (role: string) => optionalField(NonEmptyString, { description: `The file's name for the ${role}.`, whenAbsent: "the contract's name" });
+
+const GeneratorNames = Schema.Struct({
+  latents: tensorName("latents input [B, C, H, W]"),
+  sigma: tensorName("sigma input [B]"),
+  timestep: tensorName("timestep input [B] (sigma * timestepScale)"),
+  text: tensorName("per-token text embeddings input [B, T, D]"),
+  pooled: tensorName("pooled text embedding input [B, D']"),
+  velocity: tensorName("velocity output [B, C, H, W]"),
+}).annotate({ description: "The velocity model's tensor names, for a file that uses neither the project's contract names nor HF optimum's." });
+
 const OnnxGenerator = Schema.Struct({
   velocityModel: requiredField(NonEmptyString, {
-    description: "ONNX velocity model with inputs latents, timestep (or sigma) and text embeddings.",
+    description:
+      "ONNX velocity model (e.g. diffusers' SD3Transformer2DModel exported by HF optimum, external data beside it): inputs latents, timestep (or sigma) and text embeddings, output the velocity. Its weights stay frozen; learner.lora trains adapters on it.",
     unit: "path",
   }),
-  textEncoder: requiredField(NonEmptyString, { description: "ONNX text encoder producing the velocity model's text embeddings.", unit: "path" }),
+  names: optionalField(GeneratorNames, {
+    description: "An explicit mapping of the velocity model's tensor names.",
+    whenAbsent: "HF optimum's names (hidden_states, timestep, encoder_hidden_states, pooled_projections -> out_hidden_states) when the file has hidden_states, else the contract's (latents, sigma or timestep, text_embeds, pooled_embeds -> velocity)",
+  }),
   timestepScale: field(PositiveNumber, {
     description: "The model's timestep input is sigma * timestepScale (1000 for networks trained on integer timesteps, 1 for sigma inputs).",
     unit: "timestep units per sigma",
     default: 1000,
+  }),
+  textEmbeddings: optionalField(NonEmptyString, {
+    description:
+      "Prompt embeddings computed ahead (safetensors: prompt_embeds [N,T,D], pooled_prompt_embeds [N,D'], negative_prompt_embeds and negative_pooled_prompt_embeds of the empty prompt, the prompts in metadata 'prompts'; the README shows how to write it with diffusers' encode_prompt). Every training and held-out prompt must be in it.",
+    whenAbsent: "textEncoder embeds the prompts",
+  }),
+  textEncoder: optionalField(NonEmptyString, {
+    description: "CLIP-style ONNX text encoder (input_ids -> last_hidden_state and text_embeds or pooler_output), run on every prompt; needs tokenizer.",
+    whenAbsent: "textEmbeddings gives the embeddings",
+  }),
+  tokenizer: optionalField(NonEmptyString, {
+    description: "The text encoder's tokenizer.json (tokenizer_config.json beside it is read too).",
+    whenAbsent: "only allowed without textEncoder",
+  }),
+  maxTextLength: field(BoundedInt(1, 512, "the text embeddings of every transition are fed per step"), {
+    description: "Tokens per prompt for textEncoder: prompts are truncated and padded to it (77 for CLIP). At most 512: the text embeddings of every transition are fed per step.",
+    unit: "tokens",
+    default: 77,
+  }),
+  vaeDecoder: optionalField(NonEmptyString, {
+    description: "ONNX VAE decoder (latent_sample [B,C,h,w] -> sample [B,3,H,W] in [-1,1]) turning sampled latents into the images the rewards see.",
+    whenAbsent: "the latents are the images (a pixel-space generator, latentChannels 3)",
+  }),
+  scalingFactor: field(PositiveNumber, {
+    description: "The VAE's scaling factor: latents / scalingFactor + shiftFactor go into the decoder (SD3: 1.5305).",
+    unit: "dimensionless",
+    default: 1.5305,
+  }),
+  shiftFactor: field(Schema.Finite, { description: "The VAE's shift factor (SD3: 0.0609).", unit: "latent units", default: 0.0609 }),
+  decodeBatch: field(BoundedInt(1, 64, "decoder activations grow with it"), {
+    description: "Latents decoded per VAE run. At most 64: decoder activations grow with it.",
+    unit: "latents",
+    default: 4,
   }),
 }).annotate({ description: "An external (e.g. SD3-style) generator exported to ONNX." });
 
@@ -165,7 +213,7 @@ const Prompts = section("Where prompts come from.", {
 const References = section("The reference images: positives of the discriminator and targets of similarity rewards.", {
   source: field(NonEmptyString, {
     description:
-      "A folder with a prompt -> files JSON manifest (manifest.json), the manifest file itself, a folder of unpaired style images (PNG, JPEG, WebP, any size; prompt i takes perPrompt of them in name order), or embedded = the shapes world's reference renders. A user's images are resized and centre-cropped to features.inputSize.",
+      "A folder with a prompt -> files JSON manifest (manifest.json), the manifest file itself, a folder of unpaired style images (PNG, JPEG, WebP, any size; prompt i takes perPrompt of them in name order), or embedded = the shapes world's reference renders. A user's images are resized and centre-cropped to the generated images' size (then resized to features.inputSize like the samples).",
     unit: "path or \"embedded\"",
     default: "embedded",
   }),

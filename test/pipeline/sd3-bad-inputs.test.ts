@@ -1,0 +1,99 @@
+/** Every mismatched file of the SD3 path fails while the run is built, naming file and field, before any sampling. */
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Effect } from "effect";
+import { describe, expect, it } from "vitest";
+import { Graph } from "../../src/graph/graph.ts";
+import { add, reduceMean, reshape } from "../../src/graph/ops.ts";
+import { toOnnx } from "../../src/graph/serialize.ts";
+import { decodeSafetensors, encodeSafetensors } from "../../src/io/safetensors.ts";
+import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
+import { buildPolicy } from "../../src/pipeline/policy.ts";
+import { runFolderOf } from "../../src/pipeline/run-folder.ts";
+import { runTraining } from "../../src/pipeline/train.ts";
+import { defaultExecution } from "../../src/runtime/execution.ts";
+import { tinySd3Pipeline } from "./fixtures.ts";
+
+const fixture = (name: string) => join(process.cwd(), "test/fixtures/onnx", name);
+const configWith = async (extra: string) => Effect.runPromise(loadPipelineFile(tinySd3Pipeline(mkdtempSync(join(tmpdir(), "advgrpo-sd3-bad-")), extra)));
+const buildError = async (extra: string): Promise<string> => {
+  const config = await configWith(extra);
+  return buildPolicy(config, defaultExecution).then(
+    async (policy) => {
+      await policy.release();
+      throw new Error("expected the build to fail");
+    },
+    (e: Error) => e.message,
+  );
+};
+
+/** An ONNX file built with the project's graph builder, for shapes the torch fixtures do not have. */
+const onnxFile = (build: (g: Graph) => void): string => {
+  const g = new Graph("bad");
+  build(g);
+  const file = join(mkdtempSync(join(tmpdir(), "bad-onnx-")), "model.onnx");
+  writeFileSync(file, toOnnx(g));
+  return file;
+};
+
+describe("bad inputs to the SD3 path", () => {
+  it("a transformer whose output is not the latent shape", async () => {
+    const file = onnxFile((g) => {
+      const x = g.input("hidden_states", "float32", [8, 16, 8, 8]);
+      const t = g.input("timestep", "float32", [8]);
+      const text = g.input("encoder_hidden_states", "float32", [8, 8, 24]);
+      const pooled = g.input("pooled_projections", "float32", [8, 20]);
+      const small = reshape(x, [8, 16, 16, 4]);
+      g.output(add(add(add(small, reduceMean(t)), reduceMean(text)), reduceMean(pooled)), "out_hidden_states");
+    });
+    const message = await buildError(`generator: { onnx: { velocityModel: ${file} } }`);
+    expect(message).toContain(file);
+    expect(message).toMatch(/velocity: expected the shape of latents \[8, 16, 8, 8\], found \[8, 16, 16, 4\]/);
+  });
+
+  it("a VAE decoder whose channels do not match the latents", async () => {
+    const file = onnxFile((g) => g.output(reduceMean(g.input("latent_sample", "float32", [4, 4, 8, 8]), [1], true), "sample"));
+    const message = await buildError(`generator: { onnx: { vaeDecoder: ${file} } }`);
+    expect(message).toMatch(/model\.onnx \(generator\.onnx\.vaeDecoder\): not a usable generator/);
+    expect(message).toMatch(/latent_sample channels: expected 16 \(generator\.latentChannels, the transformer's latent channels\), found 4/);
+  });
+
+  it("text embeddings whose width does not match the transformer", async () => {
+    const source = join(process.cwd(), "test/fixtures/text/sd3_tiny_prompts.safetensors");
+    const st = decodeSafetensors(readFileSync(source), source);
+    const narrow = st.tensors.map((t) => (t.name.endsWith("prompt_embeds") && !t.name.includes("pooled") ? { ...t, shape: [t.shape[0]!, t.shape[1]! * 2, 12], data: t.data } : t));
+    const file = join(mkdtempSync(join(tmpdir(), "bad-emb-")), "prompts.safetensors");
+    writeFileSync(file, encodeSafetensors({ tensors: narrow, metadata: st.metadata }));
+    const config = await configWith(`generator: { onnx: { textEmbeddings: ${file} } }`);
+    const error = await runTraining(config, runFolderOf(config), { progress: () => {}, stopRequested: () => false, resume: false }).then(
+      () => "",
+      (e: Error) => e.message,
+    );
+    expect(error).toMatch(/sd3_transformer\.onnx.*: not a usable generator/s);
+    expect(error).toMatch(/text_embeds: expected width D = 12, the text encoder's, found D = 24/);
+    expect(existsSync(runFolderOf(config).rollouts)).toBe(false); // nothing was sampled
+  });
+
+  it("a LoRA target that matches no node", async () => {
+    const message = await buildError("learner: { lora: { targets: [to_q, to_qkv] } }");
+    expect(message).toMatch(/sd3_transformer\.onnx.*LoRA target 'to_qkv' match no MatMul\/Gemm weight or node scope \(modules here look like: .*transformer_blocks\.0\.attn\.to_q/s);
+  });
+
+  const externalCopy = (change: (dir: string) => void): string => {
+    const dir = mkdtempSync(join(tmpdir(), "bad-external-"));
+    for (const f of ["sd3_transformer_external.onnx", "sd3_transformer_external.onnx.data0", "sd3_transformer_external.onnx.data1", "sd3_transformer_external.onnx.data2"]) copyFileSync(fixture(f), join(dir, f));
+    change(dir);
+    return join(dir, "sd3_transformer_external.onnx");
+  };
+
+  it("a missing or truncated external-data file", async () => {
+    const missing = externalCopy((dir) => unlinkSync(join(dir, "sd3_transformer_external.onnx.data1")));
+    expect(await buildError(`generator: { onnx: { velocityModel: ${missing} } }`)).toMatch(/sd3_transformer_external\.onnx.*sd3_transformer_external\.onnx\.data1/s);
+    const truncated = externalCopy((dir) => {
+      const data = join(dir, "sd3_transformer_external.onnx.data2");
+      truncateSync(data, Math.floor(statSync(data).size / 2));
+    });
+    expect(await buildError(`generator: { onnx: { velocityModel: ${truncated} } }`)).toMatch(/sd3_transformer_external\.onnx.*data2/s);
+  });
+});
