@@ -9,7 +9,10 @@ import type { PipelineConfig } from "./config/schema.ts";
 /** [field, path] of every file or folder the pipeline names ("embedded" names none). */
 const configuredPaths = (config: PipelineConfig): Array<readonly [string, string]> => [
   ["generator.checkpoint", config.generator.checkpoint],
-  ...(config.generator.onnx ? ([["generator.onnx.velocityModel", config.generator.onnx.velocityModel], ["generator.onnx.textEncoder", config.generator.onnx.textEncoder]] as const) : []),
+  ...(["velocityModel", "textEmbeddings", "textEncoder", "tokenizer", "vaeDecoder"] as const).flatMap((key) => {
+    const path = config.generator.onnx?.[key];
+    return path === undefined ? [] : [[`generator.onnx.${key}`, path] as const];
+  }),
   ["prompts.train", config.prompts.train],
   ["prompts.heldOut", config.prompts.heldOut],
   ["references.source", config.references.source],
