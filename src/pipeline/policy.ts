@@ -30,7 +30,7 @@ import { nftLossModel } from "../rl/nft-loss.ts";
 import { ditNetwork, guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLossModel, REFERENCE_SCOPE, type TextEmbeddings, type VelocityNetwork } from "../rl/policy-graph.ts";
 import { PolicySampler } from "../rl/policy-sampler.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
-import { LocalSession } from "../runtime/local-session.ts";
+import { GraphSessions } from "../train/open-graph.ts";
 import { compileForward, compileTrainStep } from "../train/train-graph.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { heldOutPrompts, trainingPrompts } from "./state.ts";
@@ -221,14 +221,15 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
 
   const schedule = sigmaSchedule(s.steps, s.shift);
   const policyExecution = parts.policyGraphOptimization ? { ...execution, graphOptimization: parts.policyGraphOptimization } : execution;
-  const velocitySession = await LocalSession.create(velocityGraph.name, velocityGraph.bytes, policyExecution);
+  const sessions = new GraphSessions();
+  const velocitySession = await sessions.open(velocityGraph, policyExecution);
   const flow = FlowSampler.create({ latentShape, schedule, window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution });
   const evalBatch = config.eval.seeds.length;
   const evalPolicy = { ...policy, batch: evalBatch };
   const evalGraph = compileForward("policy-velocity-eval", guidedVelocityModel(evalPolicy), { lora });
-  const evalSession = await LocalSession.create(evalGraph.name, evalGraph.bytes, policyExecution);
+  const evalSession = await sessions.open(evalGraph, policyExecution);
   const evalFlow = FlowSampler.create({ latentShape, schedule: sigmaSchedule(s.evalSteps, s.shift), window: sdeWindow(s.evalSteps, 0, 0), method: odeMethod, execution });
-  const lossSession = await LocalSession.create(lossGraph.name, lossGraph.bytes, policyExecution);
+  const lossSession = await sessions.open(lossGraph, policyExecution);
   const learnerParams = [...params, ...reference, ...old];
   return {
     config: policy,
@@ -256,6 +257,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     embed: embedder(parts.text),
     release: async () => {
       await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release(), parts.release()]);
+      sessions.release();
     },
   };
 };
