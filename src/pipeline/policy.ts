@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { FlowSampler } from "../flow/sampler.ts";
 import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
 import { cpsMethod, odeMethod, sdeMethod, type StepMethod, type StochasticMethod } from "../flow/steps.ts";
-import type { AdapterSite } from "../graph/import.ts";
-import { loadOnnx } from "../graph/import.ts";
+import { OnnxImportError } from "../graph/errors.ts";
+import { type AdapterSite, loadOnnx, type OnnxModel } from "../graph/import.ts";
 import { type LatentDecoder, pixelDecoder } from "../models/generator/decoder.ts";
 import { onnxNetwork } from "../models/generator/onnx-network.ts";
 import { loadVaeDecoder } from "../models/generator/vae.ts";
@@ -146,6 +146,16 @@ const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> =>
   };
 };
 
+/** Reads a model file named by a pipeline field; an import error says which field named the file. */
+const loadModelFile = (path: string, field: string): OnnxModel => {
+  try {
+    return loadOnnx(path);
+  } catch (error) {
+    if (error instanceof OnnxImportError) throw new OnnxImportError({ source: `${error.source} (${field})`, reason: error.reason });
+    throw error;
+  }
+};
+
 /**
  * A user's export: text source, transformer and VAE decoder are each checked against the others' sizes and the
  * pipeline's prompts before any sampling, so a mismatched file fails at load naming file and tensor.
@@ -167,7 +177,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     }
     const { sampleSize, latentChannels } = config.generator;
     const latentShape = [latentChannels, sampleSize, sampleSize] as const;
-    const net = onnxNetwork(loadOnnx(o.velocityModel), {
+    const net = onnxNetwork(loadModelFile(o.velocityModel, "generator.onnx.velocityModel"), {
       latentShape,
       text: { pooledWidth: text.width, ...(text.tokenShape ? { tokenShape: text.tokenShape } : {}) },
       timestepScale: o.timestepScale,
@@ -176,7 +186,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     const decoder =
       o.vaeDecoder === undefined
         ? pixelDecoder(sampleSize)
-        : await loadVaeDecoder(loadOnnx(o.vaeDecoder), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
+        : await loadVaeDecoder(loadModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder"), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
     owned.push(decoder);
     return {
       net,
