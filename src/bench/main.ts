@@ -48,8 +48,14 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
   else {
     const torch = await compareWithPytorch(defaultDiTConfig, { forwardBatch: 32, trainBatch: 16, rounds: 7, warmup: 2 });
     log(`default DiT (${(torch.parameters / 1e6).toFixed(2)}M parameters) vs PyTorch ${torch.torchVersion} eager, 2 threads each, ${torch.rounds} alternated rounds, medians`);
-    log(`  forward B32      ${torch.forward.engineMs.toFixed(1).padStart(7)} ms vs ${torch.forward.torchMs.toFixed(1).padStart(7)} ms  = ${torch.forward.ratio.toFixed(2)}x PyTorch's time`);
-    log(`  train step B16   ${torch.trainStep.engineMs.toFixed(1).padStart(7)} ms vs ${torch.trainStep.torchMs.toFixed(1).padStart(7)} ms  = ${torch.trainStep.ratio.toFixed(2)}x PyTorch's time\n`);
+    log("                  elapsed: engine vs PyTorch (ratio)        CPU time, all threads: engine vs PyTorch (ratio)");
+    for (const [label, s] of [["forward B32", torch.forward], ["train step B16", torch.trainStep]] as const) {
+      log(
+        `  ${label.padEnd(15)} ${s.engineMs.toFixed(1).padStart(7)} ms vs ${s.torchMs.toFixed(1).padStart(7)} ms (${s.ratio.toFixed(2)}x)` +
+          `        ${s.engineCpuMs.toFixed(1).padStart(7)} ms vs ${s.torchCpuMs.toFixed(1).padStart(7)} ms (${s.cpuRatio.toFixed(2)}x)`,
+      );
+    }
+    log("");
   }
 
   const { groupSize, steps, cfgWeight } = config.sampler;

@@ -36,9 +36,27 @@ export interface PytorchComparison {
   readonly torchVersion: string;
   readonly parameters: number;
   readonly rounds: number;
-  /** Medians in milliseconds. */
-  readonly forward: { readonly engineMs: number; readonly torchMs: number; readonly ratio: number };
-  readonly trainStep: { readonly engineMs: number; readonly torchMs: number; readonly ratio: number };
+  readonly forward: SideBySide;
+  readonly trainStep: SideBySide;
+}
+
+/**
+ * Medians in milliseconds, and medians of the per-round ratios engine / PyTorch, of elapsed time and of CPU time
+ * (all threads of each process). On a loaded machine CPU time is the steadier of the two: it does not count
+ * the time a thread waited for a core.
+ */
+export interface SideBySide {
+  readonly engineMs: number;
+  readonly torchMs: number;
+  readonly ratio: number;
+  readonly engineCpuMs: number;
+  readonly torchCpuMs: number;
+  readonly cpuRatio: number;
+}
+
+interface Timing {
+  readonly ms: number;
+  readonly cpuMs: number;
 }
 
 /** Flow-matching velocity loss on fed inputs, the step pytorch_dit.py takes. */
@@ -92,27 +110,38 @@ export const compareWithPytorch = async (config: DiTConfig, o: { forwardBatch: n
   const ask = lineChannel(child);
   try {
     const hello = JSON.parse(await ask(JSON.stringify({ ...config, forwardBatch: o.forwardBatch, trainBatch: o.trainBatch, threads: defaultExecution.intraOpThreads }))) as { torch: string; parameters: number };
-    const timed = async (run: () => Promise<unknown>) => {
-      const start = performance.now();
+    const timed = async (run: () => Promise<unknown>): Promise<Timing> => {
+      const [start, cpu] = [performance.now(), process.cpuUsage()];
       await run();
-      return performance.now() - start;
+      const used = process.cpuUsage(cpu);
+      return { ms: performance.now() - start, cpuMs: (used.user + used.system) / 1000 };
     };
     const engineForward = () => timed(() => forward.run(forwardFeeds, [GENERATOR_NAMES.velocity]));
     const engineTrain = () => timed(async () => optimizer.step((await runTrainStep(train, trainGraph, trainParams, trainData)).grads));
-    const torchRun = async (command: string) => Number(await ask(command));
-    const rounds: { ef: number; tf: number; et: number; tt: number }[] = [];
+    const torchRun = async (command: string): Promise<Timing> => {
+      const [ms, cpuMs] = (await ask(command)).split(" ").map(Number);
+      return { ms: ms!, cpuMs: cpuMs! };
+    };
+    const rounds: { engine: Timing; torch: Timing }[][] = [];
     for (let r = 0; r < o.warmup + o.rounds; r++) {
-      const round = { ef: await engineForward(), tf: await torchRun("forward"), et: await engineTrain(), tt: await torchRun("train") };
+      const round = [
+        { engine: await engineForward(), torch: await torchRun("forward") },
+        { engine: await engineTrain(), torch: await torchRun("train") },
+      ];
       if (r >= o.warmup) rounds.push(round);
     }
-    const pick = (k: keyof (typeof rounds)[number]) => median(rounds.map((r) => r[k]));
-    return {
-      torchVersion: hello.torch,
-      parameters: hello.parameters,
-      rounds: o.rounds,
-      forward: { engineMs: pick("ef"), torchMs: pick("tf"), ratio: median(rounds.map((r) => r.ef / r.tf)) },
-      trainStep: { engineMs: pick("et"), torchMs: pick("tt"), ratio: median(rounds.map((r) => r.et / r.tt)) },
+    const summary = (k: number): SideBySide => {
+      const pairs = rounds.map((r) => r[k]!);
+      return {
+        engineMs: median(pairs.map((p) => p.engine.ms)),
+        torchMs: median(pairs.map((p) => p.torch.ms)),
+        ratio: median(pairs.map((p) => p.engine.ms / p.torch.ms)),
+        engineCpuMs: median(pairs.map((p) => p.engine.cpuMs)),
+        torchCpuMs: median(pairs.map((p) => p.torch.cpuMs)),
+        cpuRatio: median(pairs.map((p) => p.engine.cpuMs / p.torch.cpuMs)),
+      };
     };
+    return { torchVersion: hello.torch, parameters: hello.parameters, rounds: o.rounds, forward: summary(0), trainStep: summary(1) };
   } finally {
     child.stdin.end("quit\n");
     await Promise.all([forward.release(), train.release()]);
