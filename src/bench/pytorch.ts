@@ -20,6 +20,7 @@ import { defaultExecution } from "../runtime/execution.ts";
 import { LocalSession } from "../runtime/local-session.ts";
 import { f32, type Feeds } from "../runtime/tensors.ts";
 import { compileForward, compileTrainStep, type ModelBuilder, paramFeeds, runTrainStep } from "../train/train-graph.ts";
+import { type OneRun, timeOnce } from "../util/measure.ts";
 import { makeRng } from "../util/prng.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -54,10 +55,6 @@ export interface SideBySide {
   readonly cpuRatio: number;
 }
 
-interface Timing {
-  readonly ms: number;
-  readonly cpuMs: number;
-}
 
 /** Flow-matching velocity loss on fed inputs, the step pytorch_dit.py takes. */
 const velocityLoss = (config: DiTConfig, batch: number): ModelBuilder => (scope, graph) => {
@@ -110,19 +107,13 @@ export const compareWithPytorch = async (config: DiTConfig, o: { forwardBatch: n
   const ask = lineChannel(child);
   try {
     const hello = JSON.parse(await ask(JSON.stringify({ ...config, forwardBatch: o.forwardBatch, trainBatch: o.trainBatch, threads: defaultExecution.intraOpThreads }))) as { torch: string; parameters: number };
-    const timed = async (run: () => Promise<unknown>): Promise<Timing> => {
-      const [start, cpu] = [performance.now(), process.cpuUsage()];
-      await run();
-      const used = process.cpuUsage(cpu);
-      return { ms: performance.now() - start, cpuMs: (used.user + used.system) / 1000 };
-    };
-    const engineForward = () => timed(() => forward.run(forwardFeeds, [GENERATOR_NAMES.velocity]));
-    const engineTrain = () => timed(async () => optimizer.step((await runTrainStep(train, trainGraph, trainParams, trainData)).grads));
-    const torchRun = async (command: string): Promise<Timing> => {
+    const engineForward = () => timeOnce(() => forward.run(forwardFeeds, [GENERATOR_NAMES.velocity]));
+    const engineTrain = () => timeOnce(async () => optimizer.step((await runTrainStep(train, trainGraph, trainParams, trainData)).grads));
+    const torchRun = async (command: string): Promise<OneRun> => {
       const [ms, cpuMs] = (await ask(command)).split(" ").map(Number);
       return { ms: ms!, cpuMs: cpuMs! };
     };
-    const rounds: { engine: Timing; torch: Timing }[][] = [];
+    const rounds: { engine: OneRun; torch: OneRun }[][] = [];
     for (let r = 0; r < o.warmup + o.rounds; r++) {
       const round = [
         { engine: await engineForward(), torch: await torchRun("forward") },
