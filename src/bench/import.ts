@@ -5,7 +5,7 @@
  * SD3.5-Medium's widths with B joint blocks (the first D with dual attention), random weights.
  * - the first model: load + import + build of a LoRA training graph at 256 px (batch 1, 333 text tokens),
  *   bytes written (external data past 2 GB), peak RSS after each stage, one train step's seconds and GFLOP/s;
- * - with the two others: the training graph's peak activation memory at 512 px for 2 and 3 blocks,
+ * - with the two others: the training graph's peak activation memory and FLOPs at 256 and 512 px for 2 and 3 blocks,
  *   extrapolated to SD3.5-Medium's 24 (13 dual, 10 plain, 1 context-only) since blocks add linearly.
  * It starts with the build cost of the default DiT's training graph for comparison.
  */
@@ -87,6 +87,7 @@ export const runImportBench = async (args: readonly string[], log: (line: string
   const memory256 = estimateMemory(built.graph);
   log(`  estimated peak activations of the training graph at 256 px: ${gb(memory256.peakActivationBytes)} (at ${memory256.peakNode})`);
   const dir = mkdtempSync(join(tmpdir(), "advgrpo-bench-import-"));
+  let stepRate = 0;
   try {
     start = performance.now();
     // Weights go straight from the decoded arrays to the data file: no protobuf copy of them.
@@ -106,20 +107,23 @@ export const runImportBench = async (args: readonly string[], log: (line: string
     }
     await session.release();
     const rate = flops / steps[1]! / 1e9;
+    stepRate = rate * 1e9;
     log(`  LoRA train step (rank ${LORA.rank}, ${scope.specs.length} factors): ${steps.map((s) => s.toFixed(1)).join(" s, then ")} s; ${(flops / 1e9).toFixed(0)} GFLOP -> ${rate.toFixed(1)} GFLOP/s = ${((100 * rate) / baseline.gflops).toFixed(0)}% of the MatMul; peak RSS ${peakRssMB().toFixed(0)} MB\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
   if (dualPath && plainPath) {
-    const at512 = (path: string): MemoryEstimate & { flops: number } => {
-      const built = trainGraph(path, 512).graph;
-      return { ...estimateMemory(built), flops: graphFlops(built) };
-    };
-    const [a, d, p] = [at512(modelPath), at512(dualPath), at512(plainPath)];
-    const extrapolate = (f: (m: MemoryEstimate & { flops: number }) => number) => f(a) + 12 * (f(d) - f(a)) + 10 * (f(p) - f(a));
-    log(`training graph at 512 px, batch 1: peak activations 2 blocks ${gb(a.peakActivationBytes)}, +dual block ${gb(d.peakActivationBytes - a.peakActivationBytes)}, +plain block ${gb(p.peakActivationBytes - a.peakActivationBytes)}`);
-    log(`  SD3.5-Medium (24 blocks) extrapolated: peak activations ${gb(extrapolate((m) => m.peakActivationBytes))}, weights ${gb(extrapolate((m) => m.weightBytes))}, ${(extrapolate((m) => m.flops) / 1e12).toFixed(2)} TFLOP per LoRA step; peak RSS ${peakRssMB().toFixed(0)} MB\n`);
+    for (const px of [256, 512]) {
+      const measureAt = (path: string): MemoryEstimate & { flops: number } => {
+        const built = trainGraph(path, px).graph;
+        return { ...estimateMemory(built), flops: graphFlops(built) };
+      };
+      const [a, d, p] = [measureAt(modelPath), measureAt(dualPath), measureAt(plainPath)];
+      const extrapolate = (f: (m: MemoryEstimate & { flops: number }) => number) => f(a) + 12 * (f(d) - f(a)) + 10 * (f(p) - f(a));
+      const flops24 = extrapolate((m) => m.flops);
+      log(`training graph at ${px} px, batch 1: peak activations 2 blocks ${gb(a.peakActivationBytes)}, +dual block ${gb(d.peakActivationBytes - a.peakActivationBytes)}, +plain block ${gb(p.peakActivationBytes - a.peakActivationBytes)}`);
+      log(`  SD3.5-Medium (24 blocks) extrapolated: peak activations ${gb(extrapolate((m) => m.peakActivationBytes))}, weights ${gb(extrapolate((m) => m.weightBytes))}, ${(flops24 / 1e12).toFixed(2)} TFLOP per LoRA step (${(flops24 / stepRate).toFixed(0)} s at this run's step rate); peak RSS ${peakRssMB().toFixed(0)} MB`);
+    }
   }
-
 };

@@ -17,7 +17,7 @@ import { openBus, type RunBus } from "./bus.ts";
 import { configHash, wireMetadata } from "./identity.ts";
 import { EpochResults } from "./results.ts";
 import { publishTask, type GroupTask } from "./tasks.ts";
-import { claimRun, publishWeights } from "./weights.ts";
+import { claimRun, publishWeights, releaseRun, runInstance } from "./weights.ts";
 import { workerWeightSets } from "./worker.ts";
 
 export interface RemoteRolloutsOptions {
@@ -44,6 +44,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     await bus.jsm.streams.purge(bus.names.rolloutStream);
   }
   await claimRun(bus, hash);
+  const instance = await runInstance(bus, options.fresh);
   const metadata = wireMetadata(config, policy, rewards);
   const tasks = new Map<number, GroupTask>();
   // Rows are matched to the worker's results by their image array, which only these rows carry.
@@ -98,7 +99,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     const { epoch, groupId } = keys[0]!;
     const state = startEpoch(epoch);
     const results = await state.results;
-    const task: GroupTask = { configHash: hash, epoch, groupId, attempt: 0, weights: await state.weights, keys: [keys[0]!, ...keys.slice(1)] };
+    const task: GroupTask = { configHash: hash, instance, epoch, groupId, attempt: 0, weights: await state.weights, keys: [keys[0]!, ...keys.slice(1)] };
     tasks.set(groupId, task);
     // Already there when a restarted learner finds the group a worker finished for its previous life.
     if (!results.has(groupId)) await publishTask(bus, task);
@@ -130,6 +131,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     refused: () => refused + (current?.refused ?? 0),
     close: async () => {
       if (epochState) await (await epochState.results).close();
+      await releaseRun(bus);
       await bus.close();
     },
   };

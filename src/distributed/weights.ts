@@ -4,6 +4,7 @@
  * learner chooses, and that name in the KV bucket as the newest. Tasks name the snapshot to use, so a
  * worker never guesses which weights a group was meant to be sampled with.
  */
+import { randomUUID } from "node:crypto";
 import { decodeSafetensors, encodeSafetensors, fromParamSet, toParamSet } from "../io/safetensors.ts";
 import type { ParamSet } from "../optim/param-set.ts";
 import type { RunBus } from "./bus.ts";
@@ -36,9 +37,25 @@ export const fetchWeights = async (bus: RunBus, name: string): Promise<WeightSet
 
 const CONFIG_KEY = "config.hash";
 
-/** The learner claims the run for its pipeline; a fresh learner of a changed pipeline replaces the claim. */
+/** The learner claims the run for its pipeline while it lives (a learner killed with kill -9 keeps it, for its resume). */
 export const claimRun = async (bus: RunBus, configHash: string): Promise<void> => {
   await bus.kv.put(CONFIG_KEY, configHash);
+};
+
+const INSTANCE_KEY = "run.instance";
+
+/** The run's instance id: a new one for a run from scratch, the stored one for a resume (or a new one if none is stored). */
+export const runInstance = async (bus: RunBus, fresh: boolean): Promise<string> => {
+  const stored = fresh ? undefined : (await bus.kv.get(INSTANCE_KEY))?.string();
+  if (stored) return stored;
+  const instance = randomUUID().slice(0, 8);
+  await bus.kv.put(INSTANCE_KEY, instance);
+  return instance;
+};
+
+/** A learner that ends (finished or stopped cleanly) releases the run: workers started later wait for the next learner instead of judging it by this one's pipeline. */
+export const releaseRun = async (bus: RunBus): Promise<void> => {
+  await bus.kv.delete(CONFIG_KEY);
 };
 
 /** The hash the run's learner started with, once a learner has claimed the run. */

@@ -27,7 +27,7 @@ const group = (epoch: number, groupId: number, size = 2, seedBase = 0): ScoredRo
 };
 
 const task = (epoch: number, groupId: number, attempt = 0): GroupTask => ({
-  configHash: "h1", epoch, groupId, attempt, weights: "w0",
+  configHash: "h1", instance: "i1", epoch, groupId, attempt, weights: "w0",
   keys: [{ runId: metadata.runId, epoch, policyVersion: 0, prompt: "p", promptIndex: 0, groupId, member: 0, seed: 1 }],
 });
 

@@ -9,6 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Effect } from "effect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers } from "@nats-io/transport-node";
+import { configHash } from "../../src/distributed/identity.ts";
+import { runNames } from "../../src/distributed/names.ts";
 import { readRolloutLog } from "../../src/io/rollout-log/index.ts";
 import { loadTrainingState, type TrainingState } from "../../src/io/training-state.ts";
 import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
@@ -73,6 +77,14 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** Polls until `ready` holds (the learner runs in this process, so it is a promise, not a thread); the limit only catches hangs. */
+const until = (what: string, ready: () => Promise<boolean>) => expect.poll(ready, { message: `waiting for ${what}`, timeout: 600_000, interval: 20 }).toBe(true);
+
+const natsAdmin = async () => {
+  const nc = await connect({ servers: server.url });
+  return { nc, jsm: await jetstreamManager(nc), js: jetstream(nc), names: runNames("tiny") };
+};
+
 describe("learner + workers over NATS JetStream", () => {
   it("at lag 0, one learner and one worker record the single-process run's rows and end in its weights", async () => {
     const pipeline = distributedPipeline("lag0");
@@ -86,5 +98,77 @@ describe("learner + workers over NATS JetStream", () => {
     expect(got.state).toEqual(baseline.state);
     expect(w.output).toMatch(/group 0 of epoch 0 \(attempt 0, delivery 1\) published/);
     await stopWorkers();
+  });
+
+  it("a worker SIGKILLed holding a group: the group is redelivered, recorded once, and the run equals the undisturbed one", async () => {
+    const pipeline = distributedPipeline("kill-worker");
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    const admin = await natsAdmin();
+    const run = runTraining(config, runFolderOf(config), quiet);
+    const doomed = worker(pipeline);
+    // The moment it holds an unacknowledged task (it fetched a group and is sampling it), kill it.
+    await until("the first worker to hold a task", async () => {
+      const info = await admin.jsm.consumers.info(admin.names.taskStream, admin.names.taskConsumer).catch(() => undefined);
+      return (info?.num_ack_pending ?? 0) > 0;
+    });
+    doomed.kill("SIGKILL");
+    await exited(doomed);
+    const survivor = worker(pipeline);
+    await run;
+    await admin.nc.close();
+    expect(survivor.output).toMatch(/group \d+ of epoch 0 \(attempt 0, delivery 2\) published/);
+    const got = await outcome(pipeline);
+    expect(got.rows).toEqual(baseline.rows);
+    expect(got.state).toEqual(baseline.state);
+    await stopWorkers();
+  });
+
+  it("refuses a worker of another pipeline file; a corrupted Arrow batch on the stream is refused with its subject, the group re-issued, and nothing recorded twice or lost", async () => {
+    const pipeline = distributedPipeline("corrupt");
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    const admin = await natsAdmin();
+    const lines: string[] = [];
+    const run = runTraining(config, runFolderOf(config), { ...quiet, progress: (l) => lines.push(l) });
+    await until("the first epoch's tasks", async () => ((await admin.jsm.streams.info(admin.names.taskStream).catch(() => undefined))?.state.messages ?? 0) >= 2);
+    const h = headers();
+    h.set("Advgrpo-Config", configHash(config));
+    await admin.js.publish(`${admin.names.rolloutSubject}.0.0`, new TextEncoder().encode("ARROW? no: garbage"), { headers: h });
+    const stranger = worker(distributedPipeline("other", "learner: { lr: 0.0002 }"));
+    await exited(stranger);
+    expect(stranger.exitCode).toBe(1);
+    expect(stranger.output).toMatch(/ConfigHashMismatch: advgrpo worker: run 'tiny' was started by a learner with pipeline hash [0-9a-f]{16}, this pipeline hashes to [0-9a-f]{16}/);
+    worker(pipeline);
+    await run;
+    await admin.nc.close();
+    expect(lines.join("\n")).toMatch(/refused a result: rollout message .*rollouts\.0\.0 \(stream sequence \d+\): not an Arrow IPC stream.*re-issuing group 0 of epoch 0 \(attempt 1\)/);
+    const got = await outcome(pipeline);
+    expect(got.rows).toEqual(baseline.rows);
+    expect(got.state).toEqual(baseline.state);
+    await stopWorkers();
+  });
+
+  it("a learner killed with kill -9 resumes from its checkpoint and the stream, ending where the undisturbed run ends", async () => {
+    const pipeline = distributedPipeline("kill-learner");
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    const folder = runFolderOf(config);
+    worker(pipeline);
+    const learner = spawn(join(process.cwd(), "node_modules/.bin/node"), ["src/cli/main.ts", "learner", pipeline], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    learner.stderr!.on("data", (d) => (output += d));
+    await until("the learner's second checkpoint", async () => listCheckpoints(folder).length >= 2 || learner.exitCode !== null);
+    learner.kill("SIGKILL");
+    await exited(learner);
+    expect(output).not.toMatch(/finished after/);
+    await runTraining(config, folder, { ...quiet, resume: true });
+    const got = await outcome(pipeline);
+    expect(got.rows).toEqual(baseline.rows);
+    expect(got.state).toEqual(baseline.state);
+    await stopWorkers();
+  });
+
+  it("names the URL when the NATS server is not there", async () => {
+    const pipeline = writeTinyPipeline(mkdtempSync(join(tmpdir(), "advgrpo-nonats-")), generator, EPOCHS, `distributed: { url: "nats://127.0.0.1:1" }`);
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    await expect(runTraining(config, runFolderOf(config), quiet)).rejects.toThrow(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:1 \(distributed\.url\)/);
   });
 });
