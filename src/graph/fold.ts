@@ -64,14 +64,23 @@ const elementwise = (f: (xs: number[], dtype: DType) => number, bool = false): F
 
 const ints = (v: ConstValue | undefined): number[] | undefined => (v ? numbers(v) : undefined);
 
-const gatherAxis = (x: ConstValue, idx: number[], idxShape: readonly number[], ax: number): ConstValue => {
+/** Picks `idx` along `ax` by copying whole inner blocks of the typed array (no per-element work: this also serves big constants). */
+const gatherAxis = (x: ConstValue, idx: readonly number[], idxShape: readonly number[], ax: number): ConstValue => {
   const outer = count(x.shape.slice(0, ax));
   const inner = count(x.shape.slice(ax + 1));
   const dim = x.shape[ax]!;
-  const data = numbers(x);
-  const out: number[] = [];
-  for (let o = 0; o < outer; o++) for (const i of idx) for (let k = 0; k < inner; k++) out.push(data[(o * dim + (i < 0 ? i + dim : i)) * inner + k]!);
-  return make(x.dtype, [...x.shape.slice(0, ax), ...idxShape, ...x.shape.slice(ax + 1)], out);
+  // Same element type as the source; typed to one concrete array so set/subarray type-check.
+  const src = x.values as Float32Array;
+  const out = new (src.constructor as Float32ArrayConstructor)(outer * idx.length * inner);
+  let at = 0;
+  for (let o = 0; o < outer; o++) {
+    for (const i of idx) {
+      const from = (o * dim + (i < 0 ? i + dim : i)) * inner;
+      out.set(src.subarray(from, from + inner), at);
+      at += inner;
+    }
+  }
+  return { dtype: x.dtype, shape: [...x.shape.slice(0, ax), ...idxShape, ...x.shape.slice(ax + 1)], values: out };
 };
 
 export const folders: Readonly<Record<string, Folder>> = {
@@ -184,8 +193,18 @@ export const folders: Readonly<Record<string, Folder>> = {
   },
 };
 
-/** Output sizes of a fold before running it, so big constant arithmetic is left to the runtime. */
-export const foldable = (op: string, inputs: readonly (ConstValue | undefined)[]): boolean =>
-  op in folders && inputs.every((v) => !v || count(v.shape) <= FOLD_LIMIT) && !(op === "ConstantOfShape" && count(numbers(inputs[0]!)) > FOLD_LIMIT) && !(op === "Expand" && count(numbers(inputs[1]!)) > FOLD_LIMIT);
+/** Ops that fold without touching elements (a new shape over the same values), whatever the size. */
+const VIEWS = new Set(["Identity", "Reshape", "Squeeze", "Unsqueeze"]);
+/** Ops that fold by block copies; worth it even for big constants (e.g. the crop of SD3's 0.9 GB position table). */
+const BLOCK_COPIES = new Set(["Slice", "Gather"]);
+const BLOCK_COPY_LIMIT = 2 ** 30;
+
+/** Whether to fold now: element-wise arithmetic only on shape-sized values, views and block copies of any constant. */
+export const foldable = (op: string, inputs: readonly (ConstValue | undefined)[]): boolean => {
+  if (!(op in folders)) return false;
+  if (VIEWS.has(op)) return inputs.slice(1).every((v) => !v || count(v.shape) <= FOLD_LIMIT);
+  if (BLOCK_COPIES.has(op)) return inputs.slice(1).every((v) => !v || count(v.shape) <= FOLD_LIMIT) && count(inputs[0]!.shape) <= BLOCK_COPY_LIMIT;
+  return inputs.every((v) => !v || count(v.shape) <= FOLD_LIMIT) && !(op === "ConstantOfShape" && count(numbers(inputs[0]!)) > FOLD_LIMIT) && !(op === "Expand" && count(numbers(inputs[1]!)) > FOLD_LIMIT);
+};
 
 export const constOf = (dtype: DType, shape: readonly number[], values: AnyTypedArray): ConstValue => ({ dtype, shape, values });

@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { FlowSampler } from "../flow/sampler.ts";
 import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
 import { cpsMethod, odeMethod, sdeMethod, type StepMethod, type StochasticMethod } from "../flow/steps.ts";
-import type { AdapterSite } from "../graph/import.ts";
-import { loadOnnx } from "../graph/import.ts";
+import { OnnxImportError } from "../graph/errors.ts";
+import { type AdapterSite, loadOnnx, type OnnxModel } from "../graph/import.ts";
 import { type LatentDecoder, pixelDecoder } from "../models/generator/decoder.ts";
 import { onnxNetwork } from "../models/generator/onnx-network.ts";
 import { loadVaeDecoder } from "../models/generator/vae.ts";
@@ -30,7 +30,7 @@ import { nftLossModel } from "../rl/nft-loss.ts";
 import { ditNetwork, guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLossModel, REFERENCE_SCOPE, type TextEmbeddings, type VelocityNetwork } from "../rl/policy-graph.ts";
 import { PolicySampler } from "../rl/policy-sampler.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
-import { LocalSession } from "../runtime/local-session.ts";
+import { GraphSessions } from "../train/open-graph.ts";
 import { compileForward, compileTrainStep } from "../train/train-graph.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { heldOutPrompts, trainingPrompts } from "./state.ts";
@@ -94,22 +94,45 @@ const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepM
   };
 };
 
-/** The first `n` rows of a [n + 1, ...] batch, and its last row (the empty prompt's) repeated n times. */
-const conditionalAndEmpty = (all: Float32Array, n: number): [Float32Array, Float32Array] => {
-  const row = all.length / (n + 1);
-  const empty = all.subarray(n * row);
-  const repeated = new Float32Array(n * row);
-  for (let i = 0; i < n; i++) repeated.set(empty, i * row);
-  return [all.slice(0, n * row), repeated];
+/** One prompt's encoding: the pooled embedding, and per-token embeddings for encoders that give them. */
+interface PromptEncoding {
+  readonly pooled: Float32Array;
+  readonly tokens: Float32Array | undefined;
+}
+
+/** The rows of `parts` one after another. */
+const stacked = (parts: readonly Float32Array[]): Float32Array => {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((offset, p) => (out.set(p, offset), offset + p.length), 0);
+  return out;
 };
 
-/** Prompts embedded with the conditional encoder; the unconditional branch is the empty prompt's embedding. */
-const embedder = (text: TextEncoderPort) => async (prompts: readonly string[]): Promise<TextEmbeddings> => {
-  const encoded = await text.encode([...prompts, ""]);
-  const [pooled, pooledUncond] = conditionalAndEmpty(encoded.pooled!.data as Float32Array, prompts.length);
-  if (!encoded.tokens) return { pooled, pooledUncond };
-  const [tokens, tokensUncond] = conditionalAndEmpty(encoded.tokens.data as Float32Array, prompts.length);
-  return { pooled, pooledUncond, tokens, tokensUncond };
+/**
+ * Prompts embedded with the conditional encoder; the unconditional branch is the empty prompt's embedding. The
+ * encoder is frozen, so each distinct prompt is encoded once per run, on its own (whatever batch asks first,
+ * the embedding is the same), and sampling, learning and evaluation reuse it.
+ */
+const embedder = (text: TextEncoderPort) => {
+  const known = new Map<string, Promise<PromptEncoding>>();
+  const encodingOf = (prompt: string): Promise<PromptEncoding> => {
+    let encoding = known.get(prompt);
+    if (!encoding) {
+      encoding = (async () => {
+        const encoded = await text.encode([prompt]);
+        return { pooled: (encoded.pooled!.data as Float32Array).slice(), tokens: (encoded.tokens?.data as Float32Array | undefined)?.slice() };
+      })();
+      known.set(prompt, encoding);
+    }
+    return encoding;
+  };
+  return async (prompts: readonly string[]): Promise<TextEmbeddings> => {
+    const conditional = await Promise.all(prompts.map(encodingOf));
+    const empty = await encodingOf("");
+    const pooled = stacked(conditional.map((e) => e.pooled));
+    const pooledUncond = stacked(prompts.map(() => empty.pooled));
+    if (!empty.tokens) return { pooled, pooledUncond };
+    return { pooled, pooledUncond, tokens: stacked(conditional.map((e) => e.tokens!)), tokensUncond: stacked(prompts.map(() => empty.tokens!)) };
+  };
 };
 
 /** What differs between the embedded generator and an imported one; everything else is built the same way. */
@@ -146,6 +169,16 @@ const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> =>
   };
 };
 
+/** Reads a model file named by a pipeline field; an import error says which field named the file. */
+const loadModelFile = (path: string, field: string): OnnxModel => {
+  try {
+    return loadOnnx(path);
+  } catch (error) {
+    if (error instanceof OnnxImportError) throw new OnnxImportError({ source: `${error.source} (${field})`, reason: error.reason });
+    throw error;
+  }
+};
+
 /**
  * A user's export: text source, transformer and VAE decoder are each checked against the others' sizes and the
  * pipeline's prompts before any sampling, so a mismatched file fails at load naming file and tensor.
@@ -167,7 +200,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     }
     const { sampleSize, latentChannels } = config.generator;
     const latentShape = [latentChannels, sampleSize, sampleSize] as const;
-    const net = onnxNetwork(loadOnnx(o.velocityModel), {
+    const net = onnxNetwork(loadModelFile(o.velocityModel, "generator.onnx.velocityModel"), {
       latentShape,
       text: { pooledWidth: text.width, ...(text.tokenShape ? { tokenShape: text.tokenShape } : {}) },
       timestepScale: o.timestepScale,
@@ -176,7 +209,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     const decoder =
       o.vaeDecoder === undefined
         ? pixelDecoder(sampleSize)
-        : await loadVaeDecoder(loadOnnx(o.vaeDecoder), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
+        : await loadVaeDecoder(loadModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder"), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
     owned.push(decoder);
     return {
       net,
@@ -221,14 +254,15 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
 
   const schedule = sigmaSchedule(s.steps, s.shift);
   const policyExecution = parts.policyGraphOptimization ? { ...execution, graphOptimization: parts.policyGraphOptimization } : execution;
-  const velocitySession = await LocalSession.create(velocityGraph.name, velocityGraph.bytes, policyExecution);
+  const sessions = new GraphSessions();
+  const velocitySession = await sessions.open(velocityGraph, policyExecution);
   const flow = FlowSampler.create({ latentShape, schedule, window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution });
   const evalBatch = config.eval.seeds.length;
   const evalPolicy = { ...policy, batch: evalBatch };
   const evalGraph = compileForward("policy-velocity-eval", guidedVelocityModel(evalPolicy), { lora });
-  const evalSession = await LocalSession.create(evalGraph.name, evalGraph.bytes, policyExecution);
+  const evalSession = await sessions.open(evalGraph, policyExecution);
   const evalFlow = FlowSampler.create({ latentShape, schedule: sigmaSchedule(s.evalSteps, s.shift), window: sdeWindow(s.evalSteps, 0, 0), method: odeMethod, execution });
-  const lossSession = await LocalSession.create(lossGraph.name, lossGraph.bytes, policyExecution);
+  const lossSession = await sessions.open(lossGraph, policyExecution);
   const learnerParams = [...params, ...reference, ...old];
   return {
     config: policy,
@@ -256,6 +290,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     embed: embedder(parts.text),
     release: async () => {
       await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release(), parts.release()]);
+      sessions.release();
     },
   };
 };

@@ -17,6 +17,9 @@ export type ModelBuilder = (scope: ParamScope, graph: Graph) => ModelOutputs;
 
 export interface CompiledGraph {
   readonly name: string;
+  /** The built graph; a graph past protobuf's 2 GB (a large import) is written with external data instead of `bytes`. */
+  readonly graph: Graph;
+  /** The serialised model, encoded on first use (throws for a graph past 2 GB: see graph/external-data.ts). */
   readonly bytes: Uint8Array;
   readonly params: readonly ParamSpec[];
   /** Non-parameter inputs (data) with their shapes, in declaration order. */
@@ -44,16 +47,21 @@ const compile = (name: string, build: ModelBuilder, options: CompileOptions, dif
   const named = Object.entries(outputs).map(([key, t]) => graph.output(t, key).name);
   const trainable = differentiate(outputs, scope) ?? [];
   const paramNames = new Set(scope.specs.map((s) => s.name));
+  let encoded: Uint8Array | undefined;
   return {
     compiled: {
       name,
-      bytes: toOnnx(graph),
+      graph,
+      get bytes() {
+        encoded ??= toOnnx(graph);
+        return encoded;
+      },
       params: scope.specs,
       dataInputs: graph.inputs.filter((t) => !paramNames.has(t.name)).map((t) => ({ name: t.name, shape: t.shape })),
       outputs: [...named, ...trainable.map(gradName)],
       flops: graphFlops(graph),
+      trainable,
     },
-    trainable,
   };
 };
 
@@ -65,7 +73,7 @@ export const compileForward = (name: string, build: ModelBuilder, options: Compi
  * trainable parameter (default all; e.g. only adapter weights).
  */
 export const compileTrainStep = (name: string, build: ModelBuilder, trainable?: (param: string) => boolean, options: CompileOptions = {}): CompiledTrainGraph => {
-  const { compiled, trainable: names } = compile(name, build, options, (outputs, scope) => {
+  const { compiled } = compile(name, build, options, (outputs, scope) => {
     const loss = outputs.loss ?? (() => {
       throw new Error(`training graph '${name}' must return a scalar 'loss' output`);
     })();
@@ -75,7 +83,8 @@ export const compileTrainStep = (name: string, build: ModelBuilder, trainable?: 
     grads.forEach((g, i) => loss.graph.output(g, gradName(selected[i]!)));
     return selected;
   });
-  return { ...compiled, trainable: names };
+  // not spread: that would serialise the graph now, which a graph past 2 GB cannot be
+  return compiled;
 };
 
 export const paramFeeds = (params: ParamSet): Feeds =>

@@ -116,6 +116,12 @@ const cases: Record<string, GradCase> = {
     inputs: { x: { shape: [2, 4, 3, 3] }, s: { shape: [4] }, b: { shape: [4] } },
     build: (t) => op.groupNorm(t.x!, t.s!, t.b!, 2),
   },
+  "LayerNorm float32 (backward reuses the forward's Mean and InvStdDev)": {
+    dtype: "float32",
+    inputs: { x: { shape: [2, 3, 4] }, s: { shape: [4] }, b: { shape: [4] } },
+    build: (t) => op.layerNorm(t.x!, t.s!, t.b, -1),
+  },
+  "LayerNorm float32 over two axes": { dtype: "float32", inputs: { x: { shape: [2, 3, 4] }, s: { shape: [3, 4] } }, build: (t) => op.layerNorm(t.x!, t.s!, undefined, 1) },
   "LayerNorm with a constant scale of ones (adaLN's plain norm)": {
     inputs: { x: { shape: [2, 3, 4] } },
     build: (t) => op.layerNorm(t.x!, t.x!.graph.constant(new Float64Array(4).fill(1), "float64", [4], "ones"), undefined, -1),
@@ -178,5 +184,14 @@ describe("backward graphs hold only what the gradients need", () => {
     const transposeOf = new Map(g.nodes.filter((n) => n.op === "Transpose").map((n) => [n.outputs[0]!, n.inputs[0]!]));
     const doubled = g.nodes.slice(before).filter((n) => n.op === "Transpose" && transposeOf.has(n.inputs[0]!) && n.outputs[0]!.shape.join() === transposeOf.get(n.inputs[0]!)!.shape.join());
     expect(doubled.map((n) => n.name)).toEqual([]);
+  });
+
+  it("reuses a float32 LayerNorm's saved statistics instead of recomputing them", () => {
+    const ops = backwardOps((g) => {
+      const x = g.input("x", "float32", [2, 3, 4]);
+      return { loss: op.sumAll(op.mul(op.layerNorm(x, g.input("s", "float32", [4]), undefined), g.input("r", "float32", [2, 3, 4]))), wrt: [x] };
+    });
+    expect(ops).not.toContain("Sqrt");
+    expect(ops.filter((o) => o === "ReduceMean")).toHaveLength(2);
   });
 });

@@ -75,3 +75,39 @@ describe("older opsets", () => {
     expect(Array.from(out.y!.data as Float32Array)).toEqual([-27, -63]);
   });
 });
+
+describe("folding big constants", () => {
+  it("a crop of a big constant table (SD3's position embedding) folds to the crop alone, computing what the file computes", async () => {
+    const table = Float32Array.from({ length: 400 * 300 }, (_, i) => Math.sin(i));
+    const ints = (name: string, values: number[]) => ({ name, dims: [values.length], dataType: 7, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
+    const info = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    const bytes = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 17 }],
+      graph: {
+        name: "crop",
+        input: [info("x", [1, 16, 300])],
+        output: [info("y", [1, 16, 300])],
+        initializer: [
+          { name: "pos_embed", dims: [1, 400, 300], dataType: 1, rawData: new Uint8Array(table.buffer) },
+          ints("grid", [1, 20, 20, 300]), ints("starts", [5, 5]), ints("ends", [9, 9]), ints("axes", [1, 2]), ints("flat", [1, -1, 300]),
+        ],
+        node: [
+          { opType: "Reshape", name: "/pos_embed/Reshape", input: ["pos_embed", "grid"], output: ["g"] },
+          { opType: "Slice", name: "/pos_embed/Slice", input: ["g", "starts", "ends", "axes"], output: ["crop"] },
+          { opType: "Reshape", name: "/pos_embed/Reshape_1", input: ["crop", "flat"], output: ["c"] },
+          { opType: "Add", name: "/Add", input: ["x", "c"], output: ["y"] },
+        ],
+      },
+    });
+    const imported = importGraph(bytes, "crop.onnx");
+    expect(imported.graph.nodes.map((n) => n.op)).toEqual(["Add", "Identity"]);
+    expect(imported.graph.initializers.map((t) => t.shape)).toEqual([[1, 16, 300]]);
+    const x = f32([1, 16, 300], Float32Array.from({ length: 4800 }, (_, i) => i / 100));
+    const original = await LocalSession.create("crop-original", bytes);
+    const rebuilt = await LocalSession.create("crop-imported", toOnnx(imported.graph));
+    const [a, b] = [await original.run({ x }), await rebuilt.run({ x })];
+    await Promise.all([original.release(), rebuilt.release()]);
+    expect(Array.from(b.y!.data as Float32Array)).toEqual(Array.from(a.y!.data as Float32Array));
+  });
+});

@@ -89,11 +89,13 @@ describe("bad inputs to the SD3 path", () => {
 
   it("a missing or truncated external-data file", async () => {
     const missing = externalCopy((dir) => unlinkSync(join(dir, "sd3_transformer_external.onnx.data1")));
-    expect(await buildError(`generator: { onnx: { velocityModel: ${missing} } }`)).toMatch(/sd3_transformer_external\.onnx.*sd3_transformer_external\.onnx\.data1/s);
+    expect(await buildError(`generator: { onnx: { velocityModel: ${missing} } }`)).toMatch(
+      /sd3_transformer_external\.onnx \(generator\.onnx\.velocityModel\)': initialiser '.+': cannot open external data file '.*sd3_transformer_external\.onnx\.data1'/,
+    );
     const truncated = externalCopy((dir) => {
       const data = join(dir, "sd3_transformer_external.onnx.data2");
       truncateSync(data, Math.floor(statSync(data).size / 2));
     });
-    expect(await buildError(`generator: { onnx: { velocityModel: ${truncated} } }`)).toMatch(/sd3_transformer_external\.onnx.*data2/s);
+    expect(await buildError(`generator: { onnx: { velocityModel: ${truncated} } }`)).toMatch(/sd3_transformer_external\.onnx \(generator\.onnx\.velocityModel\)': initialiser '.+'.*data2/);
   });
 });

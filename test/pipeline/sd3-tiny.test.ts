@@ -78,6 +78,19 @@ describe("the SD3 architecture end to end (tiny torch exports)", () => {
     expect(report.differs, JSON.stringify(report.columns.filter((c) => c.differing > 0))).toBe(false);
   });
 
+  it("a CLIP-style ONNX text encoder with its tokenizer.json can stand in for the embeddings file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-sd3-clip-"));
+    const text = "generator: { onnx: { textEmbeddings: null, textEncoder: test/fixtures/text/tiny_clip.onnx, tokenizer: test/fixtures/text/tokenizer.json, maxTextLength: 8 } }";
+    const config = await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(dir, text, 2)));
+    expect(config.generator.onnx!.textEmbeddings).toBeUndefined();
+    await runTraining(config, runFolderOf(config), { ...quiet, resume: false });
+    const rows = readRolloutLog(runFolderOf(config).rollouts).rows;
+    expect(rows.length).toBe(2 * 2 * 4);
+    expect(rows.every((r) => Number.isFinite(r.reward))).toBe(true);
+    const first = readMetricsLog(runFolderOf(config).root).records.find((r) => r.kind === "generator" && r.step === 1)!;
+    expect([first.metrics.ratioMin, first.metrics.ratioMax]).toEqual([1, 1]);
+  });
+
   it("the external-data transformer (3 files) trains bit-identically to the embedded one", async () => {
     const losses = async (model: string) => {
       const dir = mkdtempSync(join(tmpdir(), "advgrpo-sd3-ext-"));

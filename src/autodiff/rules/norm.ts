@@ -1,14 +1,21 @@
 import { add, div, mul, reduceMean, reduceSum, reshape, sqrt, square, sub } from "../../graph/ops.ts";
 import type { Tensor } from "../../graph/graph.ts";
-import { axisAttr, grad, input, type Rule, sumToShape } from "../rule.ts";
+import { axisAttr, grad, input, output, type Rule, sumToShape } from "../rule.ts";
+
+/** A normalisation's statistics as its forward node returned them, shaped to broadcast over x. */
+interface SavedStatistics {
+  readonly mean: Tensor;
+  readonly invStd: Tensor;
+}
 
 /**
  * Backward of x_hat = (x - mean) / sqrt(var + eps) over `axes`, given d(loss)/d(x_hat):
  * dx = (dxh - mean(dxh) - x_hat * mean(dxh * x_hat)) / sqrt(var + eps).
+ * The statistics are recomputed unless the forward saved them.
  */
-export const normalisedBackward = (x: Tensor, dxHat: Tensor, axes: readonly number[], epsilon: number): { dx: Tensor; xHat: Tensor } => {
-  const centred = sub(x, reduceMean(x, axes, true));
-  const invStd = div(1, sqrt(add(reduceMean(square(centred), axes, true), epsilon)));
+export const normalisedBackward = (x: Tensor, dxHat: Tensor, axes: readonly number[], epsilon: number, saved?: SavedStatistics): { dx: Tensor; xHat: Tensor } => {
+  const centred = sub(x, saved?.mean ?? reduceMean(x, axes, true));
+  const invStd = saved?.invStd ?? div(1, sqrt(add(reduceMean(square(centred), axes, true), epsilon)));
   const xHat = mul(centred, invStd);
   const dx = mul(invStd, sub(sub(dxHat, reduceMean(dxHat, axes, true)), mul(xHat, reduceMean(mul(dxHat, xHat), axes, true))));
   return { dx, xHat };
@@ -33,7 +40,12 @@ export const normRules: Record<string, Rule> = {
     const rank = x.shape.length;
     const axis = axisAttr(ctx, rank, -1);
     const axes = x.shape.map((_, i) => i).filter((i) => i >= axis);
-    const { dx, xHat } = normalisedBackward(x, scaled(g, scale, () => scale), axes, epsilonOf(ctx.node.attrs));
+    if (ctx.grads[1] || ctx.grads[2]) throw new Error(`LayerNormalization backward: node '${ctx.node.name}' has a gradient through its Mean or InvStdDev output, which is not supported`);
+    // Statistics stashed in x's own precision are what a recomputation would give up to rounding; a float32 stash of
+    // a float64 x is not, so that case recomputes.
+    const [mean, invStd] = [output(ctx, 1), output(ctx, 2)];
+    const saved = mean.dtype === x.dtype ? { mean, invStd } : undefined;
+    const { dx, xHat } = normalisedBackward(x, scaled(g, scale, () => scale), axes, epsilonOf(ctx.node.attrs), saved);
     return [dx, ctx.needs[1] ? sumToShape(mul(g, xHat), scale.shape) : undefined, bias && ctx.needs[2] ? sumToShape(g, bias.shape) : undefined];
   },
   GroupNormalization: (ctx) => {

@@ -19,7 +19,12 @@ export const normOps: Record<string, OpDef> = {
         const p = ctx.inputs[i];
         if (p && p.shape.join(",") !== normalised) ctx.fail(`${what} must have shape [${normalised}], got [${p.shape.join(",")}]`);
       }
-      return [{ dtype: x.dtype, shape: x.shape }];
+      // The optional Mean and InvStdDev outputs are always declared: the backward rule reuses them instead of
+      // recomputing the statistics (ORT computes them anyway; Y is the same with or without them).
+      const stash = intAttr(ctx, "stash_type", 1);
+      if (stash !== 1 && stash !== 11) ctx.fail(`stash_type ${stash} is not supported (1 = float, 11 = double)`);
+      const stats = { dtype: stash === 1 ? ("float32" as const) : ("float64" as const), shape: x.shape.map((d, i) => (i < axis ? d : 1)) };
+      return [{ dtype: x.dtype, shape: x.shape }, stats, stats];
     },
   },
   InstanceNormalization: {
