@@ -8,6 +8,7 @@ import { Effect, type Scope } from "effect";
 import type { FeatureExtractor } from "../models/backbone/features.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
 import type { PipelineConfig } from "./config/schema.ts";
+import { requireConfiguredFiles } from "./configured-files.ts";
 import { Evaluator } from "./evaluation.ts";
 import { buildPolicy, type Policy } from "./policy.ts";
 import { loadReferences, type ReferenceLibrary } from "./references.ts";
@@ -44,6 +45,7 @@ const resource = <A>(open: () => Promise<A>, release: (a: A) => Promise<void>): 
 
 const buildModels = (config: PipelineConfig): Effect.Effect<RunModels, unknown, Scope.Scope> =>
   Effect.gen(function* () {
+    yield* Effect.try({ try: () => requireConfiguredFiles(config), catch: (error) => error });
     const execution = executionOf(config);
     const prompts = trainingPrompts(config);
     const policy = yield* resource(() => buildPolicy(config, execution), (p) => p.release());

@@ -59,12 +59,16 @@ const checkStats = (stats: StepStats, who: string, epoch: number, c: Context, fi
   }
 };
 
-const checkWeights = (params: ParamSet, who: string, epoch: number, c: Context, field: string): void => {
+const checkWeights = (params: ParamSet, who: string, epoch: number, step: number, field: string): void => {
   for (const tensor of params) {
     const at = tensor.data.findIndex(bad);
-    if (at >= 0) throw new TrainingDiverged({ tensor: `${who} weight '${tensor.name}'[${at}]`, value: tensor.data[at]!, epoch, step: c.generatorStep(), field });
+    if (at >= 0) throw new TrainingDiverged({ tensor: `${who} weight '${tensor.name}'[${at}]`, value: tensor.data[at]!, epoch, step, field });
   }
 };
+
+/** Weights as loaded must be finite: a run started from a NaN checkpoint fails naming it, before it samples. */
+export const requireSaneWeights = (params: ParamSet, who: string, field: string): void =>
+  checkWeights(params, who, 0, 0, field);
 
 export interface Guarded {
   readonly rewards: RewardPort;
@@ -91,7 +95,12 @@ export const guardDivergence = (
             scores.forEach((score, i) => {
               const row = rows[i]!;
               const where = `of group ${row.groupId} member ${row.member}`;
-              const fail = (tensor: string, value: number, field: string) => new TrainingDiverged({ tensor: `${tensor} ${where}`, value, epoch: row.epoch, step: generatorStep(), field });
+              const fail = (tensor: string, value: number, field: string) => {
+                // A bad reward from a generator that already holds bad weights is the generator's doing:
+                // before any step, its checkpoint; after, its learning rate.
+                checkWeights(weights.generator(), "generator", row.epoch, generatorStep(), generatorStep() === 0 ? "generator.checkpoint" : "learner.lr");
+                return new TrainingDiverged({ tensor: `${tensor} ${where}`, value, epoch: row.epoch, step: generatorStep(), field });
+              };
               for (const [component, value] of Object.entries(score.rewards)) if (bad(value)) throw fail(`reward component '${component}'`, value, rewardField(config, component));
               if (bad(score.reward)) throw fail("the total reward", score.reward, "rewards[].weight");
               // NaN logits mean "no discriminator scored this row"; infinite or huge ones mean a blown-up head.
@@ -109,7 +118,7 @@ export const guardDivergence = (
           map((stats) => {
             const epoch = groups[0]?.[0]?.epoch ?? -1;
             checkStats(stats, "generator", epoch, c, "learner.lr");
-            checkWeights(weights.generator(), "generator", epoch, c, "learner.lr");
+            checkWeights(weights.generator(), "generator", epoch, generatorStep(), "learner.lr");
             return stats;
           }),
         ),
@@ -119,7 +128,7 @@ export const guardDivergence = (
         ports.discriminator.step(batch).pipe(
           map((stats) => {
             checkStats(stats, "discriminator", batch.epoch, c, "discriminator.lr");
-            for (const head of weights.discriminators()) checkWeights(head, "discriminator", batch.epoch, c, "discriminator.lr");
+            for (const head of weights.discriminators()) checkWeights(head, "discriminator", batch.epoch, generatorStep(), "discriminator.lr");
             return stats;
           }),
         ),

@@ -21,7 +21,7 @@ import { epochLine, evaluationLine } from "./console-text.ts";
 import { EpochTally, residentMB } from "./epoch-metrics.ts";
 import { epochStages, type Report } from "./epoch-stages.ts";
 import { writeRunReport } from "./report.ts";
-import { guardDivergence } from "./divergence.ts";
+import { guardDivergence, requireSaneWeights } from "./divergence.ts";
 import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
 import { restore, startingPoint } from "./resume.ts";
 import { acquireRunLock } from "./run-lock.ts";
@@ -65,6 +65,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
 
   return withRun(buildRun(config, { runDir: folder.root }), async ({ prompts, policy, backbone, rewards, evaluator }) => {
     if (resumed) restore(resumed, policy, rewards, folder);
+    requireSaneWeights(policy.params, "generator", resumed ? resumed.file : "generator.checkpoint");
     writeFileSync(folder.config, `${configJson}\n`);
 
     const log = openRolloutLog(folder.rollouts, {

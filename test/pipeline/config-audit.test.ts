@@ -59,3 +59,17 @@ describe("fields nothing reads are refused", () => {
     expect(error.violations[0]!.fix).toContain("at most 4");
   });
 });
+
+describe("missing files name the pipeline field", () => {
+  it("every missing file is listed with its field before any model is built", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-missing-"));
+    const base = await Effect.runPromise(loadPipelineFile(writeTinyPipeline(dir, join(dir, "no-generator.safetensors"), 1)));
+    const config = { ...base, features: { ...base.features, backbone: join(dir, "no-backbone.onnx") }, references: { ...base.references, source: join(dir, "no-refs") } };
+    const { runTraining } = await import("../../src/pipeline/train.ts");
+    const { runFolderOf } = await import("../../src/pipeline/run-folder.ts");
+    const error = await runTraining(config, runFolderOf(config), { resume: false, progress: () => {}, stopRequested: () => false }).then(() => undefined, (e: Error) => e);
+    expect(error?.message).toContain(`generator.checkpoint: ${join(dir, "no-generator.safetensors")}`);
+    expect(error?.message).toContain(`features.backbone: ${join(dir, "no-backbone.onnx")}`);
+    expect(error?.message).toContain(`references.source: ${join(dir, "no-refs")}`);
+  });
+});

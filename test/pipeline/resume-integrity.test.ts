@@ -147,3 +147,16 @@ describe("class 7: divergence is loud", () => {
     expect(listCheckpoints(folder)).toHaveLength(failedEpoch);
   });
 });
+
+describe("class 7: a generator checkpoint holding NaN", () => {
+  it("is blamed on generator.checkpoint, naming the weight", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-nan-"));
+    const bytes = Buffer.from(readFileSync(generator));
+    bytes.fill(0xff, bytes.length - 64);
+    const nan = join(dir, "nan.safetensors");
+    writeFileSync(nan, bytes);
+    const bad = await Effect.runPromise(loadPipelineFile(writeTinyPipeline(dir, nan, 1)));
+    const error = await runTraining(bad, runFolder(join(bad.run.outputDir, bad.run.name)), { ...quiet, resume: false }).then(() => undefined, (e: Error) => e);
+    expect(error?.message).toMatch(/training diverged in epoch 1 \(generator step 0\): generator weight '[^']+'\[\d+\] is NaN\. Most likely responsible: generator\.checkpoint/);
+  });
+});

@@ -27,7 +27,7 @@ beforeAll(async () => {
   const folder = runFolderOf(config);
   await runTraining(config, folder, { resume: false, progress: () => {}, stopRequested: () => false });
   page = await openPage(pathToFileURL(folder.report).href, WIDTH, 900);
-}, 120_000);
+});
 afterAll(() => page?.close());
 
 interface Layout {

@@ -1,0 +1,30 @@
+/**
+ * Every file a pipeline names, checked before any model is built: a missing one fails naming the pipeline
+ * field it came from (not only an ENOENT deep inside a loader), and all missing ones are listed at once.
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import type { PipelineConfig } from "./config/schema.ts";
+
+/** [field, path] of every file or folder the pipeline names ("embedded" names none). */
+const configuredPaths = (config: PipelineConfig): Array<readonly [string, string]> => [
+  ["generator.checkpoint", config.generator.checkpoint],
+  ...(["velocityModel", "textEmbeddings", "textEncoder", "tokenizer", "vaeDecoder"] as const).flatMap((key) => {
+    const path = config.generator.onnx?.[key];
+    return path === undefined ? [] : [[`generator.onnx.${key}`, path] as const];
+  }),
+  ["prompts.train", config.prompts.train],
+  ["prompts.heldOut", config.prompts.heldOut],
+  ["references.source", config.references.source],
+  ["features.backbone", config.features.backbone],
+  ...config.rewards.flatMap((r, i) => (r.kind === "frozen-discriminator" && r.checkpoint !== undefined ? [[`rewards[${i}].checkpoint`, r.checkpoint] as const] : [])),
+];
+
+export const requireConfiguredFiles = (config: PipelineConfig): void => {
+  const missing = configuredPaths(config).filter(([, path]) => path !== "embedded" && !existsSync(path));
+  if (missing.length > 0) {
+    throw new Error(
+      [`files the pipeline names do not exist (relative paths are read from ${process.cwd()}):`, ...missing.map(([field, path]) => `  ${field}: ${resolve(path)}`)].join("\n"),
+    );
+  }
+};
