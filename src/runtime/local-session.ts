@@ -8,7 +8,7 @@ export interface SessionSignature {
   readonly outputNames: readonly string[];
 }
 
-/** What a session host offers, whether the session lives on this thread or in a worker. */
+/** What the code running graphs needs from a session (LocalSession is the one implementation). */
 export interface Session {
   readonly model: string;
   readonly signature: SessionSignature;
