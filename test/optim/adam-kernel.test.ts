@@ -40,7 +40,7 @@ const SIZES = [1, 0, 5, 128, 8192 * 2 + 3];
 const sameBits = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 
 describe("Adam SIMD kernel", () => {
-  it("is assembled from update.wat (run node src/optim/kernels/assemble.ts after editing it)", async () => {
+  it("is assembled from update.wat (run npx node src/optim/kernels/assemble.ts after editing it)", async () => {
     expect(readFileSync(new URL("../../src/optim/kernels/update-wasm.ts", import.meta.url), "utf8")).toBe(await assembleUpdateKernel());
   });
 

@@ -1,7 +1,7 @@
 /**
  * Assembles update.wat into update-wasm.ts (the bytes the optimiser instantiates), so the kernel's
  * source of truth stays readable text and the product needs no assembler at run time.
- *   node src/optim/kernels/assemble.ts
+ *   npx node src/optim/kernels/assemble.ts
  * test/optim/adam-kernel.test.ts fails when update-wasm.ts is not what this produces.
  */
 import { readFileSync, writeFileSync } from "node:fs";
