@@ -370,14 +370,18 @@ const straightWeights = await finalWeights(killFolder);
 const waitMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const killRng = makeRng(12);
 for (let k = 0; k < 8; k++) {
-  const delay = 1500 + killRng.int(9000);
+  // Random points spread over the run: after the k-th checkpoint appears (k mod epochs), a random delay
+  // into the next epoch; waiting on checkpoints rather than a clock keeps the points spread on a loaded machine.
+  const afterCheckpoints = k % KILL_EPOCHS;
+  const delay = killRng.int(2000);
   cases.push({
-    id: `kill9-${k}-at-${delay}ms`,
+    id: `kill9-${k}-after-${afterCheckpoints}-checkpoints+${delay}ms`,
     category: "kill",
     run: async () => {
       const file = killPipeline;
       rmSync(killFolder.root, { recursive: true, force: true });
       const child = spawn(node, [join(repo, "src/cli/main.ts"), "run", file], { cwd: work, stdio: "ignore" });
+      while (listCheckpoints(killFolder).length < afterCheckpoints && child.exitCode === null) await waitMs(20);
       await waitMs(delay);
       child.kill("SIGKILL");
       await new Promise((r) => (child.exitCode === null && child.signalCode === null ? child.once("exit", r) : r(undefined)));
