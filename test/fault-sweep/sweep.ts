@@ -401,12 +401,17 @@ for (const [id, secondArgs] of [["two-runs-resume", ["--resume"]], ["two-runs-fr
     id,
     category: "two-processes",
     run: async () => {
-      const file = pipeline(id, 3);
+      // The first run is long enough to be still running whenever the second one starts, and stopped after.
+      const file = pipeline(id, 1000);
       const first = spawn(node, [join(repo, "src/cli/main.ts"), "run", file], { cwd: work, stdio: "ignore" });
       const lock = join(folderOf(file).root, "run.lock");
       while (!existsSync(lock) && first.exitCode === null) await waitMs(50);
       const second = cli(["run", file, ...secondArgs]);
+      const firstStillRunning = first.exitCode === null;
+      first.kill("SIGINT");
+      first.kill("SIGINT");
       await new Promise((r) => (first.exitCode === null ? first.once("exit", r) : r(undefined)));
+      if (!firstStillRunning) return { outcome: "unclear" as const, detail: "the first run ended before the second started; the case did not test anything" };
       const outcome = refused(second, /run\.lock is held by `advgrpo run` \(pid \d+/);
       const keys = readRolloutLog(folderOf(file).rollouts).rows.map((r) => `${r.epoch}/${r.groupId}/${r.member}`);
       if (new Set(keys).size !== keys.length) return { outcome: "data-lost" as const, detail: `${lastDetail}; duplicated rows in the log` };
