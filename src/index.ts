@@ -15,8 +15,6 @@ export { ParamScope, initParams, isAdapterParam, type LoraConfig, type ParamSpec
 export * as layers from "./nn/layers.ts";
 export { compileForward, compileTrainStep, runTrainStep, paramFeeds, type CompiledGraph, type CompiledTrainGraph, type GraphRunner } from "./train/train-graph.ts";
 export { LocalSession, type Session } from "./runtime/local-session.ts";
-export { SessionHost, WorkerSession } from "./runtime/worker-session.ts";
-export { OrtRuntime, type ModelSession } from "./runtime/ort-runtime.ts";
 export { availableProviders, defaultExecution, resolveProviders, type ExecutionConfig } from "./runtime/execution.ts";
 export { FeedError, NonFiniteError, ProviderUnavailableError, SessionError } from "./runtime/errors.ts";
 export { f32, hostTensor, type Feeds, type Fetches, type HostTensor } from "./runtime/tensors.ts";

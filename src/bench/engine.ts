@@ -12,10 +12,10 @@ import { LocalSession } from "../runtime/local-session.ts";
 import { f32 } from "../runtime/tensors.ts";
 import { compileForward, compileTrainStep, type ModelBuilder, paramFeeds, runTrainStep } from "../train/train-graph.ts";
 import { makeRng } from "../util/prng.ts";
-import { gflops } from "../util/measure.ts";
+import { gflops, type OneRun, timeOnce } from "../util/measure.ts";
 import type { openMatMul } from "./matmul.ts";
 
-export interface BlockSizes {
+interface BlockSizes {
   readonly batch: number;
   readonly channels: number;
   readonly resolution: number;
@@ -43,7 +43,7 @@ const attentionBlock = (s: BlockSizes): ModelBuilder => (scope, graph) => {
   return { loss: mse(transformerBlock(scope.child("block"), x, s.heads, 4), target) };
 };
 
-export interface BlockResult {
+interface BlockResult {
   readonly name: string;
   readonly forwardMs: number;
   readonly trainStepMs: number;
@@ -52,17 +52,15 @@ export interface BlockResult {
   /** Median over rounds of the block's GFLOP/s divided by the MatMul's in the same round. */
   readonly forwardVsMatMul: number;
   readonly trainVsMatMul: number;
+  /** The same with FLOPs per CPU second (all threads), steadier when the machine is shared. */
+  readonly forwardVsMatMulCpu: number;
+  readonly trainVsMatMulCpu: number;
 }
 
 type Baseline = Awaited<ReturnType<typeof openMatMul>>;
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const timed = async (run: () => Promise<unknown>): Promise<number> => {
-  const start = performance.now();
-  await run();
-  return performance.now() - start;
-};
 
 const benchBlock = async (name: string, build: ModelBuilder, shape: readonly number[], baseline: Baseline, rounds: number): Promise<BlockResult> => {
   const forwardGraph = compileForward(`${name}-forward`, build);
@@ -74,27 +72,30 @@ const benchBlock = async (name: string, build: ModelBuilder, shape: readonly num
   const forward = await LocalSession.create(forwardGraph.name, forwardGraph.bytes);
   const train = await LocalSession.create(trainGraph.name, trainGraph.bytes);
   const optimizer = adamW(params, { lr: 1e-5 });
-  const times: { matmul: number; forward: number; step: number }[] = [];
+  const times: { matmul: OneRun; forward: OneRun; step: OneRun }[] = [];
   for (let r = 0; r < rounds + 2; r++) {
     const round = {
-      matmul: await timed(baseline.run),
-      forward: await timed(() => forward.run({ ...paramFeeds(params), ...data }, ["loss"])),
-      step: await timed(async () => optimizer.step((await runTrainStep(train, trainGraph, params, data)).grads)),
+      matmul: await timeOnce(baseline.run),
+      forward: await timeOnce(() => forward.run({ ...paramFeeds(params), ...data }, ["loss"])),
+      step: await timeOnce(async () => optimizer.step((await runTrainStep(train, trainGraph, params, data)).grads)),
     };
     if (r >= 2) times.push(round);
   }
   await Promise.all([forward.release(), train.release()]);
-  const vsMatMul = (flops: number, key: "forward" | "step") => median(times.map((t) => gflops(flops, t[key]) / gflops(baseline.flops, t.matmul)));
-  const forwardMs = median(times.map((t) => t.forward));
-  const trainStepMs = median(times.map((t) => t.step));
+  const vsMatMul = (flops: number, key: "forward" | "step", clock: keyof OneRun) =>
+    median(times.map((t) => gflops(flops, t[key][clock]) / gflops(baseline.flops, t.matmul[clock])));
+  const forwardMs = median(times.map((t) => t.forward.ms));
+  const trainStepMs = median(times.map((t) => t.step.ms));
   return {
     name,
     forwardMs,
     trainStepMs,
     forwardGflops: gflops(forwardGraph.flops, forwardMs),
     trainGflops: gflops(trainGraph.flops, trainStepMs),
-    forwardVsMatMul: vsMatMul(forwardGraph.flops, "forward"),
-    trainVsMatMul: vsMatMul(trainGraph.flops, "step"),
+    forwardVsMatMul: vsMatMul(forwardGraph.flops, "forward", "ms"),
+    trainVsMatMul: vsMatMul(trainGraph.flops, "step", "ms"),
+    forwardVsMatMulCpu: vsMatMul(forwardGraph.flops, "forward", "cpuMs"),
+    trainVsMatMulCpu: vsMatMul(trainGraph.flops, "step", "cpuMs"),
   };
 };
 

@@ -15,6 +15,7 @@ import { benchEngineBlocks } from "./engine.ts";
 import { benchLoop } from "./loop.ts";
 import { benchRolloutLogBytes, type LogShape } from "./rollout-log.ts";
 import { benchSampling } from "./sampling.ts";
+import { benchScaleOut, projectScaleOut } from "./scale-out.ts";
 
 /** The default generator's block sizes (src/models/generator/dit.ts): 16 images, 32x32, 64 tokens of 128. */
 const defaultSizes = { batch: 16, channels: 32, resolution: 32, tokens: 64, width: 128, heads: 4 } as const;
@@ -29,27 +30,36 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
 
   log("engine blocks (train step = forward + backward graph + in-place AdamW); vs MatMul = median over rounds of the");
   log("block's GFLOP/s over the MatMul's in the same round (MatMul, forward, step, repeated)");
-  log("block                               fwd ms  step ms  step/fwd  fwd GFLOP/s (vs MatMul)  step GFLOP/s (vs MatMul)");
+  log("block                               fwd ms  step ms  step/fwd  fwd GFLOP/s (vs MatMul; by CPU time)  step GFLOP/s (vs MatMul; by CPU time)");
   const product = await openMatMul(1024);
   const blocks = await benchEngineBlocks(defaultSizes, product);
   await product.release();
   for (const r of blocks) {
     log(
       `${r.name.padEnd(34)} ${r.forwardMs.toFixed(2).padStart(7)} ${r.trainStepMs.toFixed(2).padStart(8)} ${(r.trainStepMs / r.forwardMs).toFixed(2).padStart(9)}` +
-        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardVsMatMul).padStart(4)})` +
-        `          ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainVsMatMul).padStart(4)})`,
+        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardVsMatMul).padStart(4)}; ${pct(r.forwardVsMatMulCpu).padStart(4)})` +
+        `            ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainVsMatMul).padStart(4)}; ${pct(r.trainVsMatMulCpu).padStart(4)})`,
     );
   }
   const optimizers = await benchOptimizers(1_000_000);
-  log(`in-place optimiser step, 1M parameters: AdamW ${optimizers.adamWMs.toFixed(2)} ms (${(optimizers.adamWMs / baseline.ms).toFixed(2)}x the MatMul), SGD+momentum ${optimizers.sgdMomentumMs.toFixed(2)} ms\n`);
+  log(
+    `in-place optimiser step, 1M parameters: AdamW ${optimizers.adamWMs.toFixed(2)} ms (CPU ${optimizers.adamWCpuMs.toFixed(2)} ms, ${(optimizers.adamWMs / baseline.ms).toFixed(2)}x the MatMul), ` +
+      `SGD+momentum ${optimizers.sgdMomentumMs.toFixed(2)} ms (CPU ${optimizers.sgdMomentumCpuMs.toFixed(2)} ms)\n`,
+  );
 
   const missing = pytorchMissing();
   if (missing) log(`PyTorch side by side: skipped (${missing})\n`);
   else {
     const torch = await compareWithPytorch(defaultDiTConfig, { forwardBatch: 32, trainBatch: 16, rounds: 7, warmup: 2 });
     log(`default DiT (${(torch.parameters / 1e6).toFixed(2)}M parameters) vs PyTorch ${torch.torchVersion} eager, 2 threads each, ${torch.rounds} alternated rounds, medians`);
-    log(`  forward B32      ${torch.forward.engineMs.toFixed(1).padStart(7)} ms vs ${torch.forward.torchMs.toFixed(1).padStart(7)} ms  = ${torch.forward.ratio.toFixed(2)}x PyTorch's time`);
-    log(`  train step B16   ${torch.trainStep.engineMs.toFixed(1).padStart(7)} ms vs ${torch.trainStep.torchMs.toFixed(1).padStart(7)} ms  = ${torch.trainStep.ratio.toFixed(2)}x PyTorch's time\n`);
+    log("                  elapsed: engine vs PyTorch (ratio)        CPU time, all threads: engine vs PyTorch (ratio)");
+    for (const [label, s] of [["forward B32", torch.forward], ["train step B16", torch.trainStep]] as const) {
+      log(
+        `  ${label.padEnd(15)} ${s.engineMs.toFixed(1).padStart(7)} ms vs ${s.torchMs.toFixed(1).padStart(7)} ms (${s.ratio.toFixed(2)}x)` +
+          `        ${s.engineCpuMs.toFixed(1).padStart(7)} ms vs ${s.torchCpuMs.toFixed(1).padStart(7)} ms (${s.cpuRatio.toFixed(2)}x)`,
+      );
+    }
+    log("");
   }
 
   const { groupSize, steps, cfgWeight } = config.sampler;
@@ -70,6 +80,13 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
   log(`  time per stage: ${Object.entries(loop.stageMs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${pct(v / total)}`).join(", ")}`);
 
   logRolloutBytes(config, log);
+
+  log("\nscale-out over NATS JetStream, pipelines/default.yaml, epochs 2-5 (ratios against the single process in this run)");
+  const scale = await benchScaleOut();
+  for (const r of scale) log(`  ${r.name.padEnd(34)} ${r.rolloutsPerSecond.toFixed(2).padStart(7)} rollouts/s  ${(r.rolloutsPerSecond / scale[0]!.rolloutsPerSecond).toFixed(2)}x`);
+  log("  (2 cores shared by learner and workers: this is the protocol's overhead, not a scaling figure)");
+  log("expected at SD3.5-Medium shapes, 1 learner GPU + N worker GPUs (assumptions in src/bench/scale-out.ts)");
+  for (const p of projectScaleOut([1, 2, 4, 8])) log(`  N=${p.workers}: lag 0 ${p.lag0.toFixed(2)} rollouts/s, lag 1 ${p.lag1.toFixed(2)} rollouts/s`);
 };
 
 /** SD3.5-Medium as the paper trains it: 512 px (VAE latent 16 x 64 x 64), SDE window 2, DINOv2 ViT-B/14 at 518 px. */

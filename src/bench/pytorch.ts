@@ -20,6 +20,7 @@ import { defaultExecution } from "../runtime/execution.ts";
 import { LocalSession } from "../runtime/local-session.ts";
 import { f32, type Feeds } from "../runtime/tensors.ts";
 import { compileForward, compileTrainStep, type ModelBuilder, paramFeeds, runTrainStep } from "../train/train-graph.ts";
+import { type OneRun, timeOnce } from "../util/measure.ts";
 import { makeRng } from "../util/prng.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -32,14 +33,28 @@ export const pytorchMissing = (): string | undefined => {
   return probe.status === 0 ? undefined : `${PYTHON} cannot import torch (apt-get install python3-torch)`;
 };
 
-export interface PytorchComparison {
+interface PytorchComparison {
   readonly torchVersion: string;
   readonly parameters: number;
   readonly rounds: number;
-  /** Medians in milliseconds. */
-  readonly forward: { readonly engineMs: number; readonly torchMs: number; readonly ratio: number };
-  readonly trainStep: { readonly engineMs: number; readonly torchMs: number; readonly ratio: number };
+  readonly forward: SideBySide;
+  readonly trainStep: SideBySide;
 }
+
+/**
+ * Medians in milliseconds, and medians of the per-round ratios engine / PyTorch, of elapsed time and of CPU time
+ * (all threads of each process). On a loaded machine CPU time is the steadier of the two: it does not count
+ * the time a thread waited for a core.
+ */
+interface SideBySide {
+  readonly engineMs: number;
+  readonly torchMs: number;
+  readonly ratio: number;
+  readonly engineCpuMs: number;
+  readonly torchCpuMs: number;
+  readonly cpuRatio: number;
+}
+
 
 /** Flow-matching velocity loss on fed inputs, the step pytorch_dit.py takes. */
 const velocityLoss = (config: DiTConfig, batch: number): ModelBuilder => (scope, graph) => {
@@ -92,27 +107,32 @@ export const compareWithPytorch = async (config: DiTConfig, o: { forwardBatch: n
   const ask = lineChannel(child);
   try {
     const hello = JSON.parse(await ask(JSON.stringify({ ...config, forwardBatch: o.forwardBatch, trainBatch: o.trainBatch, threads: defaultExecution.intraOpThreads }))) as { torch: string; parameters: number };
-    const timed = async (run: () => Promise<unknown>) => {
-      const start = performance.now();
-      await run();
-      return performance.now() - start;
+    const engineForward = () => timeOnce(() => forward.run(forwardFeeds, [GENERATOR_NAMES.velocity]));
+    const engineTrain = () => timeOnce(async () => optimizer.step((await runTrainStep(train, trainGraph, trainParams, trainData)).grads));
+    const torchRun = async (command: string): Promise<OneRun> => {
+      const [ms, cpuMs] = (await ask(command)).split(" ").map(Number);
+      return { ms: ms!, cpuMs: cpuMs! };
     };
-    const engineForward = () => timed(() => forward.run(forwardFeeds, [GENERATOR_NAMES.velocity]));
-    const engineTrain = () => timed(async () => optimizer.step((await runTrainStep(train, trainGraph, trainParams, trainData)).grads));
-    const torchRun = async (command: string) => Number(await ask(command));
-    const rounds: { ef: number; tf: number; et: number; tt: number }[] = [];
+    const rounds: { engine: OneRun; torch: OneRun }[][] = [];
     for (let r = 0; r < o.warmup + o.rounds; r++) {
-      const round = { ef: await engineForward(), tf: await torchRun("forward"), et: await engineTrain(), tt: await torchRun("train") };
+      const round = [
+        { engine: await engineForward(), torch: await torchRun("forward") },
+        { engine: await engineTrain(), torch: await torchRun("train") },
+      ];
       if (r >= o.warmup) rounds.push(round);
     }
-    const pick = (k: keyof (typeof rounds)[number]) => median(rounds.map((r) => r[k]));
-    return {
-      torchVersion: hello.torch,
-      parameters: hello.parameters,
-      rounds: o.rounds,
-      forward: { engineMs: pick("ef"), torchMs: pick("tf"), ratio: median(rounds.map((r) => r.ef / r.tf)) },
-      trainStep: { engineMs: pick("et"), torchMs: pick("tt"), ratio: median(rounds.map((r) => r.et / r.tt)) },
+    const summary = (k: number): SideBySide => {
+      const pairs = rounds.map((r) => r[k]!);
+      return {
+        engineMs: median(pairs.map((p) => p.engine.ms)),
+        torchMs: median(pairs.map((p) => p.torch.ms)),
+        ratio: median(pairs.map((p) => p.engine.ms / p.torch.ms)),
+        engineCpuMs: median(pairs.map((p) => p.engine.cpuMs)),
+        torchCpuMs: median(pairs.map((p) => p.torch.cpuMs)),
+        cpuRatio: median(pairs.map((p) => p.engine.cpuMs / p.torch.cpuMs)),
+      };
     };
+    return { torchVersion: hello.torch, parameters: hello.parameters, rounds: o.rounds, forward: summary(0), trainStep: summary(1) };
   } finally {
     child.stdin.end("quit\n");
     await Promise.all([forward.release(), train.release()]);

@@ -2,7 +2,7 @@
 
 `npm run bench` starts this with /usr/bin/python3 (Debian's python3-torch) when it is present and alternates
 rounds with the engine's own runs, so both sides see the same machine load. Protocol on stdin/stdout, one
-line each: `forward` or `train` runs once and answers the elapsed milliseconds; `quit` ends. The first line
+line each: `forward` or `train` runs once and answers the elapsed and the CPU milliseconds (all threads); `quit` ends. The first line
 of stdin is the JSON configuration: the DiT config plus `forwardBatch`, `trainBatch` and `threads`.
 
 Same layers and shapes as the TypeScript model (sigma features, adaLN-Zero blocks, exact-erf GELU, patchify
@@ -123,9 +123,9 @@ def main():
         command = line.strip()
         if command == "quit":
             return
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         commands[command]()
-        print(f"{1000 * (time.perf_counter() - start):.4f}", flush=True)
+        print(f"{1000 * (time.perf_counter() - start):.4f} {1000 * (time.process_time() - cpu):.4f}", flush=True)
 
 
 if __name__ == "__main__":

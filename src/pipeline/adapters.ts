@@ -21,7 +21,7 @@ import type {
 } from "../stages/ports.ts";
 import type { Evaluator } from "./evaluation.ts";
 import type { Policy } from "./policy.ts";
-import { concatFeatures, type RewardModel } from "./reward-model.ts";
+import type { RewardModel } from "./reward-model.ts";
 import { batchLabel } from "./state.ts";
 
 /** Milliseconds spent behind each port, for per-stage timing reports. */
@@ -45,15 +45,39 @@ export class StageClock {
 
 const imageOf = (row: { image: Float32Array; imageHeight: number; imageWidth: number }): RgbImage => ({ data: row.image, height: row.imageHeight, width: row.imageWidth });
 
-/** Features of rows that carry their tokens, as one batch. */
-export const featuresOfRows = (rows: readonly FeaturedRollout[], like: Pick<Features, "dim" | "patchCount" | "pooledDim">): Features =>
-  concatFeatures(rows.map((r) => ({ ...like, batch: 1, cls: r.cls, patches: r.patches, pooled: r.pooled })));
+/** Arrays as one: a view when they lie side by side in one buffer (rows split from one batch), else a copy. */
+const joined = (parts: readonly Float32Array[]): Float32Array => {
+  const first = parts[0]!;
+  let end = first.byteOffset + first.byteLength;
+  for (const part of parts.slice(1)) {
+    if (part.buffer !== first.buffer || part.byteOffset !== end) {
+      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.reduce((offset, p) => (out.set(p, offset), offset + p.length), 0);
+      return out;
+    }
+    end += part.byteLength;
+  }
+  return new Float32Array(first.buffer, first.byteOffset, (end - first.byteOffset) / Float32Array.BYTES_PER_ELEMENT);
+};
 
+/**
+ * Rows' tokens as one batch. A group's rows are views into the batch the backbone produced for it
+ * (splitFeatures), so this gives that batch back without copying.
+ */
+const featuresOfRows = (rows: readonly Pick<FeaturedRollout, "cls" | "patches" | "pooled">[], like: Pick<Features, "dim" | "patchCount" | "pooledDim">): Features => ({
+  ...like,
+  batch: rows.length,
+  cls: joined(rows.map((r) => r.cls)),
+  patches: joined(rows.map((r) => r.patches)),
+  pooled: joined(rows.map((r) => r.pooled)),
+});
+
+/** One entry per image, each a view into the batch (no copies). */
 const splitFeatures = (f: Features) =>
   Array.from({ length: f.batch }, (_, i) => ({
-    cls: f.cls.slice(i * f.dim, (i + 1) * f.dim),
-    patches: f.patches.slice(i * f.patchCount * f.dim, (i + 1) * f.patchCount * f.dim),
-    pooled: f.pooled.slice(i * f.pooledDim, (i + 1) * f.pooledDim),
+    cls: f.cls.subarray(i * f.dim, (i + 1) * f.dim),
+    patches: f.patches.subarray(i * f.patchCount * f.dim, (i + 1) * f.patchCount * f.dim),
+    pooled: f.pooled.subarray(i * f.pooledDim, (i + 1) * f.pooledDim),
   }));
 
 export interface Ports {
@@ -129,7 +153,7 @@ export const stepPorts = (
     step: (batch) =>
       c.clock.time("discriminator", async () => {
         const like = shapeOf(batch.generated[0]!);
-        const refs = concatFeatures(batch.references.map((r) => ({ ...like, batch: 1, cls: r.cls, patches: r.patches, pooled: r.pooled })));
+        const refs = featuresOfRows(batch.references, like);
         const generated = featuresOfRows(batch.generated, like);
         const stats: Record<string, number> = {};
         for (const [k, head] of c.trainedHeads(batch.epoch).entries()) {

@@ -94,22 +94,45 @@ const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepM
   };
 };
 
-/** The first `n` rows of a [n + 1, ...] batch, and its last row (the empty prompt's) repeated n times. */
-const conditionalAndEmpty = (all: Float32Array, n: number): [Float32Array, Float32Array] => {
-  const row = all.length / (n + 1);
-  const empty = all.subarray(n * row);
-  const repeated = new Float32Array(n * row);
-  for (let i = 0; i < n; i++) repeated.set(empty, i * row);
-  return [all.slice(0, n * row), repeated];
+/** One prompt's encoding: the pooled embedding, and per-token embeddings for encoders that give them. */
+interface PromptEncoding {
+  readonly pooled: Float32Array;
+  readonly tokens: Float32Array | undefined;
+}
+
+/** The rows of `parts` one after another. */
+const stacked = (parts: readonly Float32Array[]): Float32Array => {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((offset, p) => (out.set(p, offset), offset + p.length), 0);
+  return out;
 };
 
-/** Prompts embedded with the conditional encoder; the unconditional branch is the empty prompt's embedding. */
-const embedder = (text: TextEncoderPort) => async (prompts: readonly string[]): Promise<TextEmbeddings> => {
-  const encoded = await text.encode([...prompts, ""]);
-  const [pooled, pooledUncond] = conditionalAndEmpty(encoded.pooled!.data as Float32Array, prompts.length);
-  if (!encoded.tokens) return { pooled, pooledUncond };
-  const [tokens, tokensUncond] = conditionalAndEmpty(encoded.tokens.data as Float32Array, prompts.length);
-  return { pooled, pooledUncond, tokens, tokensUncond };
+/**
+ * Prompts embedded with the conditional encoder; the unconditional branch is the empty prompt's embedding. The
+ * encoder is frozen, so each distinct prompt is encoded once per run, on its own (whatever batch asks first,
+ * the embedding is the same), and sampling, learning and evaluation reuse it.
+ */
+const embedder = (text: TextEncoderPort) => {
+  const known = new Map<string, Promise<PromptEncoding>>();
+  const encodingOf = (prompt: string): Promise<PromptEncoding> => {
+    let encoding = known.get(prompt);
+    if (!encoding) {
+      encoding = (async () => {
+        const encoded = await text.encode([prompt]);
+        return { pooled: (encoded.pooled!.data as Float32Array).slice(), tokens: (encoded.tokens?.data as Float32Array | undefined)?.slice() };
+      })();
+      known.set(prompt, encoding);
+    }
+    return encoding;
+  };
+  return async (prompts: readonly string[]): Promise<TextEmbeddings> => {
+    const conditional = await Promise.all(prompts.map(encodingOf));
+    const empty = await encodingOf("");
+    const pooled = stacked(conditional.map((e) => e.pooled));
+    const pooledUncond = stacked(prompts.map(() => empty.pooled));
+    if (!empty.tokens) return { pooled, pooledUncond };
+    return { pooled, pooledUncond, tokens: stacked(conditional.map((e) => e.tokens!)), tokensUncond: stacked(prompts.map(() => empty.tokens!)) };
+  };
 };
 
 /** What differs between the embedded generator and an imported one; everything else is built the same way. */

@@ -106,8 +106,9 @@ export class RewardModel {
   async score(images: readonly RgbImage[], prompts: readonly string[], features: Features, label: string): Promise<ScoredBatch> {
     await this.references.prepare(prompts);
     const tokens = this.tokens(features, label);
-    const scores = await scoreWeighted(this.components, { images, prompts, features, patchIndices: tokens.patchIndices });
+    // The adversarial reward is these logits' reward: the head runs once per batch.
     const logits = await this.discriminator.score(tokens);
+    const scores = await scoreWeighted(this.components, { images, prompts, features, patchIndices: tokens.patchIndices, headScores: new Map([[this.discriminator, logits]]) });
     return { ...scores, clsLogits: logits.cls, patchLogits: logits.patch };
   }
 

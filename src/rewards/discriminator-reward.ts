@@ -14,6 +14,8 @@ export interface DiscriminatorScorer {
 const discriminatorReward = (name: string, scorer: DiscriminatorScorer): RewardComponent => ({
   name,
   score: async (batch) => {
+    const known = batch.headScores?.get(scorer);
+    if (known) return known.reward;
     const features = requireField(name, batch, "features");
     const patchIndices = requireField(name, batch, "patchIndices");
     return (await scorer.score({ features, patchIndices })).reward;

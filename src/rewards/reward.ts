@@ -6,6 +6,7 @@
 import { Schema } from "effect";
 import type { RgbImage } from "../io/png.ts";
 import type { Features } from "../models/backbone/features.ts";
+import type { Scores } from "../models/discriminator/discriminator.ts";
 
 export interface RewardBatch {
   readonly images: readonly RgbImage[];
@@ -13,6 +14,8 @@ export interface RewardBatch {
   readonly features?: Features;
   /** [B, n] patch indices for discriminator scoring, drawn from the rows' seeds and recorded for replay. */
   readonly patchIndices?: Int32Array;
+  /** Scores a discriminator head already computed on exactly this batch, keyed by the head, so it runs once. */
+  readonly headScores?: ReadonlyMap<object, Scores>;
 }
 
 export interface RewardComponent {

@@ -14,7 +14,7 @@ export class ProviderUnavailableError extends Schema.TaggedError<ProviderUnavail
 /** ORT refused to create a session or to run one. */
 export class SessionError extends Schema.TaggedError<SessionError>()("SessionError", {
   model: Schema.String,
-  stage: Schema.Literals(["create", "run", "worker"]),
+  stage: Schema.Literals(["create", "run"]),
   reason: Schema.String,
 }) {
   override get message() {
@@ -45,15 +45,3 @@ export class NonFiniteError extends Schema.TaggedError<NonFiniteError>()("NonFin
     return `model '${this.model}' produced ${this.value} in output '${this.tensor}' at flat index ${this.index}`;
   }
 }
-
-/** Every error a session can raise; a worker sends them to the main thread in this encoded form. */
-export type RuntimeError = ProviderUnavailableError | SessionError | FeedError | NonFiniteError;
-
-const RuntimeErrorSchema = Schema.Union([ProviderUnavailableError, SessionError, FeedError, NonFiniteError]);
-
-export const isRuntimeError: (u: unknown) => u is RuntimeError = Schema.is(RuntimeErrorSchema);
-
-/** A structured-clone-safe record of the error: its tag and fields (class instances lose their prototype in postMessage). */
-export const encodeRuntimeError: (error: RuntimeError) => unknown = Schema.encodeSync(RuntimeErrorSchema);
-
-export const decodeRuntimeError: (encoded: unknown) => RuntimeError = Schema.decodeUnknownSync(RuntimeErrorSchema);

@@ -1,9 +1,8 @@
 /**
  * The stages' view of the models. Every call returns a cold Observable that emits one result and
  * completes, so marble tests drive fakes in virtual time and the pipeline layer binds the real,
- * ORT-backed implementations. The tags let src/pipeline provide them as Effect layers.
+ * ORT-backed implementations (src/pipeline/adapters.ts).
  */
-import { Context } from "effect";
 import type { Observable } from "rxjs";
 import type {
   AdvantagedRollout,
@@ -79,13 +78,3 @@ export interface RecorderPort {
 export interface EvaluatorPort {
   evaluate(epoch: number): Observable<StepStats>;
 }
-
-export class Sampler extends Context.Service<Sampler, SamplerPort>()("advgrpo/stages/Sampler") {}
-export class FeatureExtractor extends Context.Service<FeatureExtractor, FeaturePort>()("advgrpo/stages/FeatureExtractor") {}
-export class RewardModel extends Context.Service<RewardModel, RewardPort>()("advgrpo/stages/RewardModel") {}
-export class Learner extends Context.Service<Learner, LearnerPort>()("advgrpo/stages/Learner") {}
-export class Discriminator extends Context.Service<Discriminator, DiscriminatorPort>()("advgrpo/stages/Discriminator") {}
-export class References extends Context.Service<References, ReferencePort>()("advgrpo/stages/References") {}
-export class ReferenceReward extends Context.Service<ReferenceReward, ReferenceRewardPort>()("advgrpo/stages/ReferenceReward") {}
-export class Recorder extends Context.Service<Recorder, RecorderPort>()("advgrpo/stages/Recorder") {}
-export class Evaluator extends Context.Service<Evaluator, EvaluatorPort>()("advgrpo/stages/Evaluator") {}

@@ -1,4 +1,4 @@
-export interface Timing {
+interface Timing {
   readonly medianMs: number;
   readonly minMs: number;
   readonly runs: number;
@@ -18,3 +18,17 @@ export const measure = async (fn: () => Promise<unknown> | unknown, runs = 10, w
 };
 
 export const gflops = (flops: number, ms: number): number => flops / (ms * 1e6);
+
+export interface OneRun {
+  readonly ms: number;
+  /** CPU time of the whole process (every thread) during the run: unlike `ms`, it leaves out time spent waiting for a core. */
+  readonly cpuMs: number;
+}
+
+/** Times one run of `fn`, elapsed and CPU. */
+export const timeOnce = async (fn: () => Promise<unknown> | unknown): Promise<OneRun> => {
+  const [start, cpu] = [performance.now(), process.cpuUsage()];
+  await fn();
+  const used = process.cpuUsage(cpu);
+  return { ms: performance.now() - start, cpuMs: (used.user + used.system) / 1000 };
+};

@@ -4,7 +4,6 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
 import { Message, RecordBatchReader, RecordBatchStreamWriter, Schema as ArrowSchema, tableFromArrays, tableToIPC } from "apache-arrow";
-import { Effect } from "effect";
 import { afterAll, describe, expect, it } from "vitest";
 import type { AdvantagedRollout, TrajectoryStep } from "../../src/rollout/rollout.ts";
 import { float16Bits, float16Value, fromFloat16, toFloat16 } from "../../src/io/rollout-log/float16.ts";
@@ -18,7 +17,6 @@ import {
   RolloutLogNotArrow,
   RolloutLogTruncated,
   openRolloutLog,
-  openRolloutLogScoped,
   readRolloutLog,
   rolloutLogSchema,
 } from "../../src/io/rollout-log/index.ts";
@@ -479,30 +477,6 @@ describe("bad input", () => {
     writer.close();
     expect(() => writer.append([good!])).toThrow(RolloutLogClosed);
     expect(readRolloutLog(file).rows).toEqual([]);
-  });
-});
-
-describe("scoped writer", () => {
-  it("flushes buffered rows when its scope closes", async () => {
-    const rows = rolloutsFor(12, 3);
-    const file = freshPath();
-    await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const writer = yield* openRolloutLogScoped(file, options(SIZES, { batchRows: 10 }));
-          writer.append(rows);
-          expect(writer.rowsWritten).toBe(0);
-        }),
-      ),
-    );
-    expect(readRolloutLog(file).rows).toEqual(rows.map((r) => recorded(r, SIZES)));
-  });
-
-  it("fails with the tagged error when the log cannot be opened", async () => {
-    const file = freshPath();
-    fs.writeFileSync(file, "not arrow");
-    const error = await Effect.runPromise(Effect.flip(Effect.scoped(openRolloutLogScoped(file, options(SIZES, { resume: true })))));
-    expect(error).toBeInstanceOf(RolloutLogNotArrow);
   });
 });
 

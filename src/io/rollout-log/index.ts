@@ -1,5 +1,5 @@
 /** The Arrow rollout log: one row per rollout, written incrementally, readable by any Arrow IPC stream reader. */
-export { openRolloutLog, openRolloutLogScoped } from "./writer.ts";
+export { openRolloutLog } from "./writer.ts";
 export type { ResumedLog, RolloutLogWriter, RolloutLogWriterOptions } from "./writer.ts";
 export { readRolloutLog } from "./reader.ts";
 export type { ReadRolloutLogOptions, RolloutLogContents } from "./reader.ts";

@@ -6,8 +6,7 @@
  */
 import fs from "node:fs";
 import nodePath from "node:path";
-import { Effect, Schema } from "effect";
-import type { Scope } from "effect";
+import { Schema } from "effect";
 import type { Schema as ArrowSchema } from "apache-arrow";
 import type { AdvantagedRollout } from "../../rollout/rollout.ts";
 import { encodeBatch, validateRow } from "./encode.ts";
@@ -20,7 +19,6 @@ import {
   RolloutLogMetadataMismatch,
   fileOperation,
 } from "./errors.ts";
-import type { RolloutLogError } from "./errors.ts";
 import { encodeBatchMessages, encodeSchemaMessage, indexStream } from "./ipc-stream.ts";
 import { LatentDtype, MetadataKey, TensorSizes, checkColumns, decodeMetadata, rolloutLogSchema } from "./schema.ts";
 import type { RolloutLogMetadata } from "./schema.ts";
@@ -230,19 +228,3 @@ export function openRolloutLog(path: string, options: RolloutLogWriterOptions): 
     },
   };
 }
-
-/**
- * The writer as a scoped resource: closing the scope (normal end, failure or interruption such as Ctrl-C)
- * flushes the buffered rows and closes the file.
- */
-export const openRolloutLogScoped = (
-  path: string,
-  options: RolloutLogWriterOptions,
-): Effect.Effect<RolloutLogWriter, RolloutLogError, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.try({
-      try: () => openRolloutLog(path, options),
-      catch: (error) => error as RolloutLogError,
-    }),
-    (writer) => Effect.sync(() => writer.close()),
-  );
