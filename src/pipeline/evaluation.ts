@@ -23,7 +23,7 @@ import { parsePrompt } from "../world/prompt.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import type { Policy } from "./policy.ts";
 import type { RewardModel } from "./reward-model.ts";
-import { heldOutPrompts, trainingPrompts } from "./state.ts";
+import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
 export const STYLE_CLASSIFIER = fileURLToPath(new URL("../../weights/style-classifier/style-classifier.safetensors", import.meta.url));
 
