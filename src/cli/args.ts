@@ -5,7 +5,7 @@
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { Schema } from "effect";
 
-/** Arguments a command cannot run with; the CLI prints it with the usage line and exits with status 2. */
+/** Arguments a command cannot run with; the CLI prints it with the usage line (exit status 1, like every error). */
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
   reason: Schema.String,
   usage: Schema.String,

@@ -38,7 +38,7 @@ const main = async (argv: readonly string[]): Promise<number> => {
   } catch (error) {
     const e = error as Error & { _tag?: string };
     process.stderr.write(`advgrpo ${name}: ${e._tag ? `${e._tag}: ` : ""}${e.message}\n`);
-    return e._tag === "UsageError" ? 2 : 1;
+    return 1;
   }
 };
 
