@@ -121,7 +121,15 @@ const userPromptsHaveUserReferences: Invariant = ({ prompts, references }) =>
     fix: "set references.source to a folder of style images (or a manifest pairing your prompts with images)",
   });
 
+const policyLagNeedsWorkers: Invariant = ({ learner, distributed }) =>
+  when(learner.maxPolicyLag > 0 && distributed === undefined, {
+    path: ["learner", "maxPolicyLag"],
+    problem: `a policy lag of ${learner.maxPolicyLag} lets sampling run ahead of learning, which needs rollout workers; this build does not overlap the two inside one process`,
+    fix: "add a distributed: section and start advgrpo worker processes, or set learner.maxPolicyLag: 0",
+  });
+
 const invariants: ReadonlyArray<Invariant> = [
+  policyLagNeedsWorkers,
   userPromptsHaveUserReferences,
   windowFitsSteps,
   cpsNoiseAtMostOne,
