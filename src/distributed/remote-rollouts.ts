@@ -127,23 +127,32 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     return made;
   };
 
-  const startEpoch = async (epoch: number): Promise<Issued> => {
-    if (!snapshots.has(epoch)) {
+  /** Once per epoch, however many groups ask at once: snapshot, issue ahead, retire finished epochs. */
+  const started = new Map<number, Promise<Issued>>();
+  const startEpoch = (epoch: number): Promise<Issued> => {
+    const known = started.get(epoch);
+    if (known) return known;
+    // The snapshot is taken now, before anything awaits, while the weights are the epoch's start weights.
+    const own = snapshotOf(epoch, epoch);
+    const ahead = Math.min(epoch + lag, config.run.epochs - 1);
+    for (let j = epoch + 1; j <= ahead; j++) issue(j, epoch).catch(() => {}); // a failure surfaces when epoch j starts
+    const sampledWith = Math.max(0, epoch - lag);
+    if (lag > 0) options.progress(`epoch ${epoch + 1} samples with the weights of epoch ${sampledWith + 1} (lag ${epoch - sampledWith} epochs); sampling epochs up to ${ahead + 1} ahead`);
+    const made = (async () => {
       for (const [e, issued] of epochs) {
         if (e >= epoch) continue;
+        epochs.delete(e);
+        started.delete(e);
         const { results } = await issued;
         duplicates += results.duplicates;
         refused += results.refused;
         await results.close();
-        epochs.delete(e);
       }
-      const sampledWith = Math.max(0, epoch - lag);
-      const own = snapshotOf(epoch, epoch);
-      for (let j = epoch + 1; j <= Math.min(epoch + lag, config.run.epochs - 1); j++) void issue(j, epoch);
-      if (lag > 0) options.progress(`epoch ${epoch + 1} samples with the weights of epoch ${sampledWith + 1} (lag ${epoch - sampledWith} epochs); sampling epochs up to ${Math.min(epoch + lag, config.run.epochs - 1) + 1} ahead`);
       await own;
-    }
-    return issue(epoch, epoch);
+      return issue(epoch, epoch);
+    })();
+    started.set(epoch, made);
+    return made;
   };
 
   const sampleGroup = async (keys: readonly RolloutKey[]): Promise<ScoredRollout[]> => {

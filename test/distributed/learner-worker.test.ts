@@ -190,6 +190,8 @@ describe("learner + workers over NATS JetStream", () => {
     const first = generator.filter((r) => r.epoch >= 1 && r.step! % 2 === 1);
     expect(first.length).toBe(EPOCHS - 1);
     for (const r of first) expect([r.metrics.ratioMin, r.metrics.ratioMax]).not.toEqual([1, 1]);
+    // Each step logs how stale its batch is: 2 steps behind at an epoch's first step, 3 at its second.
+    expect(generator.map((r) => r.metrics.policyLag)).toEqual([0, 1, 2, 3, 2, 3, 2, 3]);
     expect([generator[0]!.metrics.ratioMin, generator[0]!.metrics.ratioMax]).toEqual([1, 1]);
     for (const r of generator) expect(Number.isFinite(r.metrics.loss)).toBe(true);
   });
