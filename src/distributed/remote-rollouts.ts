@@ -24,7 +24,7 @@ import { EpochResults } from "./results.ts";
 import { publishTask, type GroupTask } from "./tasks.ts";
 import { promptsOfEpoch } from "../stages/promptSource.ts";
 import { memberSeed } from "../stages/expandGroup.ts";
-import { trainingPrompts } from "../pipeline/state.ts";
+import { trainingPrompts } from "../pipeline/prompts.ts";
 import { claimRun, publishWeights, releaseRun, runInstance, snapshotVersion } from "./weights.ts";
 import { workerWeightSets } from "./worker.ts";
 

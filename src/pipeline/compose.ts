@@ -13,7 +13,7 @@ import { Evaluator } from "./evaluation.ts";
 import { buildPolicy, type Policy } from "./policy.ts";
 import { loadReferences, type ReferenceLibrary } from "./references.ts";
 import { buildRewardModel, loadBackbone, type RewardModel } from "./reward-model.ts";
-import { trainingPrompts } from "./state.ts";
+import { trainingPrompts } from "./prompts.ts";
 
 export interface RunModels {
   readonly config: PipelineConfig;

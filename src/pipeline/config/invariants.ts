@@ -4,13 +4,8 @@
  */
 import type { Path } from "./merge.ts";
 import { objectiveInvariants } from "./objective-invariants.ts";
+import type { Violation } from "./violation.ts";
 import type { PipelineConfig } from "./schema.ts";
-
-export interface Violation {
-  readonly path: Path;
-  readonly problem: string;
-  readonly fix: string;
-}
 
 type Invariant = (config: PipelineConfig) => ReadonlyArray<Violation>;
 
