@@ -15,7 +15,7 @@ export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
   }
 }
 
-export interface ParsedArgs<O extends ParseArgsOptionsConfig> {
+interface ParsedArgs<O extends ParseArgsOptionsConfig> {
   readonly values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>["values"];
   /** The one positional argument every command takes (a pipeline file or a run folder). */
   readonly target: string;

@@ -5,7 +5,7 @@
  */
 import { formatDuration } from "../util/duration.ts";
 
-export interface ProgressState {
+interface ProgressState {
   readonly done: number;
   readonly total: number;
   /** What is counted: epochs, steps, prompts. */
@@ -27,7 +27,7 @@ export const renderBar = (s: ProgressState): string => {
   return `[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${s.done}/${s.total} ${s.unit}  ${rateText}  ETA ${eta}`;
 };
 
-export interface ProgressOutput {
+interface ProgressOutput {
   readonly isTTY?: boolean;
   write(text: string): unknown;
 }

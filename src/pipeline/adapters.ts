@@ -92,7 +92,7 @@ export interface Ports {
   readonly evaluator: EvaluatorPort;
 }
 
-export interface PortContext {
+interface PortContext {
   readonly policy: Policy;
   readonly rewards: RewardModel;
   readonly evaluator: Evaluator;

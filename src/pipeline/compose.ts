@@ -26,11 +26,11 @@ export interface RunModels {
   readonly rewards: RewardModel;
 }
 
-export interface EvaluatedRunModels extends RunModels {
+interface EvaluatedRunModels extends RunModels {
   readonly evaluator: Evaluator;
 }
 
-export const executionOf = (config: PipelineConfig): ExecutionConfig => ({
+const executionOf = (config: PipelineConfig): ExecutionConfig => ({
   providers: config.compute.executionProviders,
   intraOpThreads: config.compute.intraOpThreads,
   spinning: config.compute.allowSpinning,

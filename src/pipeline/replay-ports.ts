@@ -17,7 +17,7 @@ const keyText = (k: RolloutKey) => `${k.epoch}/${k.groupId}/${k.member}`;
 
 export const rowAt = (r: RolloutKey): Where => ({ epoch: r.epoch, group: r.groupId, member: r.member });
 
-export interface RecordedPortsOptions {
+interface RecordedPortsOptions {
   readonly rows: readonly RecordedRollout[];
   /** Whether a row's features and rewards are recomputed and compared. */
   readonly checked: (row: RolloutKey) => boolean;
