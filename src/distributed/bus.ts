@@ -84,3 +84,23 @@ const ensureStream = async (jsm: JetStreamManager, config: { name: string; subje
     await jsm.streams.add({ ...config, storage: StorageType.File, duplicate_window: ms(10 * 60 * 1000) });
   }
 };
+
+/** Attempts of one operation across a NATS outage, about a second apart, before the run gives up. */
+const OUTAGE_ATTEMPTS = 60;
+
+/**
+ * Runs a JetStream operation, waiting out an outage (the server restarting, a network blip): each failure is
+ * reported and retried a second later; after OUTAGE_ATTEMPTS the last error stands. Only for operations that
+ * are safe to repeat (publishes carry message ids, reads and creations are idempotent).
+ */
+export const surviveOutage = async <T>(url: string, what: string, operation: () => Promise<T>, report: (line: string) => void): Promise<T> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (e) {
+      if (attempt >= OUTAGE_ATTEMPTS) throw e;
+      report(`NATS ${url}: ${what} failed (${(e as Error).message}); retrying (${attempt}/${OUTAGE_ATTEMPTS})`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+};

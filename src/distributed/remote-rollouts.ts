@@ -18,7 +18,7 @@ import type { Ports } from "../pipeline/adapters.ts";
 import type { Policy } from "../pipeline/policy.ts";
 import type { RewardModel } from "../pipeline/reward-model.ts";
 import type { RolloutKey, ScoredRollout } from "../rollout/rollout.ts";
-import { openBus, type RunBus } from "./bus.ts";
+import { openBus, surviveOutage, type RunBus } from "./bus.ts";
 import { configHash, wireMetadata } from "./identity.ts";
 import { EpochResults } from "./results.ts";
 import { publishTask, type GroupTask } from "./tasks.ts";
@@ -43,6 +43,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
   const d = config.distributed!;
   const bus: RunBus = await openBus({ url: d.url, runName: config.run.name, ackDeadlineMs: d.ackDeadline * 1000, onStatus: options.progress });
   const hash = configHash(config);
+  const retried = <T>(what: string, operation: () => Promise<T>) => surviveOutage(d.url, what, operation, options.progress);
   if (options.fresh) {
     await bus.jsm.streams.purge(bus.names.taskStream);
     await bus.jsm.streams.purge(bus.names.rolloutStream);
@@ -66,7 +67,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
       const task = { ...previous, attempt: previous.attempt + 1 };
       tasks.set(groupId, task);
       options.progress(`refused a result: ${reason}; re-issuing group ${groupId} of epoch ${epoch} (attempt ${task.attempt})`);
-      return publishTask(bus, task).catch((e: Error) => options.progress(`could not re-issue group ${groupId} of epoch ${epoch}: ${e.message}; the epoch waits for it`));
+      return retried(`re-issuing group ${groupId} of epoch ${epoch}`, () => publishTask(bus, task)).catch((e: Error) => options.progress(`could not re-issue group ${groupId} of epoch ${epoch}: ${e.message}; the epoch waits for it`));
     });
   };
 
@@ -81,6 +82,14 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     return undefined;
   };
 
+  /** Encodes the weights now (they change once learning resumes), then stores them however long an outage lasts. */
+  const publishSnapshot = (name: string): Promise<{ name: string; version: number }> => {
+    const sets = workerWeightSets(policy, rewards);
+    const copied = Object.fromEntries(Object.entries(sets).map(([k, params]) => [k, params.map((p) => ({ ...p, data: p.data.slice() }))]));
+    const version = policy.optimizer.stepCount;
+    return retried(`storing ${name}`, () => publishWeights(bus, name, copied, version)).then(() => ({ name, version }));
+  };
+
   /** Snapshot S_e, published once per epoch; its policy version is kept beside it for a resumed learner. */
   const snapshots = new Map<number, Promise<{ name: string; version: number }>>();
   const snapshotOf = (epoch: number, current: number): Promise<{ name: string; version: number }> => {
@@ -89,9 +98,8 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     const name = `weights/epoch-${epoch}`;
     const made =
       epoch === current
-        ? // Encoded synchronously inside publishWeights' first step, before any later step changes the weights.
-          publishWeights(bus, name, workerWeightSets(policy, rewards), policy.optimizer.stepCount).then(() => ({ name, version: policy.optimizer.stepCount }))
-        : snapshotVersion(bus, name).then((version) => {
+        ? publishSnapshot(name)
+        : retried(`reading snapshot ${name}`, () => snapshotVersion(bus, name)).then((version) => {
             if (version === undefined) throw new Error(`cannot resume at learner.maxPolicyLag ${lag}: the weights snapshot '${name}' that epoch ${epoch + lag} was sampled with is gone from object store ${bus.names.objectBucket}`);
             return { name, version };
           });
@@ -105,7 +113,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     const made = (async () => {
       const snapshot = await snapshotOf(Math.max(0, epoch - lag), current);
       const tasks = new Map<number, GroupTask>();
-          const results = await EpochResults.open(bus, { epoch, configHash: hash, metadata, onRefused: (g, why) => reissue(epoch, g, why), check: checker(tasks) });
+          const results = await retried(`reading epoch ${epoch}'s results`, () => EpochResults.open(bus, { epoch, configHash: hash, metadata, onRefused: (g, why) => reissue(epoch, g, why), check: checker(tasks) }));
       for (const item of promptsOfEpoch(promptSource, epoch)) {
         const keys = Array.from({ length: config.sampler.groupSize }, (_, member) => ({
           runId: config.run.name, epoch, policyVersion: snapshot.version, prompt: item.prompt, promptIndex: item.promptIndex, groupId: item.groupId, member,
@@ -113,7 +121,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
         }));
         const task: GroupTask = { configHash: hash, instance, epoch, groupId: item.groupId, attempt: 0, weights: snapshot.name, keys: [keys[0]!, ...keys.slice(1)] };
         tasks.set(item.groupId, task);
-        await publishTask(bus, task);
+        await retried(`issuing group ${item.groupId} of epoch ${epoch}`, () => publishTask(bus, task));
       }
       return { tasks, results };
     })();

@@ -26,6 +26,9 @@ import { publishGroup } from "./results.ts";
 import { parseTask, type GroupTask } from "./tasks.ts";
 import { fetchWeights, runConfigHash, type WeightSets } from "./weights.ts";
 
+/** Consecutive failed fetch/publish rounds, about a second apart, before the worker gives up. */
+const MAX_CONSECUTIVE_FAILURES = 60;
+
 export interface WorkerOptions {
   readonly progress: (line: string) => void;
   /** Checked between tasks: true ends the worker after the group in progress. */
@@ -102,7 +105,14 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
       };
 
       const handle = async (msg: JsMsg): Promise<void> => {
-        const task = parseTask(msg.subject, msg.data);
+        let task: GroupTask;
+        try {
+          task = parseTask(msg.subject, msg.data);
+        } catch (e) {
+          msg.term(); // no worker can do anything with it: never deliver it again
+          options.progress(`dropped an unreadable task: ${(e as Error).message}`);
+          return;
+        }
         if (task.configHash !== hash) {
           msg.nak();
           throw new ConfigHashMismatch({ run: config.run.name, expected: task.configHash, found: hash, source: `task ${task.epoch}/${task.groupId}` });
@@ -116,16 +126,24 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
       const consumer = await bus.js.consumers.get(bus.names.taskStream, bus.names.taskConsumer);
       options.progress(`worker ready for run '${config.run.name}' (pipeline ${hash}) at ${d.url}`);
       let groups = 0;
+      // A NATS outage (the server restarting, a network blip) fails fetches and publishes; the worker waits
+      // and retries, leaving unpublished tasks unacknowledged so they come back. Only a run of failures stops it.
+      let failures = 0;
       while (!options.stopRequested()) {
         const held: JsMsg[] = [];
-        for await (const msg of await consumer.fetch({ max_messages: d.maxInFlightGroupsPerWorker, expires: 1000 })) held.push(msg);
-        // Every held task stays ours while this worker lives, also those waiting behind the one in progress.
         const alive = setInterval(() => held.forEach((m) => m.working()), Math.max(100, (d.ackDeadline * 1000) / 3));
         try {
+          for await (const msg of await consumer.fetch({ max_messages: d.maxInFlightGroupsPerWorker, expires: 1000 })) held.push(msg);
+          // Every held task stays ours while this worker lives, also those waiting behind the one in progress.
           for (const msg of held) {
             await handle(msg);
             groups += 1;
           }
+          failures = 0;
+        } catch (e) {
+          if (e instanceof ConfigHashMismatch || ++failures > MAX_CONSECUTIVE_FAILURES) throw e;
+          options.progress(`NATS ${d.url}: ${(e as Error).message}; retrying (${failures}/${MAX_CONSECUTIVE_FAILURES})`);
+          await new Promise((r) => setTimeout(r, 1000));
         } finally {
           clearInterval(alive);
         }

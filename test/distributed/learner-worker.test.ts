@@ -196,6 +196,26 @@ describe("learner + workers over NATS JetStream", () => {
     for (const r of generator) expect(Number.isFinite(r.metrics.loss)).toBe(true);
   });
 
+  it("NATS restarting mid-run: learner and worker say so, wait, and the run ends equal to the undisturbed one", async () => {
+    const pipeline = distributedPipeline("restart");
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    const folder = runFolderOf(config);
+    const lines: string[] = [];
+    const w = worker(pipeline);
+    const run = runTraining(config, folder, { ...quiet, progress: (l) => lines.push(l) });
+    await until("the first checkpoint", async () => listCheckpoints(folder).length >= 1);
+    await server.kill();
+    await server.restart();
+    await run;
+    expect(lines.join("\n")).toMatch(/NATS nats:\/\/127\.0\.0\.1:\d+: disconnected; pausing until it comes back/);
+    expect(lines.join("\n")).toMatch(/NATS nats:\/\/127\.0\.0\.1:\d+: reconnected; resuming/);
+    const got = await outcome(pipeline);
+    expect(got.rows).toEqual(baseline.rows);
+    expect(got.state).toEqual(baseline.state);
+    expect(w.exitCode).toBeNull();
+    await stopWorkers();
+  });
+
   it("names the URL when the NATS server is not there", async () => {
     const pipeline = writeTinyPipeline(mkdtempSync(join(tmpdir(), "advgrpo-nonats-")), generator, EPOCHS, `distributed: { url: "nats://127.0.0.1:1" }`);
     const config = await Effect.runPromise(loadPipelineFile(pipeline));
