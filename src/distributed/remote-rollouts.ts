@@ -36,10 +36,6 @@ export interface RemoteRolloutsOptions {
 
 export interface RemoteRollouts {
   readonly ports: Pick<Ports, "sampler" | "features" | "rewards">;
-  /** Groups whose copies were dropped because the group was already accepted (redeliveries). */
-  readonly duplicates: () => number;
-  /** Results refused (unreadable, another pipeline, wrong policy version) and re-issued. */
-  readonly refused: () => number;
   close(): Promise<void>;
 }
 
@@ -63,8 +59,6 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     readonly results: EpochResults;
   }
   const epochs = new Map<number, Promise<Issued>>();
-  let duplicates = 0;
-  let refused = 0;
 
   const reissue = (epoch: number, groupId: number, reason: string) => {
     void epochs.get(epoch)?.then(({ tasks }) => {
@@ -72,7 +66,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
       const task = { ...previous, attempt: previous.attempt + 1 };
       tasks.set(groupId, task);
       options.progress(`refused a result: ${reason}; re-issuing group ${groupId} of epoch ${epoch} (attempt ${task.attempt})`);
-      return publishTask(bus, task);
+      return publishTask(bus, task).catch((e: Error) => options.progress(`could not re-issue group ${groupId} of epoch ${epoch}: ${e.message}; the epoch waits for it`));
     });
   };
 
@@ -143,10 +137,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
         if (e >= epoch) continue;
         epochs.delete(e);
         started.delete(e);
-        const { results } = await issued;
-        duplicates += results.duplicates;
-        refused += results.refused;
-        await results.close();
+        await (await issued).results.close();
       }
       await own;
       return issue(epoch, epoch);
@@ -182,8 +173,6 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
           remote(async () => rows.map((r) => lookup(r.image)).map(({ rewards, reward, discLogitCls, discLogitPatch }) => ({ rewards, reward, discLogitCls, discLogitPatch }))),
       },
     },
-    duplicates: () => duplicates,
-    refused: () => refused,
     close: async () => {
       for (const issued of epochs.values()) await (await issued).results.close();
       await releaseRun(bus);
