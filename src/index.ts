@@ -4,7 +4,8 @@
  */
 
 // Engine: typed ONNX graphs, reverse-mode gradients, execution, optimisers, checkpoints.
-export { Graph, numel, type Node, type Shape, type Tensor } from "./graph/graph.ts";
+export { Graph, numel, type Node, type Tensor } from "./graph/graph.ts";
+export type { Shape } from "./graph/tensor.ts";
 export * as ops from "./graph/ops.ts";
 export { toOnnx, OPSET } from "./graph/serialize.ts";
 export { importGraph, readSignature, type ModelSignature, type ValueSignature } from "./graph/import.ts";

@@ -1,4 +1,5 @@
-import type { Node, Shape, Tensor } from "../graph/graph.ts";
+import type { Node, Tensor } from "../graph/graph.ts";
+import type { Shape } from "../graph/tensor.ts";
 import { reduceSum, reshape } from "../graph/ops.ts";
 
 export interface RuleContext {

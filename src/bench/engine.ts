@@ -15,7 +15,7 @@ import { makeRng } from "../util/prng.ts";
 import { gflops, type OneRun, timeOnce } from "../util/measure.ts";
 import type { openMatMul } from "./matmul.ts";
 
-export interface BlockSizes {
+interface BlockSizes {
   readonly batch: number;
   readonly channels: number;
   readonly resolution: number;
@@ -43,7 +43,7 @@ const attentionBlock = (s: BlockSizes): ModelBuilder => (scope, graph) => {
   return { loss: mse(transformerBlock(scope.child("block"), x, s.heads, 4), target) };
 };
 
-export interface BlockResult {
+interface BlockResult {
   readonly name: string;
   readonly forwardMs: number;
   readonly trainStepMs: number;

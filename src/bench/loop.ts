@@ -13,7 +13,7 @@ import { runFolder } from "../pipeline/run-folder.ts";
 import { runTraining } from "../pipeline/train.ts";
 import { readMetricsLog } from "../report/metrics-log.ts";
 
-export interface LoopBench {
+interface LoopBench {
   readonly discriminatorEpochSeconds: number;
   readonly generatorEpochSeconds: number;
   /** Milliseconds per stage summed over both epochs. */

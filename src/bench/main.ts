@@ -15,6 +15,7 @@ import { benchEngineBlocks } from "./engine.ts";
 import { benchLoop } from "./loop.ts";
 import { benchRolloutLogBytes, type LogShape } from "./rollout-log.ts";
 import { benchSampling } from "./sampling.ts";
+import { benchScaleOut, projectScaleOut } from "./scale-out.ts";
 
 /** The default generator's block sizes (src/models/generator/dit.ts): 16 images, 32x32, 64 tokens of 128. */
 const defaultSizes = { batch: 16, channels: 32, resolution: 32, tokens: 64, width: 128, heads: 4 } as const;
@@ -79,6 +80,13 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
   log(`  time per stage: ${Object.entries(loop.stageMs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${pct(v / total)}`).join(", ")}`);
 
   logRolloutBytes(config, log);
+
+  log("\nscale-out over NATS JetStream, pipelines/default.yaml, epochs 2-5 (ratios against the single process in this run)");
+  const scale = await benchScaleOut();
+  for (const r of scale) log(`  ${r.name.padEnd(34)} ${r.rolloutsPerSecond.toFixed(2).padStart(7)} rollouts/s  ${(r.rolloutsPerSecond / scale[0]!.rolloutsPerSecond).toFixed(2)}x`);
+  log("  (2 cores shared by learner and workers: this is the protocol's overhead, not a scaling figure)");
+  log("expected at SD3.5-Medium shapes, 1 learner GPU + N worker GPUs (assumptions in src/bench/scale-out.ts)");
+  for (const p of projectScaleOut([1, 2, 4, 8])) log(`  N=${p.workers}: lag 0 ${p.lag0.toFixed(2)} rollouts/s, lag 1 ${p.lag1.toFixed(2)} rollouts/s`);
 };
 
 /** SD3.5-Medium as the paper trains it: 512 px (VAE latent 16 x 64 x 64), SDE window 2, DINOv2 ViT-B/14 at 518 px. */

@@ -6,14 +6,14 @@ import { LocalSession } from "../runtime/local-session.ts";
 import { f32 } from "../runtime/tensors.ts";
 import { gflops, measure } from "../util/measure.ts";
 
-export interface MatMulBench {
+interface MatMulBench {
   readonly n: number;
   /** Median over the timed runs. */
   readonly ms: number;
   readonly gflops: number;
 }
 
-export interface MatMulBenchOptions {
+interface MatMulBenchOptions {
   readonly warmup?: number;
   readonly runs?: number;
   readonly config?: ExecutionConfig;

@@ -9,7 +9,7 @@ import { type ParamSet, paramTensor } from "../optim/param-set.ts";
 import { sgd } from "../optim/sgd.ts";
 import { type OneRun, timeOnce } from "../util/measure.ts";
 
-export interface OptimizerBench {
+interface OptimizerBench {
   /** Milliseconds per step, medians; `Cpu` figures count only the time the thread ran (steadier on a shared machine). */
   readonly adamWMs: number;
   readonly adamWCpuMs: number;

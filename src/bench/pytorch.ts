@@ -33,7 +33,7 @@ export const pytorchMissing = (): string | undefined => {
   return probe.status === 0 ? undefined : `${PYTHON} cannot import torch (apt-get install python3-torch)`;
 };
 
-export interface PytorchComparison {
+interface PytorchComparison {
   readonly torchVersion: string;
   readonly parameters: number;
   readonly rounds: number;
@@ -46,7 +46,7 @@ export interface PytorchComparison {
  * (all threads of each process). On a loaded machine CPU time is the steadier of the two: it does not count
  * the time a thread waited for a core.
  */
-export interface SideBySide {
+interface SideBySide {
   readonly engineMs: number;
   readonly torchMs: number;
   readonly ratio: number;

@@ -8,7 +8,7 @@ import { DEFAULT_HEAD, samplePatchIndices } from "../models/discriminator/head.t
 import { makeRng } from "../util/prng.ts";
 import { measure } from "../util/measure.ts";
 
-export interface RewardBench {
+interface RewardBench {
   readonly batch: number;
   readonly featuresMsPerImage: number;
   readonly rewardMsPerImage: number;

@@ -15,7 +15,7 @@ import { compileForward } from "../train/train-graph.ts";
 import { makeRng } from "../util/prng.ts";
 import { measure } from "../util/measure.ts";
 
-export interface SamplingBench {
+interface SamplingBench {
   readonly name: string;
   readonly imagesPerSecond: number;
 }

@@ -6,14 +6,16 @@ import { Effect } from "effect";
 import { loadPipelineFile } from "../pipeline/config/load.ts";
 import { runFolderOf } from "../pipeline/run-folder.ts";
 import { pretrain } from "../pretrain/pretrain.ts";
+import { parseCommandArgs } from "./args.ts";
+import { progressBar } from "./progress.ts";
 
 export const pretrainCommand = async (args: readonly string[]): Promise<void> => {
-  const file = args.find((a) => !a.startsWith("--"));
-  if (!file) throw new Error("usage: advgrpo pretrain <pipeline.yaml> [--resume]");
+  const { values, target: file } = parseCommandArgs(args, "usage: advgrpo pretrain <pipeline.yaml> [--resume]", { resume: { type: "boolean" } });
   const config = await Effect.runPromise(loadPipelineFile(file));
   const p = config.pretrain;
   const out = runFolderOf(config).root;
   process.stderr.write(`advgrpo pretrain ${file} -> ${out}\n`);
+  const bar = progressBar(process.stderr, p.steps, "steps");
   const result = await pretrain({
     out,
     steps: p.steps,
@@ -22,7 +24,9 @@ export const pretrainCommand = async (args: readonly string[]): Promise<void> =>
     weightDecay: p.weightDecay,
     seed: config.run.seed,
     checkpointEvery: p.checkpointEvery,
-    resume: args.includes("--resume") || config.run.resume,
-  });
+    resume: (values.resume ?? false) || config.run.resume,
+    log: (line) => bar.line(line),
+    stepsDone: (done) => bar.update(done),
+  }).finally(() => bar.end());
   process.stdout.write(`pretrained ${result.step} steps in ${result.seconds.toFixed(0)} s; weights: ${out}/generator.safetensors\n`);
 };

@@ -6,6 +6,8 @@
  */
 import { Worker } from "node:worker_threads";
 import type { RunWorkerData } from "../pipeline/run-worker.ts";
+import { parseCommandArgs } from "./args.ts";
+import { type ProgressBar, progressBar } from "./progress.ts";
 
 const pct = (x: number | undefined) => (x === undefined ? "-" : `${(100 * x).toFixed(1)}%`);
 
@@ -18,7 +20,11 @@ interface Summary {
   readonly lastEvaluation?: Readonly<Record<string, number>>;
 }
 
-type Message = { kind: "progress"; line: string } | { kind: "done"; summary: Summary } | { kind: "failed"; tag: string; message: string };
+type Message =
+  | { kind: "progress"; line: string }
+  | { kind: "epochs"; done: number; total: number }
+  | { kind: "done"; summary: Summary }
+  | { kind: "failed"; tag: string; message: string };
 
 /** A failure inside the loop, shown by the CLI with the loop's own error tag. */
 class RunFailed extends Error {
@@ -39,29 +45,36 @@ const summaryText = (s: Summary): string => {
 };
 
 export const runCommand = async (args: readonly string[], role: RunWorkerData["role"] = "run"): Promise<void> => {
-  const file = args.find((a) => !a.startsWith("--"));
-  if (!file) throw new Error(`usage: advgrpo ${role} <pipeline.yaml> [--resume]`);
+  const { values, target: file } = parseCommandArgs(args, `usage: advgrpo ${role} <pipeline.yaml> [--resume]`, { resume: { type: "boolean" } });
   const stop = new SharedArrayBuffer(4);
-  const data: RunWorkerData = { file, resume: args.includes("--resume"), stop, role };
+  const data: RunWorkerData = { file, resume: values.resume ?? false, stop, role };
   const worker = new Worker(new URL("../pipeline/run-worker.ts", import.meta.url), { workerData: data });
+  // The bar appears with the first epoch count (the worker knows run.epochs and where a resume starts).
+  let bar: ProgressBar | undefined;
+  const line = (text: string) => (bar ? bar.line(text) : process.stderr.write(`${text}\n`));
   const onSignal = () => {
     if (Atomics.load(new Int32Array(stop), 0) === 1) process.exit(130);
     Atomics.store(new Int32Array(stop), 0, 1);
-    process.stderr.write("\nstopping after the current epoch (Ctrl-C again to quit now)\n");
+    line("stopping after the current epoch (Ctrl-C again to quit now)");
   };
   process.on("SIGINT", onSignal);
   try {
     const summary = await new Promise<Summary>((resolve, reject) => {
       worker.on("message", (m: Message) => {
-        if (m.kind === "progress") process.stderr.write(`${m.line}\n`);
-        else if (m.kind === "done") resolve(m.summary);
+        if (m.kind === "progress") line(m.line);
+        else if (m.kind === "epochs") {
+          bar ??= progressBar(process.stderr, m.total, "epochs");
+          bar.update(m.done);
+        } else if (m.kind === "done") resolve(m.summary);
         else reject(new RunFailed(m.tag, m.message));
       });
       worker.on("error", reject);
       worker.on("exit", (code) => reject(new Error(`the training thread exited (code ${code}) without a result`)));
     });
+    bar?.end();
     process.stdout.write(`${summaryText(summary)}\n`);
   } finally {
+    bar?.end();
     process.off("SIGINT", onSignal);
     await worker.terminate();
   }

@@ -6,10 +6,10 @@
 import { Effect } from "effect";
 import { runWorker } from "../distributed/worker.ts";
 import { loadPipelineFile } from "../pipeline/config/load.ts";
+import { parseCommandArgs } from "./args.ts";
 
 export const workerCommand = async (args: readonly string[]): Promise<void> => {
-  const file = args.find((a) => !a.startsWith("--"));
-  if (!file) throw new Error("usage: advgrpo worker <pipeline.yaml>");
+  const { target: file } = parseCommandArgs(args, "usage: advgrpo worker <pipeline.yaml>", {});
   const config = await Effect.runPromise(loadPipelineFile(file));
   let stop = false;
   const onSignal = () => {

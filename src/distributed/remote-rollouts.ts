@@ -1,11 +1,16 @@
 /**
- * The learner's rollout ports backed by workers: `sample` issues the group's task and waits for the scored
- * group; `extract` and `score` hand back what the worker computed for those rows. The stages do not change:
- * the group's rows flow through them as they would in one process.
+ * The learner's rollout ports backed by workers: `sample` waits for the group's scored rows from a worker;
+ * `extract` and `score` hand back what the worker computed for those rows. The stages do not change: the
+ * group's rows flow through them as they would in one process.
  *
- * Bounded lag 0: the first task of an epoch publishes the weights as they are then (the previous epoch's
- * steps all taken, since the epoch stream only starts after the previous one ended), every task of the
- * epoch names that snapshot, and a group sampled with any other policy version is refused and re-issued.
+ * Bounded lag k = learner.maxPolicyLag. When epoch e starts, the learner publishes the weights as they are
+ * then (snapshot S_e: the previous epoch's steps all taken, since the epoch stream only starts after the
+ * previous one ended) and issues the tasks of every epoch up to e + k not yet issued; epoch j's tasks name
+ * S_max(0, j-k). At k = 0 each epoch samples with its own start weights (exactly on-policy: the run equals
+ * the single-process run). At k >= 1 workers sample epoch e+1.. while the learner learns on epoch e, and the
+ * learner's ratio uses the recorded sampling log-probs as the old policy. The rule depends only on the epoch,
+ * so a resumed learner issues the same tasks with the same snapshots (kept in the object store) as the run
+ * it continues. A group sampled with any other policy version than its task names is refused and re-issued.
  */
 import { defer, from, type Observable } from "rxjs";
 import type { PipelineConfig } from "../pipeline/config/schema.ts";
@@ -17,7 +22,10 @@ import { openBus, type RunBus } from "./bus.ts";
 import { configHash, wireMetadata } from "./identity.ts";
 import { EpochResults } from "./results.ts";
 import { publishTask, type GroupTask } from "./tasks.ts";
-import { claimRun, publishWeights, releaseRun, runInstance } from "./weights.ts";
+import { promptsOfEpoch } from "../stages/promptSource.ts";
+import { memberSeed } from "../stages/expandGroup.ts";
+import { trainingPrompts } from "../pipeline/prompts.ts";
+import { claimRun, publishWeights, releaseRun, runInstance, snapshotVersion } from "./weights.ts";
 import { workerWeightSets } from "./worker.ts";
 
 export interface RemoteRolloutsOptions {
@@ -28,10 +36,6 @@ export interface RemoteRolloutsOptions {
 
 export interface RemoteRollouts {
   readonly ports: Pick<Ports, "sampler" | "features" | "rewards">;
-  /** Groups whose copies were dropped because the group was already accepted (redeliveries). */
-  readonly duplicates: () => number;
-  /** Results refused (unreadable, another pipeline, wrong policy version) and re-issued. */
-  readonly refused: () => number;
   close(): Promise<void>;
 }
 
@@ -46,63 +50,105 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
   await claimRun(bus, hash);
   const instance = await runInstance(bus, options.fresh);
   const metadata = wireMetadata(config, policy, rewards);
-  const tasks = new Map<number, GroupTask>();
+  const lag = config.learner.maxPolicyLag;
+  const promptSource = { prompts: trainingPrompts(config), promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, seed: config.run.seed };
   // Rows are matched to the worker's results by their image array, which only these rows carry.
   const scored = new WeakMap<Float32Array, ScoredRollout>();
-  let epochState: { epoch: number; weights: Promise<string>; results: Promise<EpochResults> } | undefined;
-  let current: EpochResults | undefined;
-  let duplicates = 0;
-  let refused = 0;
+  interface Issued {
+    readonly tasks: Map<number, GroupTask>;
+    readonly results: EpochResults;
+  }
+  const epochs = new Map<number, Promise<Issued>>();
 
-  const reissue = (groupId: number, reason: string) => {
-    const previous = tasks.get(groupId);
-    if (!previous) return; // a late copy for an epoch already finished
-    const task = { ...previous, attempt: previous.attempt + 1 };
-    tasks.set(groupId, task);
-    options.progress(`refused a result: ${reason}; re-issuing group ${groupId} of epoch ${task.epoch} (attempt ${task.attempt})`);
-    void publishTask(bus, task);
+  const reissue = (epoch: number, groupId: number, reason: string) => {
+    void epochs.get(epoch)?.then(({ tasks }) => {
+      const previous = tasks.get(groupId)!;
+      const task = { ...previous, attempt: previous.attempt + 1 };
+      tasks.set(groupId, task);
+      options.progress(`refused a result: ${reason}; re-issuing group ${groupId} of epoch ${epoch} (attempt ${task.attempt})`);
+      return publishTask(bus, task).catch((e: Error) => options.progress(`could not re-issue group ${groupId} of epoch ${epoch}: ${e.message}; the epoch waits for it`));
+    });
   };
 
-  const check = (groupId: number, rows: readonly ScoredRollout[]): string | undefined => {
+  const checker = (tasks: Map<number, GroupTask>) => (groupId: number, rows: readonly ScoredRollout[]): string | undefined => {
     const keys = tasks.get(groupId)?.keys;
     if (!keys) return `group ${groupId} was not issued in this epoch`;
     if (rows.length !== keys.length) return `${rows.length} rows for a group of ${keys.length}`;
     const wrong = rows.findIndex((r, i) => r.member !== keys[i]!.member || r.seed !== keys[i]!.seed || r.groupId !== groupId);
     if (wrong >= 0) return `row ${wrong} is member ${rows[wrong]!.member} seed ${rows[wrong]!.seed}, the task asked for member ${keys[wrong]!.member} seed ${keys[wrong]!.seed}`;
     const stale = rows.find((r, i) => r.policyVersion !== keys[i]!.policyVersion);
-    if (stale) return `sampled with policy version ${stale.policyVersion}, the task named ${keys[0]!.policyVersion} (learner.maxPolicyLag 0)`;
+    if (stale) return `sampled with policy version ${stale.policyVersion}, the task named ${keys[0]!.policyVersion} (learner.maxPolicyLag ${lag})`;
     return undefined;
   };
 
-  const startEpoch = (epoch: number) => {
-    if (epochState?.epoch === epoch) return epochState;
-    const previous = epochState;
-    tasks.clear();
+  /** Snapshot S_e, published once per epoch; its policy version is kept beside it for a resumed learner. */
+  const snapshots = new Map<number, Promise<{ name: string; version: number }>>();
+  const snapshotOf = (epoch: number, current: number): Promise<{ name: string; version: number }> => {
+    const known = snapshots.get(epoch);
+    if (known) return known;
     const name = `weights/epoch-${epoch}`;
-    // Encoded now, synchronously inside publishWeights' first step, before any later step changes the weights.
-    const weights = publishWeights(bus, name, workerWeightSets(policy, rewards)).then(() => name);
-    const results = (async () => {
-      if (previous) {
-        const old = await previous.results;
-        duplicates += old.duplicates;
-        refused += old.refused;
-        await old.close();
+    const made =
+      epoch === current
+        ? // Encoded synchronously inside publishWeights' first step, before any later step changes the weights.
+          publishWeights(bus, name, workerWeightSets(policy, rewards), policy.optimizer.stepCount).then(() => ({ name, version: policy.optimizer.stepCount }))
+        : snapshotVersion(bus, name).then((version) => {
+            if (version === undefined) throw new Error(`cannot resume at learner.maxPolicyLag ${lag}: the weights snapshot '${name}' that epoch ${epoch + lag} was sampled with is gone from object store ${bus.names.objectBucket}`);
+            return { name, version };
+          });
+    snapshots.set(epoch, made);
+    return made;
+  };
+
+  const issue = (epoch: number, current: number): Promise<Issued> => {
+    const known = epochs.get(epoch);
+    if (known) return known;
+    const made = (async () => {
+      const snapshot = await snapshotOf(Math.max(0, epoch - lag), current);
+      const tasks = new Map<number, GroupTask>();
+          const results = await EpochResults.open(bus, { epoch, configHash: hash, metadata, onRefused: (g, why) => reissue(epoch, g, why), check: checker(tasks) });
+      for (const item of promptsOfEpoch(promptSource, epoch)) {
+        const keys = Array.from({ length: config.sampler.groupSize }, (_, member) => ({
+          runId: config.run.name, epoch, policyVersion: snapshot.version, prompt: item.prompt, promptIndex: item.promptIndex, groupId: item.groupId, member,
+          seed: memberSeed(config.run.seed, epoch, item.groupId, member),
+        }));
+        const task: GroupTask = { configHash: hash, instance, epoch, groupId: item.groupId, attempt: 0, weights: snapshot.name, keys: [keys[0]!, ...keys.slice(1)] };
+        tasks.set(item.groupId, task);
+        await publishTask(bus, task);
       }
-      current = await EpochResults.open(bus, { epoch, configHash: hash, metadata, onRefused: reissue, check });
-      return current;
+      return { tasks, results };
     })();
-    epochState = { epoch, weights, results };
-    return epochState;
+    epochs.set(epoch, made);
+    return made;
+  };
+
+  /** Once per epoch, however many groups ask at once: snapshot, issue ahead, retire finished epochs. */
+  const started = new Map<number, Promise<Issued>>();
+  const startEpoch = (epoch: number): Promise<Issued> => {
+    const known = started.get(epoch);
+    if (known) return known;
+    // The snapshot is taken now, before anything awaits, while the weights are the epoch's start weights.
+    const own = snapshotOf(epoch, epoch);
+    const ahead = Math.min(epoch + lag, config.run.epochs - 1);
+    for (let j = epoch + 1; j <= ahead; j++) issue(j, epoch).catch(() => {}); // a failure surfaces when epoch j starts
+    const sampledWith = Math.max(0, epoch - lag);
+    if (lag > 0) options.progress(`epoch ${epoch + 1} samples with the weights of epoch ${sampledWith + 1} (lag ${epoch - sampledWith} epochs); sampling epochs up to ${ahead + 1} ahead`);
+    const made = (async () => {
+      for (const [e, issued] of epochs) {
+        if (e >= epoch) continue;
+        epochs.delete(e);
+        started.delete(e);
+        await (await issued).results.close();
+      }
+      await own;
+      return issue(epoch, epoch);
+    })();
+    started.set(epoch, made);
+    return made;
   };
 
   const sampleGroup = async (keys: readonly RolloutKey[]): Promise<ScoredRollout[]> => {
     const { epoch, groupId } = keys[0]!;
-    const state = startEpoch(epoch);
-    const results = await state.results;
-    const task: GroupTask = { configHash: hash, instance, epoch, groupId, attempt: 0, weights: await state.weights, keys: [keys[0]!, ...keys.slice(1)] };
-    tasks.set(groupId, task);
-    // Already there when a restarted learner finds the group a worker finished for its previous life.
-    if (!results.has(groupId)) await publishTask(bus, task);
+    const { results } = await startEpoch(epoch);
     const rows = await results.group(groupId);
     for (const row of rows) scored.set(row.image, row);
     return rows;
@@ -127,10 +173,8 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
           remote(async () => rows.map((r) => lookup(r.image)).map(({ rewards, reward, discLogitCls, discLogitPatch }) => ({ rewards, reward, discLogitCls, discLogitPatch }))),
       },
     },
-    duplicates: () => duplicates + (current?.duplicates ?? 0),
-    refused: () => refused + (current?.refused ?? 0),
     close: async () => {
-      if (epochState) await (await epochState.results).close();
+      for (const issued of epochs.values()) await (await issued).results.close();
       await releaseRun(bus);
       await bus.close();
     },

@@ -34,8 +34,6 @@ export const publishGroup = async (bus: RunBus, task: GroupTask, metadata: WireM
   await bus.js.publish(`${bus.names.rolloutSubject}.${task.epoch}.${task.groupId}`, payload, { msgID: taskId(task), headers: h });
 };
 
-export type GroupOutcome = { readonly rows: ScoredRollout[] } | { readonly refused: string };
-
 export interface EpochResultsOptions {
   readonly epoch: number;
   readonly configHash: string;
@@ -53,7 +51,6 @@ export class EpochResults {
   private messages: ConsumerMessages | undefined;
   /** Copies of already accepted groups that were dropped (redeliveries, re-issues). */
   duplicates = 0;
-  refused = 0;
 
   private readonly bus: RunBus;
   private readonly options: EpochResultsOptions;
@@ -101,7 +98,6 @@ export class EpochResults {
       return;
     }
     const refuse = (reason: string) => {
-      this.refused += 1;
       this.options.onRefused(groupId, `${source}: ${reason}`);
     };
     const hash = msg.headers?.get(CONFIG);

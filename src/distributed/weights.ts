@@ -14,10 +14,19 @@ export type WeightSets = Readonly<Record<string, ParamSet>>;
 
 const LATEST = "weights.latest";
 
-export const publishWeights = async (bus: RunBus, name: string, sets: WeightSets): Promise<void> => {
+/** Stores a snapshot and the generator's policy version (optimiser steps) it holds. */
+export const publishWeights = async (bus: RunBus, name: string, sets: WeightSets, policyVersion: number): Promise<void> => {
   const tensors = fromParamSet(Object.entries(sets).flatMap(([set, params]) => params.map((p) => ({ ...p, name: `${set}/${p.name}` }))));
-  await bus.objects.putBlob({ name }, encodeSafetensors({ tensors, metadata: {} }));
+  const bytes = encodeSafetensors({ tensors, metadata: { policyVersion: String(policyVersion) } });
+  await bus.objects.putBlob({ name }, bytes);
   await bus.kv.put(LATEST, name);
+};
+
+/** The policy version a stored snapshot holds, or undefined when the snapshot is not there. */
+export const snapshotVersion = async (bus: RunBus, name: string): Promise<number | undefined> => {
+  const bytes = await bus.objects.getBlob(name);
+  if (!bytes) return undefined;
+  return Number(decodeSafetensors(bytes, `object ${bus.names.objectBucket}/${name}`).metadata.policyVersion);
 };
 
 export const latestWeights = async (bus: RunBus): Promise<string | undefined> => (await bus.kv.get(LATEST))?.string() || undefined;

@@ -5,7 +5,7 @@
  */
 import type { AnyTypedArray, DType } from "./dtype.ts";
 import { dtypeFromOnnx, typedArrayFrom } from "./dtype.ts";
-import type { Attrs } from "./graph.ts";
+import type { Attrs } from "./tensor.ts";
 import type { ConstValue } from "./onnx-tensors.ts";
 import { sliceBounds } from "./op-defs/shape.ts";
 

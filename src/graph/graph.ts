@@ -1,19 +1,11 @@
 import { type AnyTypedArray, type DType, typedArrayFrom } from "./dtype.ts";
 import { GraphShapeError, UnknownOpError } from "./errors.ts";
 import { opDefinitions } from "./op-defs/index.ts";
+import type { Attrs, Shape, TensorInfo } from "./tensor.ts";
 
-export type Shape = readonly number[];
-export type AttrValue = number | string | readonly number[] | readonly string[];
-export type Attrs = Readonly<Record<string, AttrValue>>;
-
-/** A value in the graph. Shapes are static: every dimension is known when the graph is built. */
-export interface Tensor {
+/** A value in a graph. */
+export interface Tensor extends TensorInfo {
   readonly graph: Graph;
-  readonly name: string;
-  readonly dtype: DType;
-  readonly shape: Shape;
-  /** The value of a constant (initialiser); shape inference reads it for Reshape, Slice, axes ... */
-  readonly constValue?: AnyTypedArray;
 }
 
 export interface Node {
@@ -23,11 +15,6 @@ export interface Node {
   readonly inputs: readonly (Tensor | undefined)[];
   readonly outputs: readonly Tensor[];
   readonly attrs: Attrs;
-}
-
-export interface TensorSpec {
-  readonly dtype: DType;
-  readonly shape: Shape;
 }
 
 export const numel = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);

@@ -3,7 +3,8 @@
  * A plain number operand becomes a scalar constant of the other operand's dtype.
  */
 import { onnxTypeCode, type DType } from "./dtype.ts";
-import type { Attrs, Tensor } from "./graph.ts";
+import type { Tensor } from "./graph.ts";
+import type { Attrs } from "./tensor.ts";
 
 type Operand = Tensor | number;
 

@@ -1,5 +1,6 @@
 import { type AnyTypedArray, onnxTypeCode } from "./dtype.ts";
-import type { AttrValue, Graph, Tensor } from "./graph.ts";
+import type { Graph, Tensor } from "./graph.ts";
+import type { AttrValue } from "./tensor.ts";
 import { opDefinitions } from "./op-defs/index.ts";
 import type { AttrKind } from "./op-defs/types.ts";
 import { type AttributeMessage, attributeTypes, encodeModel, type ModelMessage, type TensorMessage, type ValueInfo } from "./onnx-proto.ts";

@@ -1,7 +1,7 @@
 /**
  * An unpaired style folder: images of the target style with no prompt attached (any count; PNG, JPEG, WebP;
- * any size), the way users collect references. Every image is resized and centre-cropped to the backbone's
- * input. Prompt i of the run takes the `perPrompt` images starting at i * perPrompt in name order, wrapping
+ * any size), the way users collect references. Every image is resized and centre-cropped to the requested
+ * size. Prompt i of the run takes the `perPrompt` images starting at i * perPrompt in name order, wrapping
  * around, so every prompt has a fixed reference subset (replay draws the same) and a large folder costs only
  * the images the run uses: those alone are decoded.
  */
@@ -63,7 +63,8 @@ export const loadStyleFolder = async (folder: string, prompts: readonly string[]
   // one at a time: decoding a folder of large photos all at once would hold every compressed file in memory
   for (const [i, prompt] of prompts.entries()) {
     const list: RgbImage[] = [];
-    for (const index of styleIndicesFor(i, options.perPrompt, files.length)) list.push(await image(index));
+    // a folder smaller than perPrompt gives each prompt all of it, never one image twice
+    for (const index of styleIndicesFor(i, Math.min(options.perPrompt, files.length), files.length)) list.push(await image(index));
     images.set(prompt, list);
   }
   return { images, height: options.size, width: options.size };

@@ -44,7 +44,7 @@ export const requireInRange = (field: string, value: number, ok: boolean, expect
   if (!ok) throw new OptimizerConfigError({ field, value, expected });
 };
 
-export const requireLearningRate = (value: number): number => {
+const requireLearningRate = (value: number): number => {
   requireInRange("lr", value, value >= 0 && Number.isFinite(value), "a finite number >= 0");
   return value;
 };

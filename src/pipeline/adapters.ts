@@ -92,7 +92,7 @@ export interface Ports {
   readonly evaluator: EvaluatorPort;
 }
 
-export interface PortContext {
+interface PortContext {
   readonly policy: Policy;
   readonly rewards: RewardModel;
   readonly evaluator: Evaluator;
@@ -140,7 +140,9 @@ export const stepPorts = (
     step: (groups) =>
       c.clock.time("learn", async () => {
         const batches = await Promise.all(groups.map(async (rollouts) => ({ rollouts, ...(await c.policy.embed(rollouts.map((r) => r.prompt))) })));
-        return { ...(await c.policy.learner.step(batches)) };
+        // Optimiser steps between the weights that sampled the batch and the weights this step updates.
+        const policyLag = c.policy.optimizer.stepCount - Math.min(...groups.flat().map((r) => r.policyVersion));
+        return { ...(await c.policy.learner.step(batches)), policyLag };
       }),
   },
   references: {

@@ -16,7 +16,7 @@ import { captureState } from "./state.ts";
 
 const fileSize = (file: string): number => (existsSync(file) ? statSync(file).size : 0);
 
-export interface CheckpointContext {
+interface CheckpointContext {
   readonly folder: RunFolder;
   readonly policy: Policy;
   readonly rewards: RewardModel;

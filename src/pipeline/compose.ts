@@ -13,7 +13,7 @@ import { Evaluator } from "./evaluation.ts";
 import { buildPolicy, type Policy } from "./policy.ts";
 import { loadReferences, type ReferenceLibrary } from "./references.ts";
 import { buildRewardModel, loadBackbone, type RewardModel } from "./reward-model.ts";
-import { trainingPrompts } from "./state.ts";
+import { trainingPrompts } from "./prompts.ts";
 
 export interface RunModels {
   readonly config: PipelineConfig;
@@ -26,11 +26,11 @@ export interface RunModels {
   readonly rewards: RewardModel;
 }
 
-export interface EvaluatedRunModels extends RunModels {
+interface EvaluatedRunModels extends RunModels {
   readonly evaluator: Evaluator;
 }
 
-export const executionOf = (config: PipelineConfig): ExecutionConfig => ({
+const executionOf = (config: PipelineConfig): ExecutionConfig => ({
   providers: config.compute.executionProviders,
   intraOpThreads: config.compute.intraOpThreads,
   spinning: config.compute.allowSpinning,

@@ -8,7 +8,7 @@ import type { StepStats } from "../stages/ports.ts";
 import type { AdvantagedEpoch } from "../stages/types.ts";
 
 /** Per-epoch reward statistics, per component and in total. */
-export const epochMetrics = (batch: AdvantagedEpoch): Record<string, number> => {
+const epochMetrics = (batch: AdvantagedEpoch): Record<string, number> => {
   const rows = batch.groups.flat();
   const components = Object.keys(rows[0]?.rewards ?? {});
   return {

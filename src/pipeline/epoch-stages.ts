@@ -24,7 +24,7 @@ import type { AdvantagedEpoch, DiscriminatorStepReport, EvaluationReport, Genera
 import type { Ports } from "./adapters.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 
-export type StepReport = GeneratorStepReport | DiscriminatorStepReport;
+type StepReport = GeneratorStepReport | DiscriminatorStepReport;
 export type Report = StepReport | EvaluationReport;
 
 /** Keys to scored rows, one group per port call; `samplingConcurrency` groups are sampled at once. */
@@ -59,7 +59,7 @@ export const optimiserPhase = (config: PipelineConfig, ports: Pick<Ports, "discr
   return dgSchedule(trigger ? { mode: "trigger", referenceReward: ports.referenceReward } : { mode: "interval", dTimes: config.discriminator.dTimes }, { discriminator: dStep, generator: gStep });
 };
 
-export interface EpochStagesOptions {
+interface EpochStagesOptions {
   readonly epoch: number;
   /** The generator's optimiser step count, stamped on every rollout key. */
   readonly policyVersion: () => number;

@@ -23,7 +23,7 @@ import { parsePrompt } from "../world/prompt.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import type { Policy } from "./policy.ts";
 import type { RewardModel } from "./reward-model.ts";
-import { heldOutPrompts, trainingPrompts } from "./state.ts";
+import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
 export const STYLE_CLASSIFIER = fileURLToPath(new URL("../../weights/style-classifier/style-classifier.safetensors", import.meta.url));
 
@@ -79,8 +79,16 @@ export class Evaluator {
     return this.config.eval.useEma && this.policy.ema ? this.policy.ema.weights : this.policy.params;
   }
 
-  /** Evaluates after `epochsTrained` epochs (0 = the starting model); the grid and patch draws are named by it. */
-  async evaluate(epochsTrained: number): Promise<EvaluationMetrics> {
+  /** Held-out prompts sampled per evaluation. */
+  get promptCount(): number {
+    return this.prompts.length;
+  }
+
+  /**
+   * Evaluates after `epochsTrained` epochs (0 = the starting model); the grid and patch draws are named by it.
+   * `promptsDone` hears how many prompts are sampled so far (the slow part), for a progress bar.
+   */
+  async evaluate(epochsTrained: number, promptsDone?: (done: number) => void): Promise<EvaluationMetrics> {
     const epoch = epochsTrained;
     const seeds = this.config.eval.seeds;
     const samples: { image: RgbImage; group: number }[] = [];
@@ -91,6 +99,7 @@ export class Evaluator {
       const images = rollouts.map((r) => ({ data: r.image, height: r.imageHeight, width: r.imageWidth }));
       groupImages.push(images);
       for (const image of images) samples.push({ image, group: p });
+      promptsDone?.(p + 1);
     }
     const images = samples.map((s) => s.image);
     const features = await this.rewards.features.extract(images);

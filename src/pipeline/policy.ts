@@ -33,7 +33,7 @@ import type { ExecutionConfig } from "../runtime/execution.ts";
 import { GraphSessions } from "../train/open-graph.ts";
 import { compileForward, compileTrainStep } from "../train/train-graph.ts";
 import type { PipelineConfig } from "./config/schema.ts";
-import { heldOutPrompts, trainingPrompts } from "./state.ts";
+import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
 export const EMBEDDED_GENERATOR = fileURLToPath(new URL("../../weights/generator/generator.safetensors", import.meta.url));
 

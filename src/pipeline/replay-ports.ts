@@ -18,7 +18,7 @@ const keyText = (k: RolloutKey) => `${k.epoch}/${k.groupId}/${k.member}`;
 
 export const rowAt = (r: RolloutKey): Where => ({ epoch: r.epoch, group: r.groupId, member: r.member });
 
-export interface RecordedPortsOptions {
+interface RecordedPortsOptions {
   readonly rows: readonly RecordedRollout[];
   /** The log holds no latents (record.latentDtype: none): checked groups are sampled again and compared. */
   readonly resample: boolean;

@@ -1,8 +1,9 @@
 /**
  * The training loop's thread. ORT's session.run blocks its thread for the whole graph, so the CLI runs the
  * loop here and keeps the main thread free for progress output and Ctrl-C. Protocol:
- *   in   workerData { file, resume, stop: SharedArrayBuffer (Int32 flag, 1 = stop after this epoch) }
- *   out  { kind: "progress", line } ... then { kind: "done", summary } or { kind: "failed", tag, message }
+ *   in   workerData { file, resume, stop: SharedArrayBuffer (Int32 flag, 1 = stop after this epoch), role }
+ *   out  { kind: "progress", line } and { kind: "epochs", done, total } ... then { kind: "done", summary }
+ *        or { kind: "failed", tag, message }
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { Effect } from "effect";
@@ -31,6 +32,7 @@ try {
     resume: resume || config.run.resume,
     progress: (line) => post({ kind: "progress", line }),
     stopRequested: () => Atomics.load(flag, 0) === 1,
+    epochsDone: (done, total) => post({ kind: "epochs", done, total }),
   });
   post({ kind: "done", summary: { ...summary, report: folder.report } });
 } catch (error) {

@@ -1,13 +1,11 @@
 /**
  * What a run's models are at an epoch boundary, shared by checkpoints (train.ts) and replay: the generator's
  * weights, EMA and AdamW state, and each discriminator head with its Adam state; plus the small facts both
- * must agree on (which heads learn in an epoch, how a batch names its patch draws, the prompt list).
+ * must agree on (which heads learn in an epoch, how a batch names its patch draws).
  */
 import { copyParamsInto } from "../optim/param-set.ts";
 import { TrainingStateError, type TrainingState } from "../io/training-state.ts";
 import type { Discriminator } from "../models/discriminator/discriminator.ts";
-import { readPromptFile } from "../io/prompt-file.ts";
-import { formatPrompt, promptsOf } from "../world/prompt.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import type { Policy } from "./policy.ts";
 import type { RewardModel } from "./reward-model.ts";
@@ -51,10 +49,3 @@ export const headsTrainedIn = (config: PipelineConfig, rewards: RewardModel, epo
 
 /** A sampler batch is one group, so (epoch, group) names its patch draws. */
 export const batchLabel = (row: { readonly epoch: number; readonly groupId: number }): string => `${row.epoch}/${row.groupId}`;
-
-export const trainingPrompts = (config: PipelineConfig): string[] =>
-  config.prompts.train === "embedded" ? promptsOf("train").map(formatPrompt) : readPromptFile(config.prompts.train, "prompts.train");
-
-/** The held-out prompts evaluated, in order, at most eval.heldOutPrompts of them. */
-export const heldOutPrompts = (config: PipelineConfig): string[] =>
-  (config.prompts.heldOut === "embedded" ? promptsOf("heldout").map(formatPrompt) : readPromptFile(config.prompts.heldOut, "prompts.heldOut")).slice(0, config.eval.heldOutPrompts);

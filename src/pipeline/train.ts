@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly progress: (line: string) => void;
   /** Checked between epochs: true stops the run cleanly after a checkpoint. */
   readonly stopRequested: () => boolean;
+  /** Epochs completed of run.epochs: once before the first epoch (a resume starts past 0), then after each. */
+  readonly epochsDone?: (done: number, total: number) => void;
 }
 
 export interface RunSummary {
@@ -110,6 +112,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
 
     try {
       if (!resumed) evaluationRecord(0, await evaluator.evaluate(0));
+      options.epochsDone?.(startEpoch, config.run.epochs);
       const epochStream = (prompts$: Observable<PromptItem>, epoch: number): Observable<unknown> => {
         if (options.stopRequested() || stopReason !== undefined) {
           stoppedEarly = true;
@@ -127,6 +130,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
           if (epoch + 1 === config.run.epochs && !evaluatedAfter) evaluationRecord(epoch + 1, await evaluator.evaluate(epoch + 1));
           await writeCheckpoint(checkpoint, epoch, log.rowsWritten);
           epochsCompleted = epoch + 1;
+          options.epochsDone?.(epochsCompleted, config.run.epochs);
         };
         return prompts$.pipe(
           epochStages(config, ports, {

@@ -57,6 +57,8 @@ export interface PretrainOptions {
   readonly logEvery?: number;
   /** Where progress lines go; default stderr. */
   readonly log?: (line: string) => void;
+  /** Hears the step count after each step (and once at the start, past 0 on a resume), for a progress bar. */
+  readonly stepsDone?: (done: number, total: number) => void;
   readonly execution?: ExecutionConfig;
 }
 
@@ -138,6 +140,7 @@ export const pretrain = async (options: PretrainOptions): Promise<PretrainResult
   let windowStart = started;
   let windowLoss = 0;
   const last = Math.min(settings.steps, options.stopAt ?? settings.steps);
+  options.stepsDone?.(step, settings.steps);
   for (; step < last; ) {
     optimizer.learningRate = learningRateAt(step, settings.steps, settings.lr, settings.warmupSteps, settings.minLrFraction);
     const feeds = sampleBatch(rng, { batch: settings.batch, size: settings.model.size, promptDropout: settings.promptDropout, styleMix: settings.styleMix ?? {} });
@@ -148,6 +151,7 @@ export const pretrain = async (options: PretrainOptions): Promise<PretrainResult
     losses.push(loss);
     windowLoss += loss;
     step++;
+    options.stepsDone?.(step, settings.steps);
     if (step % options.checkpointEvery === 0 || step === last) {
       await saveCheckpoint(checkpointFile, { step, params, ema: ema.weights, optimizer: optimizer.exportState(), rng: rng.state(), settings: settingsJson });
     }

@@ -1,3 +1,5 @@
+import { formatDuration } from "../util/duration.ts";
+
 /** One progress line of a training loop: step, mean loss over the window, speed and time left. */
 export interface Progress {
   readonly step: number;
@@ -11,11 +13,6 @@ export interface Progress {
   readonly windowSteps: number;
 }
 
-const duration = (seconds: number): string => {
-  const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-};
-
 export const formatProgress = (p: Progress): string => {
   const rate = p.windowSteps / Math.max(p.seconds, 1e-9);
   const width = String(p.steps).length;
@@ -25,6 +22,6 @@ export const formatProgress = (p: Progress): string => {
     `|g| ${p.gradNorm.toFixed(3)}`,
     `lr ${p.lr.toExponential(2)}`,
     `${rate.toFixed(2)} it/s`,
-    `ETA ${duration((p.steps - p.step) / rate)}`,
+    `ETA ${formatDuration((p.steps - p.step) / rate)}`,
   ].join("  ");
 };

@@ -3,7 +3,7 @@ import { type ExecutionConfig, defaultExecution, sessionOptions } from "./execut
 import { FeedError, NonFiniteError, SessionError } from "./errors.ts";
 import { type Feeds, type Fetches, fromOrt, toOrt } from "./tensors.ts";
 
-export interface SessionSignature {
+interface SessionSignature {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
 }
@@ -70,7 +70,7 @@ export class LocalSession implements Session {
 }
 
 /** Never swallow NaNs: the first non-finite output value stops the run with its tensor and position. */
-export const assertFinite = (model: string, fetches: Fetches): void => {
+const assertFinite = (model: string, fetches: Fetches): void => {
   for (const [name, t] of Object.entries(fetches)) {
     if (t.dtype !== "float32" && t.dtype !== "float64") continue;
     const data = t.data as Float32Array | Float64Array;

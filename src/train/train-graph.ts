@@ -35,7 +35,7 @@ export interface CompiledTrainGraph extends CompiledGraph {
 
 export const gradName = (param: string): string => `grad:${param}`;
 
-export interface CompileOptions {
+interface CompileOptions {
   /** Low-rank adapters on matching linear layers (their parameters are named `<layer>.lora_A/B`). */
   readonly lora?: LoraConfig;
 }
@@ -90,7 +90,7 @@ export const compileTrainStep = (name: string, build: ModelBuilder, trainable?: 
 export const paramFeeds = (params: ParamSet): Feeds =>
   Object.fromEntries(params.map((p) => [p.name, { dtype: "float32" as const, shape: p.shape, data: p.data }]));
 
-export interface StepResult {
+interface StepResult {
   readonly loss: number;
   readonly outputs: Fetches;
   /** Gradients named like the parameters, ready for an optimiser. */

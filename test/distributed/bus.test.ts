@@ -5,10 +5,10 @@ import { NatsUnreachable, WeightsMissing } from "../../src/distributed/errors.ts
 import { EpochResults, publishGroup } from "../../src/distributed/results.ts";
 import { decodeGroup, encodeGroup, type WireMetadata } from "../../src/distributed/rollout-wire.ts";
 import { parseTask, publishTask, type GroupTask } from "../../src/distributed/tasks.ts";
-import { fetchWeights, latestWeights, publishWeights } from "../../src/distributed/weights.ts";
+import { fetchWeights, latestWeights, publishWeights, snapshotVersion } from "../../src/distributed/weights.ts";
 import type { ScoredRollout } from "../../src/rollout/rollout.ts";
 import { makeRng } from "../../src/util/prng.ts";
-import { startNatsServer, type NatsServer } from "./nats-server.ts";
+import { startNatsServer, type NatsServer } from "../../src/distributed/local-server.ts";
 
 const SIZES = { latent: 12, feature: 4, patchTokens: 3 };
 const metadata: WireMetadata = { runId: "bus-test", createdAt: "t0", pipelineConfig: "{}", rewardComponents: ["adversarial-dino"], tensorSizes: SIZES, latentDtype: "float32" };
@@ -109,7 +109,9 @@ describe("scored groups", () => {
 describe("weights", () => {
   it("stores snapshots by name and the newest in the KV bucket", async () => {
     const sets = { generator: [{ name: "w", shape: [2], data: Float32Array.of(1, 2) }], discriminator: [{ name: "b", shape: [1], data: Float32Array.of(3) }] };
-    await publishWeights(bus, "weights/epoch-0", sets);
+    await publishWeights(bus, "weights/epoch-0", sets, 7);
+    expect(await snapshotVersion(bus, "weights/epoch-0")).toBe(7);
+    expect(await snapshotVersion(bus, "weights/nope")).toBeUndefined();
     expect(await latestWeights(bus)).toBe("weights/epoch-0");
     expect(await fetchWeights(bus, "weights/epoch-0")).toEqual(sets);
     await expect(fetchWeights(bus, "weights/nope")).rejects.toBeInstanceOf(WeightsMissing);

@@ -4,7 +4,7 @@
  * a worker is SIGKILLed holding a group.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Effect } from "effect";
@@ -18,8 +18,9 @@ import { loadTrainingState, type TrainingState } from "../../src/io/training-sta
 import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
 import { listCheckpoints, runFolderOf } from "../../src/pipeline/run-folder.ts";
 import { runTraining } from "../../src/pipeline/train.ts";
+import { readMetricsLog } from "../../src/report/metrics-log.ts";
 import { writeTinyGenerator, writeTinyPipeline } from "../pipeline/fixtures.ts";
-import { startNatsServer, type NatsServer } from "./nats-server.ts";
+import { startNatsServer, type NatsServer } from "../../src/distributed/local-server.ts";
 
 const EPOCHS = 4;
 const quiet = { progress: () => {}, stopRequested: () => false, resume: false };
@@ -164,6 +165,35 @@ describe("learner + workers over NATS JetStream", () => {
     expect(got.rows).toEqual(baseline.rows);
     expect(got.state).toEqual(baseline.state);
     await stopWorkers();
+  });
+
+  it("at lag 1, two workers sample epoch e+1 with epoch e's weights while the learner learns; the ratio leaves 1 and the log records the sampling versions", async () => {
+    const pipeline = distributedPipeline("lag1", "learner: { maxPolicyLag: 1 }");
+    // Every epoch updates D and G (dTimes 1), so epoch e's groups trail the learner by one epoch's steps.
+    writeFileSync(pipeline, readFileSync(pipeline, "utf8").replace("dTimes: 2", "dTimes: 1"));
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    const folder = runFolderOf(config);
+    const lines: string[] = [];
+    worker(pipeline);
+    worker(pipeline);
+    await runTraining(config, folder, { ...quiet, progress: (l) => lines.push(l) });
+    await stopWorkers();
+    const rows = readRolloutLog(folder.rollouts).rows;
+    expect(rows.length).toBe(baseline.rows.length);
+    // Epochs 0 and 1 sample with the start weights, epoch e >= 1 with epoch e-1's (2 generator steps per epoch).
+    const version = (epoch: number) => new Set(rows.filter((r) => r.epoch === epoch).map((r) => r.policyVersion));
+    expect([version(0), version(1), version(2), version(3)]).toEqual([new Set([0]), new Set([0]), new Set([2]), new Set([4])]);
+    expect(lines).toContain("epoch 3 samples with the weights of epoch 2 (lag 1 epochs); sampling epochs up to 4 ahead");
+    const generator = readMetricsLog(folder.root).records.filter((r) => r.kind === "generator");
+    // From epoch 1 on, the first step learns on rows sampled one epoch's steps ago: its ratio is no longer exactly 1.
+    expect(generator.length).toBe(2 * EPOCHS);
+    const first = generator.filter((r) => r.epoch >= 1 && r.step! % 2 === 1);
+    expect(first.length).toBe(EPOCHS - 1);
+    for (const r of first) expect([r.metrics.ratioMin, r.metrics.ratioMax]).not.toEqual([1, 1]);
+    // Each step logs how stale its batch is: 2 steps behind at an epoch's first step, 3 at its second.
+    expect(generator.map((r) => r.metrics.policyLag)).toEqual([0, 1, 2, 3, 2, 3, 2, 3]);
+    expect([generator[0]!.metrics.ratioMin, generator[0]!.metrics.ratioMax]).toEqual([1, 1]);
+    for (const r of generator) expect(Number.isFinite(r.metrics.loss)).toBe(true);
   });
 
   it("names the URL when the NATS server is not there", async () => {

@@ -111,6 +111,21 @@ const finalWeights = async (folder: RunFolder) => {
 };
 const pristineWeights = await finalWeights(runFolder(pristine));
 const pristineRows = rows(pristine);
+/** Clean when the folder's rows and final generator weights equal the reference's; otherwise data-lost, saying what differs. */
+const sameAs = async (folder: RunFolder, expectedRows: string[], expectedWeights: string): Promise<{ outcome: Outcome; detail: string }> => {
+  let found: string[];
+  try {
+    found = rows(folder.root);
+  } catch (error) {
+    return { outcome: "data-lost", detail: `${lastDetail}; the log no longer reads back: ${(error as Error).message.slice(0, 160)}` };
+  }
+  const firstDiff = expectedRows.findIndex((r, i) => found[i] !== r);
+  if (found.length !== expectedRows.length || firstDiff >= 0) {
+    return { outcome: "data-lost", detail: `${lastDetail}; ${found.length} rows vs ${expectedRows.length}, first difference at row ${firstDiff}: ${found[firstDiff]} vs ${expectedRows[firstDiff]}` };
+  }
+  if ((await finalWeights(folder)) !== expectedWeights) return { outcome: "data-lost", detail: `${lastDetail}; final generator weights differ` };
+  return { outcome: "clean", detail: lastDetail };
+};
 const recorded = async (epoch: number, key: string) => Number((await loadTrainingState(checkpointFile(base, epoch))).metadata[key]);
 
 /** Damage the restored base run, resume it: refused matching `expected`, or (expected undefined) repaired to the pristine end state. */
@@ -126,11 +141,11 @@ const damageCase = (id: string, category: string, damage: () => Promise<void> | 
       // A refusal must leave the logs as they were: nothing cut, nothing extended.
       return outcome;
     }
-    lastDetail = `exit ${res.status ?? res.signal}: ${lastLine(res.stderr).slice(0, 200)}`;
+    const notice = res.stderr.split("\n").find((l) => /resuming from|removed|damaged/.test(l)) ?? "";
+    lastDetail = `exit ${res.status ?? res.signal}: ${notice.slice(0, 200)}`;
     if (res.signal || (res.status !== 0 && res.status !== 1)) return "crash";
     if (res.status !== 0) return /without inventing data|damaged|cannot resume/.test(res.stderr) ? "clean" : "unclear";
-    const same = JSON.stringify(rows(base.root)) === JSON.stringify(pristineRows) && (await finalWeights(base)) === pristineWeights;
-    return same ? "clean" : "data-lost";
+    return sameAs(base, pristineRows, pristineWeights);
   },
 });
 const flipByte = (file: string, at: (size: number) => number) => {
@@ -273,7 +288,7 @@ const cases: Case[] = [
     const text = readFileSync(file, "utf8").split("\n");
     text[1] = "{ this is not json";
     writeFileSync(file, text.join("\n"));
-  }, /metrics\.jsonl line \d+ is not a JSON record/),
+  }, /metrics\.jsonl (line \d+ is not a JSON record|has no line end at byte)/),
   damageCase("metrics-deleted", "log", () => rmSync(join(base.root, "metrics.jsonl")), /metrics\.jsonl is missing/),
   damageCase("ckpt-claims-more-bytes", "log", async () => {
     // The checkpoint's recorded length beyond the file: the log must not be extended with zeros.
@@ -345,29 +360,37 @@ cases.splice(cases.findIndex((c) => c.id === "missing-generator"), 1, tinyWith("
 
 // kill -9 at random points, then resume: must reach the uninterrupted run's rows and weights.
 const KILL_EPOCHS = 5;
-const killStraight = pipeline("kill-straight", KILL_EPOCHS);
-if (cli(["run", killStraight]).status !== 0) throw new Error("the straight kill reference run failed");
-const straightRows = rows(folderOf(killStraight).root);
-const straightWeights = await finalWeights(folderOf(killStraight));
+// One pipeline file and folder for all of them: prompt order and noise derive from the resolved
+// configuration, which includes run.outputDir, so only the same file reproduces the same run.
+const killPipeline = pipeline("kill", KILL_EPOCHS);
+const killFolder = folderOf(killPipeline);
+if (cli(["run", killPipeline]).status !== 0) throw new Error("the straight kill reference run failed");
+const straightRows = rows(killFolder.root);
+const straightWeights = await finalWeights(killFolder);
 const waitMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const killRng = makeRng(12);
 for (let k = 0; k < 8; k++) {
-  const delay = 1500 + killRng.int(9000);
+  // Random points spread over the run: after the k-th checkpoint appears (k mod epochs), a random delay
+  // into the next epoch; waiting on checkpoints rather than a clock keeps the points spread on a loaded machine.
+  const afterCheckpoints = k % KILL_EPOCHS;
+  const delay = killRng.int(2000);
   cases.push({
-    id: `kill9-${k}-at-${delay}ms`,
+    id: `kill9-${k}-after-${afterCheckpoints}-checkpoints+${delay}ms`,
     category: "kill",
     run: async () => {
-      const file = pipeline(`kill-${k}`, KILL_EPOCHS);
+      const file = killPipeline;
+      rmSync(killFolder.root, { recursive: true, force: true });
       const child = spawn(node, [join(repo, "src/cli/main.ts"), "run", file], { cwd: work, stdio: "ignore" });
+      while (listCheckpoints(killFolder).length < afterCheckpoints && child.exitCode === null) await waitMs(20);
       await waitMs(delay);
       child.kill("SIGKILL");
-      await new Promise((r) => child.once("exit", r));
+      await new Promise((r) => (child.exitCode === null && child.signalCode === null ? child.once("exit", r) : r(undefined)));
+      const checkpointsAtKill = listCheckpoints(killFolder).length;
       const res = cli(["run", file, "--resume"]);
-      lastDetail = `killed after ${delay} ms with ${listCheckpoints(folderOf(file)).length} checkpoints; resume exit ${res.status}: ${lastLine(res.stderr).slice(0, 160)}`;
+      lastDetail = `killed after ${delay} ms with ${checkpointsAtKill} checkpoints; resume exit ${res.status}: ${lastLine(res.stderr).slice(0, 160)}`;
       if (res.signal || (res.status !== 0 && res.status !== 1)) return "crash";
       if (res.status !== 0) return "unclear";
-      const same = JSON.stringify(rows(folderOf(file).root)) === JSON.stringify(straightRows) && (await finalWeights(folderOf(file))) === straightWeights;
-      return same ? "clean" : "data-lost";
+      return sameAs(folderOf(file), straightRows, straightWeights);
     },
   });
 }
@@ -378,12 +401,17 @@ for (const [id, secondArgs] of [["two-runs-resume", ["--resume"]], ["two-runs-fr
     id,
     category: "two-processes",
     run: async () => {
-      const file = pipeline(id, 3);
+      // The first run is long enough to be still running whenever the second one starts, and stopped after.
+      const file = pipeline(id, 1000);
       const first = spawn(node, [join(repo, "src/cli/main.ts"), "run", file], { cwd: work, stdio: "ignore" });
       const lock = join(folderOf(file).root, "run.lock");
       while (!existsSync(lock) && first.exitCode === null) await waitMs(50);
       const second = cli(["run", file, ...secondArgs]);
+      const firstStillRunning = first.exitCode === null;
+      first.kill("SIGINT");
+      first.kill("SIGINT");
       await new Promise((r) => (first.exitCode === null ? first.once("exit", r) : r(undefined)));
+      if (!firstStillRunning) return { outcome: "unclear" as const, detail: "the first run ended before the second started; the case did not test anything" };
       const outcome = refused(second, /run\.lock is held by `advgrpo run` \(pid \d+/);
       const keys = readRolloutLog(folderOf(file).rollouts).rows.map((r) => `${r.epoch}/${r.groupId}/${r.member}`);
       if (new Set(keys).size !== keys.length) return { outcome: "data-lost" as const, detail: `${lastDetail}; duplicated rows in the log` };
@@ -421,7 +449,7 @@ cases.push(tmpfsCase("disk-full-at-start", 8), tmpfsCase("disk-full-mid-run", 60
 
 const { values } = parseArgs({ options: { only: { type: "string" }, json: { type: "string" } } });
 const results: Result[] = [];
-for (const c of cases.filter((c) => values.only === undefined || c.category === values.only)) {
+for (const c of cases.filter((c) => values.only === undefined || values.only.split(",").includes(c.category))) {
   lastDetail = "";
   let outcome: Outcome;
   let detail: string;

@@ -72,6 +72,9 @@ describe("unpaired style folders", () => {
     expect(colour("p")).toEqual([0, 1]); // a.jpg red, b.PNG green
     expect(colour("q")).toEqual([2, 0]); // c.webp blue, then wraps to a.jpg
     for (const image of set.images.get("q")!) expect([image.height, image.width]).toEqual([8, 8]);
+    // a folder smaller than perPrompt: every image once, none twice
+    const small = await loadStyleFolder(await folder(), ["p"], { perPrompt: 5, size: 8 });
+    expect(small.images.get("p")!.map((im) => [0, 1, 2].findIndex((c) => pixel(im, c, 4, 4) > 0.9))).toEqual([0, 1, 2]);
   });
 
   it("names a folder without images, and a broken image", async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { adam, adamW } from "../../src/optim/adam.ts";
-import { assembleUpdateKernel } from "../../src/optim/kernels/assemble.ts";
+import { assembleUpdateKernel } from "./assemble-kernel.ts";
 import { AdamKernel, type AdamConstants } from "../../src/optim/kernels/adam-kernel.ts";
 import { paramTensor } from "../../src/optim/param-set.ts";
 import { makeRng } from "../../src/util/prng.ts";
@@ -40,7 +40,7 @@ const SIZES = [1, 0, 5, 128, 8192 * 2 + 3];
 const sameBits = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 
 describe("Adam SIMD kernel", () => {
-  it("is assembled from update.wat (run node src/optim/kernels/assemble.ts after editing it)", async () => {
+  it("is assembled from update.wat (run npx node test/optim/assemble-kernel.ts after editing it)", async () => {
     expect(readFileSync(new URL("../../src/optim/kernels/update-wasm.ts", import.meta.url), "utf8")).toBe(await assembleUpdateKernel());
   });
 

@@ -67,6 +67,7 @@ describe("defaults", () => {
       advantageEpsilon: 1e-4,
       klBeta: 0,
       gradClip: 1,
+      maxPolicyLag: 0,
       stepsPerEpoch: 2,
       ema: { enabled: true, maxDecay: 0.9, every: 8 },
     });

@@ -1,9 +1,9 @@
-import type { Attrs, Tensor, TensorSpec } from "../graph.ts";
+import type { Attrs, TensorInfo, TensorSpec } from "../tensor.ts";
 
 export type AttrKind = "int" | "float" | "ints" | "floats" | "string";
 
 export interface InferContext {
-  readonly inputs: readonly (Tensor | undefined)[];
+  readonly inputs: readonly (TensorInfo | undefined)[];
   readonly attrs: Attrs;
   /** Aborts building with a GraphShapeError naming the op, node and input shapes. */
   readonly fail: (reason: string) => never;
@@ -15,7 +15,7 @@ export interface OpDef {
   readonly infer: (ctx: InferContext) => TensorSpec[];
 }
 
-export const required = (ctx: InferContext, index: number, what: string): Tensor =>
+export const required = (ctx: InferContext, index: number, what: string): TensorInfo =>
   ctx.inputs[index] ?? ctx.fail(`missing input ${index} (${what})`);
 
 /** Reads a constant int64/int32 input (shape, axes, pads); shapes must be static to be inferred. */
@@ -55,7 +55,7 @@ export const broadcastShapes = (ctx: InferContext, shapes: readonly (readonly nu
   return out;
 };
 
-export const sameDtype = (ctx: InferContext, tensors: readonly Tensor[]): void => {
+export const sameDtype = (ctx: InferContext, tensors: readonly TensorInfo[]): void => {
   const first = tensors[0];
   for (const t of tensors) if (first && t.dtype !== first.dtype) ctx.fail(`dtypes differ: ${first.dtype} vs ${t.dtype}`);
 };

@@ -99,7 +99,8 @@ export const loadOnnxTextEncoder = async (options: OnnxTextEncoderOptions, execu
   if (!pooledOut || pooledOut.shape.length !== 2) fail("pooled output", "'text_embeds' or 'pooler_output' float32 [B, D']", signature.outputs.map(describe).join("; "));
   const batch = typeof ids!.shape[0] === "number" ? ids!.shape[0] : undefined;
   const tokenizer = loadTokenizer(options.tokenizer, maxLength);
-  const session = await LocalSession.create(file, bytes, execution);
+  // from the path, so weights in external data beside the file (large encoders) are found
+  const session = await LocalSession.createFromFile(file, file, execution);
 
   const run = async (prompts: readonly string[]): Promise<{ tokens: HostTensor; pooled: HostTensor }> => {
     const flat = tokenizer.encode(prompts);

@@ -5,7 +5,7 @@
 ;; root and the division, which bound the loop, run two lanes at a time. Offsets are byte offsets into the imported
 ;; memory (one per slot arena, sized by arena.ts); `pairs` counts element pairs, so the caller pads
 ;; every buffer to an even length.
-;; After editing, regenerate update-wasm.ts: node src/optim/kernels/assemble.ts
+;; After editing, regenerate update-wasm.ts: npx node test/optim/assemble-kernel.ts
 (module
   (import "arena" "memory" (memory 1))
 

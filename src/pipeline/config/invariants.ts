@@ -4,13 +4,8 @@
  */
 import type { Path } from "./merge.ts";
 import { objectiveInvariants } from "./objective-invariants.ts";
+import type { Violation } from "./violation.ts";
 import type { PipelineConfig } from "./schema.ts";
-
-export interface Violation {
-  readonly path: Path;
-  readonly problem: string;
-  readonly fix: string;
-}
 
 type Invariant = (config: PipelineConfig) => ReadonlyArray<Violation>;
 
@@ -126,7 +121,15 @@ const userPromptsHaveUserReferences: Invariant = ({ prompts, references }) =>
     fix: "set references.source to a folder of style images (or a manifest pairing your prompts with images)",
   });
 
+const policyLagNeedsWorkers: Invariant = ({ learner, distributed }) =>
+  when(learner.maxPolicyLag > 0 && distributed === undefined, {
+    path: ["learner", "maxPolicyLag"],
+    problem: `a policy lag of ${learner.maxPolicyLag} lets sampling run ahead of learning, which needs rollout workers; this build does not overlap the two inside one process`,
+    fix: "add a distributed: section and start advgrpo worker processes, or set learner.maxPolicyLag: 0",
+  });
+
 const invariants: ReadonlyArray<Invariant> = [
+  policyLagNeedsWorkers,
   userPromptsHaveUserReferences,
   windowFitsSteps,
   cpsNoiseAtMostOne,

@@ -1,5 +1,5 @@
 /** Rules tying learner.objective to the sampler it trains on (docs/objectives.md). */
-import type { Violation } from "./invariants.ts";
+import type { Violation } from "./violation.ts";
 import type { PipelineConfig } from "./schema.ts";
 
 const when = (broken: boolean, violation: Violation): ReadonlyArray<Violation> => (broken ? [violation] : []);

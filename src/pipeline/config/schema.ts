@@ -378,6 +378,12 @@ const Learner = section("The policy update: GRPO (docs/algorithm.md §5, §6) or
     default: 0,
   }),
   gradClip: field(PositiveNumber, { description: "Global gradient-norm clip.", unit: "L2 norm", default: 1.0 }),
+  maxPolicyLag: field(BoundedInt(0, 8, "each epoch of lag keeps one more epoch of groups in flight"), {
+    description:
+      "Epochs the sampling weights may trail the learner with distributed: workers: epoch e samples with the weights of epoch e - k, so workers sample ahead while the learner learns, and the ratio uses the recorded sampling log-probs as the old policy; 0 = exactly on-policy (the run equals the single-process run).",
+    unit: "epochs",
+    default: 0,
+  }),
   stepsPerEpoch: field(PositiveInt, {
     description:
       "Optimiser steps per generator epoch: the epoch's groups are dealt whole into this many steps, as evenly as possible (sizes differ by at most one group; a group is never split, since its advantages are normalised together). At most sampler.promptsPerEpoch; the first step is exactly on-policy.",

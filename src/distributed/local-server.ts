@@ -1,5 +1,5 @@
 /**
- * A private nats-server for one test file: JetStream on, 127.0.0.1, a free port, a temporary store
+ * A private nats-server for a test file or a benchmark: JetStream on, 127.0.0.1, a free port, a temporary store
  * folder; stopped by PID. The binary comes from the system (`.ci/run` and `npm test`'s pretest step
  * install Debian's nats-server when it is missing), so a missing binary is a failure, not a skip.
  */
