@@ -31,9 +31,9 @@ export interface LogSize {
 
 const OPTIONS: readonly { readonly option: string; readonly latentDtype: LatentDtype; readonly storeFeatures: boolean }[] = [
   { option: "float32 latents + CLS/patch tokens", latentDtype: "float32", storeFeatures: true },
-  { option: "float32 latents (default)", latentDtype: "float32", storeFeatures: false },
-  { option: "float16 latents + CLS/patch tokens", latentDtype: "float16", storeFeatures: true },
+  { option: "float32 latents", latentDtype: "float32", storeFeatures: false },
   { option: "float16 latents", latentDtype: "float16", storeFeatures: false },
+  { option: "no latents (default: replay samples again)", latentDtype: "none", storeFeatures: false },
 ];
 
 const rowsOf = (shape: LogShape, count: number): AdvantagedRollout[] => {

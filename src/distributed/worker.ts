@@ -15,10 +15,8 @@ import { buildRun, withRun } from "../pipeline/compose.ts";
 import type { Policy } from "../pipeline/policy.ts";
 import type { RewardModel } from "../pipeline/reward-model.ts";
 import type { ScoredRollout } from "../rollout/rollout.ts";
+import { scoredRollouts } from "../pipeline/epoch-stages.ts";
 import { assembleGroups } from "../stages/assembleGroups.ts";
-import { extractFeatures } from "../stages/extractFeatures.ts";
-import { sampleBatches } from "../stages/sampleBatches.ts";
-import { scoreRewards } from "../stages/scoreRewards.ts";
 import { openBus, type RunBus } from "./bus.ts";
 import { ConfigHashMismatch } from "./errors.ts";
 import { configHash, wireMetadata } from "./identity.ts";
@@ -93,9 +91,7 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
         }
         const [group] = await lastValueFrom(
           from(task.keys).pipe(
-            sampleBatches(ports.sampler, { batchSize: G, concurrency: 1 }),
-            extractFeatures(ports.features, { batchSize: G, concurrency: 1 }),
-            scoreRewards(ports.rewards, { batchSize: G, concurrency: 1 }),
+            scoredRollouts(ports, G, 1),
             assembleGroups({ groupSize: G, onMemberError: "fail", maxOpenGroups: 1 }),
             toArray(),
           ),

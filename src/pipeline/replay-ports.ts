@@ -1,6 +1,7 @@
 /**
  * Ports backed by a run's recorded rows, for replay. The sampler hands back the recorded rollout of each key
- * (its decoded image and its latent chain). The scoring ports recompute features and rewards with the real
+ * (its decoded image and its latent chain), or, for a log without latents, samples the key again with the
+ * live sampler and compares its log-probs and image with the recorded ones. The scoring ports recompute features and rewards with the real
  * ports for the rows being checked, compare them with what was recorded, and pass the recorded rewards on,
  * so advantages and optimiser steps downstream are recomputed from what the run saw; rows not checked (no
  * images, no starting checkpoint, another group) keep their recorded values throughout.
@@ -19,6 +20,8 @@ export const rowAt = (r: RolloutKey): Where => ({ epoch: r.epoch, group: r.group
 
 interface RecordedPortsOptions {
   readonly rows: readonly RecordedRollout[];
+  /** The log holds no latents (record.latentDtype: none): checked groups are sampled again and compared. */
+  readonly resample: boolean;
   /** Whether a row's features and rewards are recomputed and compared. */
   readonly checked: (row: RolloutKey) => boolean;
   readonly compare: Comparison;
@@ -26,7 +29,7 @@ interface RecordedPortsOptions {
 
 const recordedScore = (r: RecordedRollout): RewardScore => ({ rewards: r.rewards, reward: r.reward, discLogitCls: r.discLogitCls, discLogitPatch: r.discLogitPatch });
 
-export const recordedPorts = (live: Pick<Ports, "features" | "rewards">, o: RecordedPortsOptions): Pick<Ports, "sampler" | "features" | "rewards"> => {
+export const recordedPorts = (live: Pick<Ports, "sampler" | "features" | "rewards">, o: RecordedPortsOptions): Pick<Ports, "sampler" | "features" | "rewards"> => {
   const byKey = new Map(o.rows.map((r) => [keyText(r), r]));
   const recorded = (k: RolloutKey): RecordedRollout => {
     const row = byKey.get(keyText(k));
@@ -42,13 +45,25 @@ export const recordedPorts = (live: Pick<Ports, "features" | "rewards">, o: Reco
   return {
     sampler: {
       sample: (keys) =>
-        of(
-          keys.map((k): SampledRollout => {
-            const r = recorded(k);
-            const image = o.checked(k) ? decodePng(r.png, `rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}`).data : empty;
-            return { ...r, image, timings: {} };
-          }),
-        ),
+        o.resample && allChecked(keys)
+          ? live.sampler.sample(keys).pipe(
+              map((sampled) =>
+                sampled.map((row) => {
+                  const r = recorded(row);
+                  const at = rowAt(row);
+                  o.compare.add("steps.logProb", at, Float32Array.from(r.steps, (s) => s.logProb), Float32Array.from(row.steps, (s) => s.logProb));
+                  o.compare.add("image", at, decodePng(r.png, `rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}`).data, row.image);
+                  return row;
+                }),
+              ),
+            )
+          : of(
+              keys.map((k): SampledRollout => {
+                const r = recorded(k);
+                const image = o.checked(k) ? decodePng(r.png, `rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}`).data : empty;
+                return { ...r, image, timings: {} };
+              }),
+            ),
     },
     features: {
       extract: (rows) => {

@@ -138,7 +138,7 @@ class Replayer {
     const imagesRecorded = rows.every((r) => r.png.length > 0);
     if (!imagesRecorded) this.notes.push(`epoch ${epoch}: images were not recorded (record.storeImages: false): features, rewards and steps not replayed`);
     const scorable = imagesRecorded && (await this.startOf(epoch));
-    const ports = recordedPorts(rolloutPorts({ policy, rewards, clock: new StageClock() }), { rows, checked: (r) => scorable && selected(r), compare: this.compare });
+    const ports = recordedPorts(rolloutPorts({ policy, rewards, clock: new StageClock() }), { rows, checked: (r) => scorable && selected(r), resample: this.records.log.metadata.latentDtype === "none", compare: this.compare });
     const ordered = groupsOf(rows).flat();
     const scored = from(ordered.map(keyOf)).pipe(scoredRollouts(ports, config.sampler.groupSize, 1), tap(rowOrThrow<ScoredRollout>));
     if (!complete) {

@@ -29,7 +29,8 @@ export const writeTinyPipeline = (dir: string, generator: string, epochs: number
       "sampler: { groupSize: 4, promptsPerEpoch: 2, steps: 4, evalSteps: 4, window: { start: 0, size: 2 } }",
       "discriminator: { dTimes: 2, hiddenWidth: 32, warmupEpochs: 0 }",
       "eval: { every: 100, heldOutPrompts: 2 }",
-      "record: { batchRows: 8, storeFeatures: true }", // so replay also checks the recorded CLS and patch tokens
+      // Everything recorded, so replay also checks the tokens and tests can rewrite the log in any layout.
+      "record: { batchRows: 8, storeFeatures: true, latentDtype: float32 }",
       extra,
     ].join("\n"),
   );

@@ -89,6 +89,21 @@ describe("advgrpo replay", () => {
     expect((await replayRun(run, { epoch: 2, tolerance: 10 })).differs).toBe(false);
   });
 
+  it("replays a log without latents (the default) exactly by sampling the window again", async () => {
+    const run = copyRun();
+    rewriteLog(run, (row) => row, 8, "none");
+    expect(readRolloutLog(runFolder(run).rollouts).rows[8]!.steps[0]!.x).toHaveLength(0);
+    const report = await replayRun(run);
+    expect(report.differs).toBe(false);
+    for (const name of ["steps.logProb", "image", "pooled", "reward", "advantage"]) {
+      expect(column(report, name), name).toMatchObject({ compared: EPOCHS * 8, differing: 0, maxAbsDiff: 0 });
+    }
+    for (const name of ["generator.loss", "generator.ratioMin", "generator.ratioMax", "generator.gradNorm"]) {
+      expect(column(report, name), name).toMatchObject({ compared: 4, differing: 0, maxAbsDiff: 0 });
+    }
+    expect(column(report, "generator.onPolicyRatio")).toMatchObject({ compared: 2, differing: 0 });
+  });
+
   it("replays a float16 log: features, rewards and advantages exact, the optimiser step close, with a note", async () => {
     const run = copyRun();
     rewriteLog(run, (row) => row, 8, "float16");

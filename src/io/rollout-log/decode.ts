@@ -44,8 +44,9 @@ export function decodeBatch(
   const seed = column<Data<Int64>>("seed");
   const steps = column<Data<List<Struct>>>("steps");
   const [stepIndex, sigma, sigmaNext, logProb] = steps.children[0]!.children as [Data<Int32>, Data<Float64>, Data<Float64>, Data<Float64>];
-  const latents = column<Data<List<FixedSizeList<Float32 | Float16>>>>("latents");
-  const chainItems = latents.children[0]! as Data<FixedSizeList<Float32 | Float16>>;
+  const latents = metadata.latentDtype === "none" ? undefined : column<Data<List<FixedSizeList<Float32 | Float16>>>>("latents");
+  const chainItems = latents?.children[0] as Data<FixedSizeList<Float32 | Float16>> | undefined;
+  const unrecorded = new Float32Array(0);
   const rewards = metadata.rewardComponents.map((c) => [c, float64(rewardColumn(c))] as const);
   const [reward, advantage, discLogitCls, discLogitPatch] = ["reward", "advantage", "discLogitCls", "discLogitPatch"].map(float64) as [
     Data<Float64>, Data<Float64>, Data<Float64>, Data<Float64>,
@@ -58,13 +59,14 @@ export function decodeBatch(
   // Step j of a row goes from its chain's latent j to latent j+1; neighbouring steps share that array.
   const decodeSteps = (row: number): TrajectoryStep[] => {
     const [start, end] = readListRange(steps, row);
-    const [chainStart, chainEnd] = readListRange(latents, row);
+    // Without recorded latents a step's x and xNext are empty: replay samples them again (record.latentDtype: none).
+    const [chainStart, chainEnd] = latents === undefined ? [0, end === start ? 0 : end - start + 1] : readListRange(latents, row);
     const expected = end === start ? 0 : end - start + 1;
     if (chainEnd - chainStart !== expected) {
       const reason = `a row's 'latents' holds ${chainEnd - chainStart} latents for its ${end - start} steps (expected ${expected}: one chain, steps + 1)`;
       throw new RolloutLogNotArrow({ file, reason });
     }
-    const chain = Array.from({ length: chainEnd - chainStart }, (_, j) => readTensor(chainItems, chainStart + j));
+    const chain = Array.from({ length: chainEnd - chainStart }, (_, j) => (chainItems === undefined ? unrecorded : readTensor(chainItems, chainStart + j)));
     const out: TrajectoryStep[] = [];
     for (let s = start; s < end; s++) {
       out.push({

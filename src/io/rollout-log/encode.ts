@@ -114,13 +114,11 @@ export function encodeBatch(
     float64Column(Float64Array.from(steps, (s) => s.sigmaNext)),
     float64Column(Float64Array.from(steps, (s) => s.logProb)),
   ]);
-  const chains = rows.map((r) => (r.steps.length === 0 ? [] : [...r.steps.map((s) => s.x), r.steps.at(-1)!.xNext]));
-  const chainType = latentChainType(metadata.tensorSizes, metadata.latentDtype);
-  const latentColumn = listColumn(
-    chainType,
-    chains.map((c) => c.length),
-    tensorColumn(chainType.children[0]!.type as FixedSizeList<Float32 | Float16>, chains.flat()),
-  );
+  const latentColumn = (dtype: "float32" | "float16") => {
+    const chains = rows.map((r) => (r.steps.length === 0 ? [] : [...r.steps.map((s) => s.x), r.steps.at(-1)!.xNext]));
+    const chainType = latentChainType(metadata.tensorSizes, dtype);
+    return listColumn(chainType, chains.map((c) => c.length), tensorColumn(chainType.children[0]!.type as FixedSizeList<Float32 | Float16>, chains.flat()));
+  };
 
   const columns: Record<string, Data> = {
     runId: dictionaryColumn(typeOf<Dictionary<Utf8, Int32>>("runId"), rows.map((r) => r.runId)),
@@ -132,7 +130,7 @@ export function encodeBatch(
     member: int32((r) => r.member),
     seed: int64Column(BigInt64Array.from(rows, (r) => BigInt(r.seed))),
     steps: listColumn(typeOf<List<Struct>>("steps"), rows.map((r) => r.steps.length), stepColumn),
-    latents: latentColumn,
+    ...(metadata.latentDtype === "none" ? {} : { latents: latentColumn(metadata.latentDtype) }),
     ...Object.fromEntries(metadata.rewardComponents.map((c) => [rewardColumn(c), float64((r) => r.rewards[c]!)])),
     reward: float64((r) => r.reward),
     advantage: float64((r) => r.advantage),

@@ -53,8 +53,11 @@ export type TensorSizes = typeof TensorSizes.Type;
 
 const RewardComponents = Schema.Array(Schema.String.check(Schema.isNonEmpty()));
 
-/** How the window's latents are stored: float32 as sampled, or rounded to float16 (half the bytes, lossy). */
-export const LatentDtype = Schema.Literals(["float32", "float16"]);
+/**
+ * How the window's latents are stored: float32 as sampled, rounded to float16 (half the bytes, lossy), or
+ * not at all ("none": replay samples them again from the seeds with the epoch's starting weights).
+ */
+export const LatentDtype = Schema.Literals(["float32", "float16", "none"]);
 export type LatentDtype = typeof LatentDtype.Type;
 
 /** Everything a log says about itself; the schema is derived from it. */
@@ -88,7 +91,7 @@ export const stepType = () =>
   ]);
 
 /** The window's latents x_s .. x_{s+k} of k consecutive trained steps: step j goes from item j to item j+1. */
-export const latentChainType = (sizes: TensorSizes, dtype: LatentDtype) =>
+export const latentChainType = (sizes: TensorSizes, dtype: "float32" | "float16") =>
   new List(new Field("item", tensor(sizes.latent, dtype === "float16" ? new Float16() : new Float32()), false));
 
 const timingsType = () =>
@@ -114,7 +117,7 @@ export function rolloutLogSchema(metadata: RolloutLogMetadata): ArrowSchema {
       field("member", new Int32()),
       field("seed", new Int64()),
       field("steps", new List(new Field("item", stepType(), false))),
-      field("latents", latentChainType(sizes, metadata.latentDtype)),
+      ...(metadata.latentDtype === "none" ? [] : [field("latents", latentChainType(sizes, metadata.latentDtype))]),
       ...metadata.rewardComponents.map((name) => field(rewardColumn(name), new Float64())),
       field("reward", new Float64()),
       field("advantage", new Float64()),
@@ -176,12 +179,12 @@ export function decodeMetadata(file: string, raw: ReadonlyMap<string, string>): 
     pipelineConfig: required(MetadataKey.pipeline, "the resolved pipeline JSON"),
     rewardComponents: json(MetadataKey.rewardComponents, RewardComponents, "a JSON array of component names"),
     tensorSizes: json(MetadataKey.tensorSizes, TensorSizes, '{"latent":int,"feature":int,"patchTokens":int|null}'),
-    latentDtype: latentDtypeOf(file, required(MetadataKey.latentDtype, "float32 or float16")),
+    latentDtype: latentDtypeOf(file, required(MetadataKey.latentDtype, "float32, float16 or none")),
   };
 }
 
 function latentDtypeOf(file: string, found: string): LatentDtype {
-  if (!Schema.is(LatentDtype)(found)) throw new RolloutLogMetadataMismatch({ file, key: MetadataKey.latentDtype, expected: "float32 or float16", found });
+  if (!Schema.is(LatentDtype)(found)) throw new RolloutLogMetadataMismatch({ file, key: MetadataKey.latentDtype, expected: "float32, float16 or none", found });
   return found;
 }
 

@@ -32,7 +32,7 @@ export interface RolloutLogWriterOptions {
   /** Reward component names; every row's `rewards` must have exactly these keys. */
   readonly rewardComponents: readonly string[];
   readonly tensorSizes: TensorSizes;
-  /** How the window's latents are stored. Default float32 (exactly as sampled); float16 halves them and rounds. */
+  /** How the window's latents are stored. Default float32 (exactly as sampled); float16 halves them and rounds; none leaves them out. */
   readonly latentDtype?: LatentDtype;
   readonly encodePng: EncodePng;
   /** Rows per RecordBatch; a crash loses at most the rows not yet in a batch. Default 64. */
@@ -84,7 +84,7 @@ function checkOptions(file: string, options: RolloutLogWriterOptions): RolloutLo
     invalid("tensorSizes", "{ latent: int > 0, feature: int > 0, patchTokens: int > 0 | null }", options.tensorSizes);
   }
   const latentDtype = options.latentDtype ?? "float32";
-  if (!Schema.is(LatentDtype)(latentDtype)) invalid("latentDtype", "float32 or float16", latentDtype);
+  if (!Schema.is(LatentDtype)(latentDtype)) invalid("latentDtype", "float32, float16 or none", latentDtype);
   const { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes } = options;
   return { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes, latentDtype };
 }

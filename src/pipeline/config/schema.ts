@@ -417,9 +417,10 @@ const Record = section("The Arrow rollout log.", {
     description: "Also store every rollout's CLS and patch tokens ((N+1) x D floats; the pooled feature is always stored). Replay recomputes them from the image either way.",
     default: false,
   }),
-  latentDtype: field(Schema.Literals(["float32", "float16"]), {
-    description: "Storage of the SDE window's latents: float32 as sampled (replay of the learner steps is exact), or float16 (half the bytes; learner steps replay from rounded latents, compare with --tolerance).",
-    default: "float32",
+  latentDtype: field(Schema.Literals(["float32", "float16", "none"]), {
+    description:
+      "Storage of the SDE window's latents: none (replay samples them again from the seeds with the epoch's starting weights, compares log-probs and images, and is exact; the smallest log); float32 as sampled (replay reads them; for analysing trajectories); float16 (half of float32; learner steps replay from rounded latents, compare with --tolerance).",
+    default: "none",
   }),
 });
 
