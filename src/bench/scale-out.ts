@@ -2,9 +2,9 @@
  * Rollouts per second of the training loop on pipelines/default.yaml: one process (the baseline), one
  * learner with 1 and 2 `advgrpo worker` processes over a private nats-server at lag 0, and with 2 workers at
  * lag 1 (workers sample the next epoch while the learner learns), each a short run in a temporary folder. Rates count the epochs after the first (which includes the workers'
- * start-up) from the runs' own per-epoch seconds. On a 2-core machine the workers compete with the learner
- * for the same cores, so this measures the overhead of the protocol more than any gain; the gain needs
- * machines (see `projectScaleOut`).
+ * start-up) from the runs' own per-epoch seconds. Learner and workers share the machine's cores, so the
+ * ratios show the protocol's cost and what the lag-1 overlap recovers, not multi-machine scaling (see
+ * `projectScaleOut` for that).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
