@@ -50,7 +50,6 @@ export interface RunSummary {
 }
 
 export const runTraining = async (config: PipelineConfig, folder: RunFolder, options: RunOptions): Promise<RunSummary> => {
-  if (config.discriminator.feed === "recorded") throw new Error("discriminator.feed: 'recorded' is not implemented yet; use 'fresh'");
   createRunFolder(folder);
   const lock = acquireRunLock(folder.root, "run");
   if (lock.tookOverFrom) options.progress(`took over ${lock.file} from ${lock.tookOverFrom}, which is no longer running`);

@@ -43,7 +43,6 @@ describe("committed pipeline files", () => {
     const config = await load(join(pipelinesDir, "presets/style-2.yaml"));
     expect(config.world.referenceStyle).toBe("striped");
     expect(config.run.name).toBe("adv-grpo-style-2");
-    expect(config.discriminator.feed).toBe("fresh"); // from adv-grpo
     expect(config.learner.lr).toBe(1e-4); // from default.yaml
   });
 });

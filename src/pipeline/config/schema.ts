@@ -292,10 +292,6 @@ const Discriminator = section("The head on backbone tokens and its adversarial t
     default: "schedule",
   }),
   warmupEpochs: field(NonNegativeInt, { description: "Discriminator-only epochs before the schedule starts (none in the paper).", unit: "epochs", default: 0 }),
-  feed: field(Schema.Literals(["fresh", "recorded"]), {
-    description: "fresh: discriminator epochs sample new rollouts (faithful); recorded: they reuse the most recent recorded rollouts (faster, measure it).",
-    default: "fresh",
-  }),
 });
 
 const Lora = Schema.Struct({
