@@ -18,6 +18,7 @@ import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { decodeSafetensors, type Safetensors, toFloat32 } from "../io/safetensors.ts";
 import type { ParamSet } from "../optim/param-set.ts";
+import { float16Bits } from "../util/float16.ts";
 import { OnnxImportError } from "./errors.ts";
 import { type WrittenModel, writeOnnxModel } from "./external-data.ts";
 import { type AdapterSite, moduleCandidates } from "./import-lora.ts";
@@ -91,20 +92,6 @@ const peftDeltas = (file: string, component: string): Map<string, { out: number;
   return deltas;
 };
 
-const f32ToF16 = (v: number): number => {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = ((x >>> 23) & 0xff) - 127 + 15;
-  const mant = x & 0x7fffff;
-  if (exp >= 0x1f) return sign | 0x7c00 | (((x >>> 23) & 0xff) === 0xff && mant ? 0x200 : 0);
-  if (exp <= 0) {
-    if (exp < -10) return sign;
-    const m = (mant | 0x800000) >>> (1 - exp);
-    return sign | ((m + 0x1000) >>> 13);
-  }
-  return (sign | (exp << 10) | (mant >>> 13)) + ((mant & 0x1fff) > 0x1000 || ((mant & 0x1fff) === 0x1000 && (mant >>> 13) & 1) ? 1 : 0);
-};
 const f32ToBf16 = (v: number): number => {
   const x = new Uint32Array(new Float32Array([v]).buffer)[0]!;
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
@@ -112,7 +99,7 @@ const f32ToBf16 = (v: number): number => {
 
 const encodeLike = (values: Float32Array, dataType: number): Uint8Array => {
   if (dataType === 1) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  const convert = dataType === 10 ? f32ToF16 : dataType === 16 ? f32ToBf16 : undefined;
+  const convert = dataType === 10 ? float16Bits : dataType === 16 ? f32ToBf16 : undefined;
   if (!convert) throw new Error(`cannot merge LoRA into a weight of ONNX element type ${dataType}`);
   return new Uint8Array(Uint16Array.from(values, convert).buffer);
 };

@@ -8,6 +8,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { Effect, Schema } from "effect";
 import { elementCount, paramTensor, sameShape } from "../optim/param-set.ts";
 import type { ParamSet } from "../optim/param-set.ts";
+import { fromFloat16 } from "../util/float16.ts";
 
 const DTYPES = {
   F64: { bytes: 8, array: Float64Array },
@@ -346,15 +347,6 @@ export const specOf = (params: ParamSet): TensorSpec[] => params.map((p) => ({ n
 export const fromParamSet = (params: ParamSet): SafeTensor[] =>
   params.map((p) => ({ name: p.name, dtype: "F32", shape: p.shape, data: p.data }));
 
-const float16ToFloat32 = (bits: number): number => {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : NaN;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-};
-
 const FLOAT_DTYPES: readonly SafetensorsDtype[] = ["F64", "F32", "F16", "BF16"];
 
 /** Converts a floating tensor to fp32 (F32 data is shared, not copied); integer tensors are a dtype mismatch. */
@@ -365,7 +357,7 @@ export const toFloat32 = (tensor: SafeTensor, file: string): Float32Array => {
     case "F64":
       return Float32Array.from(tensor.data as Float64Array);
     case "F16":
-      return Float32Array.from(tensor.data as Uint16Array, float16ToFloat32);
+      return fromFloat16(tensor.data as Uint16Array);
     case "BF16":
       // bfloat16 is the top half of a float32.
       return new Float32Array(Uint32Array.from(tensor.data as Uint16Array, (bits) => bits << 16).buffer);

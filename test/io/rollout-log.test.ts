@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { Message, RecordBatchReader, RecordBatchStreamWriter, Schema as ArrowSchema, tableFromArrays, tableToIPC } from "apache-arrow";
 import { afterAll, describe, expect, it } from "vitest";
 import type { AdvantagedRollout, TrajectoryStep } from "../../src/rollout/rollout.ts";
-import { float16Bits, float16Value, fromFloat16, toFloat16 } from "../../src/io/rollout-log/float16.ts";
+import { float16Bits, float16Value, fromFloat16, toFloat16 } from "../../src/util/float16.ts";
 import { makeRng } from "../../src/util/prng.ts";
 import type { Rng } from "../../src/util/prng.ts";
 import {

@@ -5,7 +5,7 @@
  */
 import { Binary, Float16, Float32, Float64, Int32, Int64, Precision, Utf8, makeData, makeVector } from "apache-arrow";
 import type { Data, DataType, Dictionary, FixedSizeList, List, Map_, Struct } from "apache-arrow";
-import { fromFloat16, toFloat16 } from "./float16.ts";
+import { fromFloat16, toFloat16 } from "../../util/float16.ts";
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();

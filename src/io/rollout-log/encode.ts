@@ -14,7 +14,7 @@ import {
   tensorColumn,
 } from "./columns.ts";
 import { RolloutLogRowInvalid } from "./errors.ts";
-import { FLOAT16_MAX } from "./float16.ts";
+import { FLOAT16_MAX } from "../../util/float16.ts";
 import { latentChainType, rewardColumn, stepType } from "./schema.ts";
 import type { RolloutLogMetadata } from "./schema.ts";
 

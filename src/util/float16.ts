@@ -1,5 +1,5 @@
 /**
- * IEEE 754 binary16 <-> float32, for the log's half-precision latent storage. Written out because Node 22 has
+ * IEEE 754 binary16 <-> float32 (the log's half-precision latents, fp16 safetensors, fp16 ONNX weights). Written out because Node 22 has
  * no Float16Array, and apache-arrow's float64ToUint16 rounds ties away from even (1 + 2^-11 becomes
  * 0x3C01 instead of 0x3C00), which would make a log's bytes depend on which converter wrote it.
  */
