@@ -17,7 +17,7 @@ import { writeCheckpoint } from "./checkpoint.ts";
 import { buildRun, withRun } from "./compose.ts";
 import { resolvedConfigJson } from "./config/canonical-json.ts";
 import type { PipelineConfig } from "./config/schema.ts";
-import { epochLine, evaluationLine } from "./console-text.ts";
+import { epochLine, evaluationLine, learnerMemoryLine } from "./console-text.ts";
 import { EpochTally, residentMB } from "./epoch-metrics.ts";
 import { epochStages, type Report } from "./epoch-stages.ts";
 import { writeRunReport } from "./report.ts";
@@ -65,6 +65,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
   const resumed = await startingPoint(folder, options.resume, configJson, options.progress);
 
   return withRun(buildRun(config, { runDir: folder.root }), async ({ prompts, policy, backbone, rewards, evaluator }) => {
+    options.progress(learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize));
     if (resumed) restore(resumed, policy, rewards, folder);
     requireSaneWeights(policy.params, "generator", resumed ? resumed.file : "generator.checkpoint");
     writeFileSync(folder.config, `${configJson}\n`);
