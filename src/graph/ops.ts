@@ -127,12 +127,13 @@ export const upsampleNearest = (x: Tensor, factor: number): Tensor => {
   return one(x, "Resize", [x, undefined, scales], { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" });
 };
 
-/** Scaled dot-product attention over [B,H,T,Dh] composed of MatMul and Softmax, so autodiff covers it. */
-export const attention = (q: Tensor, k: Tensor, v: Tensor): Tensor => {
+/**
+ * Scaled dot-product attention over q, v [B,H,T,Dh] and the keys already transposed, kT [B,H,Dh,T], composed of
+ * MatMul and Softmax so autodiff covers it. The scale goes on q, which is smaller than the scores when T > Dh.
+ */
+export const attention = (q: Tensor, kT: Tensor, v: Tensor): Tensor => {
   const dh = q.shape[q.shape.length - 1]!;
-  const rank = k.shape.length;
-  const kT = transpose(k, [...k.shape.slice(0, -2).map((_, i) => i), rank - 1, rank - 2]);
-  return matmul(softmax(mul(matmul(q, kT), 1 / Math.sqrt(dh)), -1), v);
+  return matmul(softmax(matmul(mul(q, 1 / Math.sqrt(dh)), kT), -1), v);
 };
 
 /** Sum of all elements to a scalar. */

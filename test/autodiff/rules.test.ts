@@ -126,14 +126,18 @@ const cases: Record<string, GradCase> = {
     inputs: { x: { shape: [2, 3, 4] } },
     build: (t) => op.layerNorm(t.x!, t.x!.graph.constant(new Float64Array(4).fill(1), "float64", [4], "ones"), undefined, -1),
   },
+  "LayerNorm with per-sample scale and bias (adaLN's modulation)": {
+    inputs: { x: { shape: [2, 3, 4] }, s: { shape: [2, 1, 4] }, b: { shape: [2, 1, 4] } },
+    build: (t) => op.layerNorm(t.x!, t.s!, t.b!, -1),
+  },
   "GroupNorm with a constant scale of ones": {
     dtype: "float32",
     inputs: { x: { shape: [2, 4, 3, 3] }, b: { shape: [4] } },
     build: (t) => op.groupNorm(t.x!, t.x!.graph.constant(new Float32Array(4).fill(1), "float32", [4], "ones"), t.b!, 2),
   },
-  "Attention (MatMul + Softmax)": {
-    inputs: { q: { shape: [1, 2, 3, 4] }, k: { shape: [1, 2, 3, 4] }, v: { shape: [1, 2, 3, 4] } },
-    build: (t) => op.attention(t.q!, t.k!, t.v!),
+  "Attention (MatMul + Softmax, keys given transposed)": {
+    inputs: { q: { shape: [1, 2, 3, 4] }, kT: { shape: [1, 2, 4, 3] }, v: { shape: [1, 2, 3, 4] } },
+    build: (t) => op.attention(t.q!, t.kT!, t.v!),
   },
 };
 
@@ -177,10 +181,11 @@ describe("backward graphs hold only what the gradients need", () => {
 
   it("differentiates q k^T through k itself, not through a transpose of k^T", () => {
     const g = new Graph("attention");
-    const [q, k, v] = ["q", "k", "v"].map((name) => g.input(name, "float32", [1, 2, 3, 4]));
-    const loss = op.sumAll(op.attention(q!, k!, v!));
+    const [q, k] = ["q", "k"].map((name) => g.input(name, "float32", [1, 2, 3, 4]));
+    const v = g.input("v", "float32", [1, 2, 3, 4]);
+    const loss = op.sumAll(op.attention(q!, op.transpose(k!, [0, 1, 3, 2]), v));
     const before = g.nodes.length;
-    gradients(loss, [q!, k!, v!]);
+    gradients(loss, [q!, k!, v]);
     const transposeOf = new Map(g.nodes.filter((n) => n.op === "Transpose").map((n) => [n.outputs[0]!, n.inputs[0]!]));
     const doubled = g.nodes.slice(before).filter((n) => n.op === "Transpose" && transposeOf.has(n.inputs[0]!) && n.outputs[0]!.shape.join() === transposeOf.get(n.inputs[0]!)!.shape.join());
     expect(doubled.map((n) => n.name)).toEqual([]);
