@@ -87,14 +87,14 @@ export const mlp = (scope: ParamScope, x: Tensor, hidden: number, outFeatures = 
 
 /**
  * Multi-head self-attention over [B,T,D] with a fused qkv projection (one [D, 3D] weight, as torch stores it). The
- * projection is computed per part (linearParts) and each part transposed once straight into the layout attention
- * reads, keys to [B,H,Dh,T]: splitting the [B,T,3D] output and transposing keys again moved every activation twice.
+ * projection is computed per part (linearParts) and each part transposed once to [B,H,T,Dh]: splitting the
+ * [B,T,3D] output and transposing it moved every activation twice.
  */
 export const selfAttention = (scope: ParamScope, x: Tensor, heads: number): Tensor => {
   const [b, t, d] = x.shape as [number, number, number];
   if (d % heads !== 0) throw new Error(`attention width ${d} is not divisible by ${heads} heads (${scope.prefix})`);
-  const [q, k, v] = linearParts(scope.child("qkv"), x, [d, d, d]).map((p) => reshape(p, [b, t, heads, d / heads]));
-  const merged = reshape(transpose(attention(transpose(q!, [0, 2, 1, 3]), transpose(k!, [0, 2, 3, 1]), transpose(v!, [0, 2, 1, 3])), [0, 2, 1, 3]), [b, t, d]);
+  const [q, k, v] = linearParts(scope.child("qkv"), x, [d, d, d]).map((p) => transpose(reshape(p, [b, t, heads, d / heads]), [0, 2, 1, 3]));
+  const merged = reshape(transpose(attention(q!, k!, v!), [0, 2, 1, 3]), [b, t, d]);
   return linear(scope.child("proj"), merged, d);
 };
 
