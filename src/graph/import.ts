@@ -90,7 +90,7 @@ export interface OnnxModel {
 }
 
 /** Parses ONNX bytes; `baseDir` is where external data files are looked up (the model file's folder). */
-export const parseOnnx = (bytes: Uint8Array, source: string, baseDir?: string): OnnxModel => {
+const parseOnnx = (bytes: Uint8Array, source: string, baseDir?: string): OnnxModel => {
   const model = parseModel(bytes, source);
   const external = new ExternalData(source, baseDir);
   try {
@@ -133,7 +133,7 @@ const attributeValue = (a: AttributeMessage, source: string, node: string): Attr
   }
 };
 
-export interface ImportOptions {
+interface ImportOptions {
   /** Sizes of symbolic dimensions not implied by `bind` (e.g. { batch_size: 2 }). */
   readonly dims?: Readonly<Record<string, number>>;
   /** Model inputs wired to tensors of the graph being built; the others become graph inputs. */
@@ -144,7 +144,7 @@ export interface ImportOptions {
   readonly lora?: LoraConfig;
 }
 
-export interface ImportedGraph {
+interface ImportedGraph {
   readonly graph: Graph;
   readonly inputs: Readonly<Record<string, Tensor>>;
   readonly outputs: Readonly<Record<string, Tensor>>;

@@ -28,7 +28,7 @@ import { recordedPorts, rowAt } from "./replay-ports.ts";
 import { checkpointFile } from "./run-folder.ts";
 import { applyState, captureState, headsTrainedIn } from "./state.ts";
 
-export interface ReplayOptions {
+interface ReplayOptions {
   /** Only this epoch. */
   readonly epoch?: number;
   /** Only this group's rows (optimiser steps, which need the whole epoch, are then not replayed). */

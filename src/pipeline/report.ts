@@ -14,12 +14,12 @@ import type { RunFolder } from "./run-folder.ts";
 const pct = (f: number | undefined) => (f === undefined || Number.isNaN(f) ? "-" : `${(f * 100).toFixed(1)}%`);
 const num = (f: number | undefined) => (f === undefined || Number.isNaN(f) ? "-" : f.toFixed(3));
 
-export interface Headline {
+interface Headline {
   readonly first: Readonly<Record<string, number>> | undefined;
   readonly last: Readonly<Record<string, number>> | undefined;
 }
 
-export const headlineOf = (records: readonly MetricRecord[]): Headline => {
+const headlineOf = (records: readonly MetricRecord[]): Headline => {
   const evals = records.filter((r) => r.kind === "eval");
   return { first: evals[0]?.metrics, last: evals.at(-1)?.metrics };
 };

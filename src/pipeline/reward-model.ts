@@ -34,7 +34,7 @@ export const loadBackbone = async (config: PipelineConfig, execution: ExecutionC
   return FeatureExtractor.create(bytes, f.backbone, { size: f.inputSize, patchSize: 14, registers: f.registerTokens, pooling: "cls" }, execution);
 };
 
-export const headConfig = (config: PipelineConfig, dim: number): HeadConfig => {
+const headConfig = (config: PipelineConfig, dim: number): HeadConfig => {
   const d = config.discriminator;
   return {
     ...DEFAULT_HEAD,
@@ -50,10 +50,10 @@ export const headConfig = (config: PipelineConfig, dim: number): HeadConfig => {
 };
 
 /** Seeds patch draws by what identifies a batch, never by call order. */
-export const patchIndicesFor = (runSeed: number, label: string, batch: number, patchCount: number, perImage: number): Int32Array =>
+const patchIndicesFor = (runSeed: number, label: string, batch: number, patchCount: number, perImage: number): Int32Array =>
   samplePatchIndices(makeRng(runSeed).fork(`patches/${label}`), batch, patchCount, perImage);
 
-export interface ScoredBatch extends RewardScores {
+interface ScoredBatch extends RewardScores {
   readonly clsLogits: Float32Array;
   readonly patchLogits: Float32Array;
 }
@@ -136,7 +136,7 @@ export class RewardModel {
   }
 }
 
-export const concatFeatures = (parts: readonly Features[]): Features => {
+const concatFeatures = (parts: readonly Features[]): Features => {
   const first = parts[0]!;
   const join = (pick: (f: Features) => Float32Array) => {
     const out = new Float32Array(parts.reduce((n, f) => n + pick(f).length, 0));

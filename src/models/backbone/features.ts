@@ -52,8 +52,8 @@ export interface Features extends FeatureLayout {
   readonly pooled: Float32Array;
 }
 
-export const patchesFor = (c: BackboneConfig): number => (c.size / c.patchSize) ** 2;
-export const tokensFor = (c: BackboneConfig): number => 1 + c.registers + patchesFor(c);
+const patchesFor = (c: BackboneConfig): number => (c.size / c.patchSize) ** 2;
+const tokensFor = (c: BackboneConfig): number => 1 + c.registers + patchesFor(c);
 
 /** The shapes a backbone of config `c` produces at token width `dim`. */
 export const featureLayout = (c: BackboneConfig, dim: number): FeatureLayout => ({ dim, patchCount: patchesFor(c), pooledDim: c.pooling === "cls" ? dim : 2 * dim });
@@ -98,7 +98,7 @@ const l2normaliseRows = (x: Float32Array, width: number): Float32Array => {
 };
 
 /** Splits `last_hidden_state` rows into CLS and patches (dropping registers) and pools. */
-export const splitTokens = (hidden: Float32Array, batch: number, dim: number, c: BackboneConfig): Features => {
+const splitTokens = (hidden: Float32Array, batch: number, dim: number, c: BackboneConfig): Features => {
   const { patchCount: n, pooledDim } = featureLayout(c, dim);
   const tokens = tokensFor(c);
   const cls = new Float32Array(batch * dim);
