@@ -25,7 +25,7 @@ import type { Optimizer } from "../optim/optimizer.ts";
 import { cloneParams, type ParamSet, type ParamTensor } from "../optim/param-set.ts";
 import { awmLossModel } from "../rl/awm-loss.ts";
 import { forwardPlan } from "../rl/forward-plan.ts";
-import { GeneratorLearner, windowPlan } from "../rl/learner.ts";
+import { type CleanSource, GeneratorLearner, windowPlan } from "../rl/learner.ts";
 import { nftLossModel } from "../rl/nft-loss.ts";
 import { ditNetwork, guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLossModel, REFERENCE_SCOPE, type TextEmbeddings, type VelocityNetwork } from "../rl/policy-graph.ts";
 import { PolicySampler } from "../rl/policy-sampler.ts";
@@ -68,7 +68,7 @@ const requireStochastic = (method: StepMethod): StochasticMethod => {
 };
 
 /** The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. */
-const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod) => {
+const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod, clean: CleanSource) => {
   const { learner: l, sampler: s } = config;
   // CFG-free training evaluates the conditional branch alone, whatever guided the samples.
   const trained: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
@@ -76,14 +76,14 @@ const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepM
   if (l.objective === "nft") {
     return {
       model: nftLossModel({ ...trained, beta: l.nft.beta, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, trained),
+      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, trained, clean),
       readsSamplingPolicy: true,
     };
   }
   if (l.objective === "awm") {
     return {
       model: awmLossModel({ ...trained, weighting: l.awm.weighting, ghuberPower: l.awm.ghuberPower, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, trained),
+      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, trained, clean),
       readsSamplingPolicy: false,
     };
   }
@@ -227,9 +227,6 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
 };
 
 export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
-  if (config.generator.kind === "onnx" && config.learner.objective !== "grpo" && config.generator.onnx?.vaeDecoder !== undefined) {
-    throw new Error(`learner.objective '${config.learner.objective}' reads each rollout's clean sample x0 from its recorded image; a latent generator's x0 is its VAE latent, which the rollout log does not hold: use learner.objective: grpo`);
-  }
   const parts = config.generator.kind === "embedded" ? await embeddedParts(config) : await onnxParts(config, { train: trainingPrompts(config), heldOut: heldOutPrompts(config) }, execution);
   const { net } = parts;
   const { sampler: s, learner: l } = config;
@@ -237,7 +234,9 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const policy: PolicyConfig = { net, batch: s.groupSize, cfgWeight: s.cfgWeight };
   const method = samplingMethod(s);
   const latentShape = net.latentShape;
-  const objective = objectiveOf(config, policy, method);
+  // A VAE's image cannot give the latent x0 back, so a latent generator's sampler keeps it for nft and awm.
+  const clean: CleanSource = config.generator.kind === "onnx" && config.generator.onnx?.vaeDecoder !== undefined ? "latent" : "image";
+  const objective = objectiveOf(config, policy, method, clean);
   const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
   const frozen = [REFERENCE_SCOPE, OLD_SCOPE].map((scope) => `${scope}.`);
   const trainable = (name: string) => !frozen.some((prefix) => name.startsWith(prefix)) && (lora ? isAdapterParam(name) : true);
@@ -272,8 +271,8 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     ema,
     ...(parts.adapters ? { adapters: parts.adapters } : {}),
     ...(lora ? { lora: { rank: lora.rank, alpha: lora.alpha } } : {}),
-    // Only GRPO learns from the window's transitions; the other objectives need the image alone.
-    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo" }),
+    // Only GRPO learns from the window's transitions; the other objectives need x0 alone (the image, or a latent generator's final latent).
+    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo", recordClean: l.objective !== "grpo" && clean === "latent" }),
     learner: new GeneratorLearner({
       graph: lossGraph,
       runner: lossSession,

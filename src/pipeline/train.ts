@@ -76,6 +76,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
       rewardComponents: rewards.components.map((c) => c.component.name),
       tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: backbone.config.dim!, patchTokens: config.record.storeFeatures ? (backbone.config.size / backbone.config.patchSize) ** 2 : null },
       latentDtype: config.record.latentDtype,
+      cleanLatents: policy.sampler.recordsClean && config.record.latentDtype !== "none",
       encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
       batchRows: config.record.batchRows,
       resume: resumed !== undefined,
