@@ -25,7 +25,7 @@ import { constOf, foldable, folders } from "./fold.ts";
 import { Graph, type Tensor } from "./graph.ts";
 import type { AttrValue } from "./tensor.ts";
 import { type AttributeMessage, attributeTypes, decodeModel, type ModelMessage, type NodeMessage, type ValueInfo } from "./onnx-proto.ts";
-import { type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
+import { checkExternalTensors, type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
 import { type AdapterSite, LoraAttacher } from "./import-lora.ts";
 import type { LoraConfig, ParamScope } from "../nn/params.ts";
 
@@ -101,16 +101,31 @@ export const parseOnnx = (bytes: Uint8Array, source: string, baseDir?: string): 
   }
 };
 
-/** Reads a model file and the external data files beside it. */
-export const loadOnnx = (path: string): OnnxModel => {
-  let bytes: Uint8Array;
+const readBytes = (path: string): Uint8Array => {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (cause) {
     throw new OnnxImportError({ source: path, reason: `cannot read the file (${(cause as Error).message})` });
   }
-  return parseOnnx(bytes, path, dirname(path));
 };
+
+/**
+ * Reads a model file that ORT will load from its path (so external data beside it is found): its bytes, with
+ * every external data file they name checked first (missing, outside the folder, truncated: an error naming it).
+ */
+export const readModelFile = (path: string): Uint8Array => {
+  const bytes = readBytes(path);
+  const external = new ExternalData(path, dirname(path));
+  try {
+    checkExternalTensors(parseModel(bytes, path).graph!.initializer ?? [], external);
+  } finally {
+    external.close();
+  }
+  return bytes;
+};
+
+/** Reads a model file and the external data files beside it. */
+export const loadOnnx = (path: string): OnnxModel => parseOnnx(readBytes(path), path, dirname(path));
 
 const CAST_TO_FLOAT32 = 1;
 
