@@ -1,32 +1,26 @@
 /**
  * `advgrpo run`: the Adv-GRPO loop, one epoch at a time through the stage operators (epoch-stages.ts), on the
- * models the composition root builds (compose.ts). Every epoch ends with a checkpoint holding everything a
- * resume needs (checkpoint.ts, resume.ts); metrics.jsonl gets each step and epoch (epoch-metrics.ts), the
- * console one line per epoch and evaluation (console-text.ts).
+ * models and ports the composition root builds (training-run.ts); this module only streams. Every epoch ends
+ * with a checkpoint holding everything a resume needs (checkpoint.ts, resume.ts); metrics.jsonl gets each step
+ * and epoch (epoch-metrics.ts), the console one line per epoch and evaluation (console-text.ts).
  */
-import { writeFileSync } from "node:fs";
 import { concatWith, defer, EMPTY, from, lastValueFrom, type Observable, tap } from "rxjs";
-import { openRemoteRollouts } from "../distributed/remote-rollouts.ts";
-import { encodePng } from "../io/png.ts";
-import { openRolloutLog } from "../io/rollout-log/index.ts";
 import { openMetricsLog, readMetricsLog, type MetricRecord } from "../report/metrics-log.ts";
 import { forEachEpoch } from "../stages/forEachEpoch.ts";
 import type { PromptItem } from "../stages/types.ts";
-import { bindPorts, StageClock } from "./adapters.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
-import { buildRun, withRun } from "./compose.ts";
+import { withRun } from "./compose.ts";
 import { resolvedConfigJson } from "./config/canonical-json.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { epochLine, evaluationLine } from "./console-text.ts";
 import { EpochTally, residentMB } from "./epoch-metrics.ts";
 import { epochStages, type Report } from "./epoch-stages.ts";
 import { writeRunReport } from "./report.ts";
-import { guardDivergence, requireSaneWeights } from "./divergence.ts";
 import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
-import { restore, startingPoint } from "./resume.ts";
+import { startingPoint } from "./resume.ts";
 import { acquireRunLock } from "./run-lock.ts";
 import { createRunFolder, type RunFolder } from "./run-folder.ts";
-import { headsTrainedIn } from "./state.ts";
+import { buildTrainingRun } from "./training-run.ts";
 
 export interface RunOptions {
   readonly resume: boolean;
@@ -64,31 +58,9 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
   const configJson = resolvedConfigJson(config);
   const resumed = await startingPoint(folder, options.resume, configJson, options.progress);
 
-  return withRun(buildRun(config, { runDir: folder.root }), async ({ prompts, policy, backbone, rewards, evaluator }) => {
-    if (resumed) restore(resumed, policy, rewards, folder);
-    requireSaneWeights(policy.params, "generator", resumed ? resumed.file : "generator.checkpoint");
-    writeFileSync(folder.config, `${configJson}\n`);
-
-    const log = openRolloutLog(folder.rollouts, {
-      runId: config.run.name,
-      createdAt: new Date().toISOString(),
-      pipelineConfig: configJson,
-      rewardComponents: rewards.components.map((c) => c.component.name),
-      tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: backbone.config.dim!, patchTokens: config.record.storeFeatures ? (backbone.config.size / backbone.config.patchSize) ** 2 : null },
-      latentDtype: config.record.latentDtype,
-      cleanLatents: policy.sampler.recordsClean && config.record.latentDtype !== "none",
-      encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
-      batchRows: config.record.batchRows,
-      resume: resumed !== undefined,
-    });
+  return withRun(buildTrainingRun(config, { folder, configJson, resumed, progress: options.progress }), async ({ prompts, policy, rewards, evaluator, ports, samplingConcurrency, clock, log }) => {
     const metrics = openMetricsLog(folder.root);
-    const clock = new StageClock();
     const append = (record: MetricRecord) => metrics.append(record);
-    // With a distributed: section, workers sample, featurise and score; everything else stays here.
-    const remote = config.distributed ? await openRemoteRollouts(config, policy, rewards, { progress: options.progress, fresh: !resumed }) : undefined;
-    const bound = { ...bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock }), ...remote?.ports };
-    const trainedWeights = { generator: () => policy.params, discriminators: () => [rewards.discriminator.params, ...(rewards.frozen ? [rewards.frozen.params] : [])] };
-    const ports = { ...bound, ...guardDivergence(config, bound, trainedWeights, () => policy.optimizer.stepCount) };
     const checkpoint = { folder, policy, rewards, configJson, keep: config.run.keepCheckpoints };
     const startEpoch = resumed?.startEpoch ?? 0;
     let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
@@ -136,8 +108,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
           epochStages(config, ports, {
             epoch,
             policyVersion: () => policy.optimizer.stepCount,
-            // Remote groups are all issued at once so that every worker has one to take.
-            samplingConcurrency: remote ? config.sampler.promptsPerEpoch : 1,
+            samplingConcurrency,
             onRollouts: (batch) => tally.rollouts(batch),
           }),
           tap((report: Report) => {
@@ -155,9 +126,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
       writeRunReport(folder, configJson, stopReason);
       return { folder, epochsCompleted, stoppedEarly, lastEvaluation, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten, ...(stopReason ? { stopReason } : {}) };
     } finally {
-      log.close();
       metrics.close();
-      await remote?.close();
     }
   });
 };
