@@ -78,8 +78,9 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
     if (options.stopRequested()) return { groups: 0 };
     if (claimed !== hash) throw new ConfigHashMismatch({ run: config.run.name, expected: claimed, found: hash, source: "advgrpo worker" });
 
-    return await withRun(buildRun(config), async ({ policy, rewards }) => {
-      const ports = rolloutPorts({ policy, rewards, clock: new StageClock() });
+    return await withRun(buildRun(config), async (models) => {
+      const { policy, rewards } = models;
+      const ports = rolloutPorts({ ...models, clock: new StageClock() });
       const metadata = wireMetadata(config, policy, rewards);
       const G = config.sampler.groupSize;
       let loaded: string | undefined;

@@ -9,7 +9,8 @@ import { FlowSampler } from "../flow/sampler.ts";
 import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
 import { cpsMethod, odeMethod, sdeMethod, type StepMethod, type StochasticMethod } from "../flow/steps.ts";
 import { OnnxImportError } from "../graph/errors.ts";
-import { type AdapterSite, loadOnnx, type OnnxModel } from "../graph/import.ts";
+import { type AdapterSite, type LoadOptions, loadOnnx, type OnnxModel } from "../graph/import.ts";
+import { estimateMemory, type MemoryEstimate } from "../graph/memory.ts";
 import { type LatentDecoder, pixelDecoder } from "../models/generator/decoder.ts";
 import { onnxNetwork } from "../models/generator/onnx-network.ts";
 import { loadVaeDecoder } from "../models/generator/vae.ts";
@@ -35,7 +36,7 @@ import { compileForward, compileTrainStep } from "../train/train-graph.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
-export const EMBEDDED_GENERATOR = fileURLToPath(new URL("../../weights/generator/generator.safetensors", import.meta.url));
+const EMBEDDED_GENERATOR = fileURLToPath(new URL("../../weights/generator/generator.safetensors", import.meta.url));
 
 export interface Policy {
   readonly config: PolicyConfig;
@@ -55,6 +56,8 @@ export interface Policy {
   readonly adapters?: () => readonly AdapterSite[];
   /** The adapters' rank and alpha, with learner.lora. */
   readonly lora?: { readonly rank: number; readonly alpha: number };
+  /** The learner's loss graph's memory from its own tensor sizes (graph/memory.ts), at learner.microBatch members per run. */
+  readonly learnerMemory: MemoryEstimate & { readonly members: number };
   embed(prompts: readonly string[]): Promise<TextEmbeddings>;
   release(): Promise<void>;
 }
@@ -67,29 +70,33 @@ const requireStochastic = (method: StepMethod): StochasticMethod => {
   return method;
 };
 
-/** The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. */
+/**
+ * The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. The plan
+ * cuts whole sampler batches; the graph is compiled for learner.microBatch members of them (the learner slices).
+ */
 const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod, clean: CleanSource) => {
   const { learner: l, sampler: s } = config;
   // CFG-free training evaluates the conditional branch alone, whatever guided the samples.
-  const trained: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
+  const planned: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
+  const trained: PolicyConfig = { ...planned, batch: l.microBatch ?? policy.batch };
   const schedule = sigmaSchedule(s.steps, s.shift);
   if (l.objective === "nft") {
     return {
       model: nftLossModel({ ...trained, beta: l.nft.beta, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, trained, clean),
+      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, planned, clean),
       readsSamplingPolicy: true,
     };
   }
   if (l.objective === "awm") {
     return {
       model: awmLossModel({ ...trained, weighting: l.awm.weighting, ghuberPower: l.awm.ghuberPower, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, trained, clean),
+      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, planned, clean),
       readsSamplingPolicy: false,
     };
   }
   return {
     model: policyLossModel({ ...trained, method: requireStochastic(method), clipRange: l.clipRange, klBeta: l.klBeta, ratioNormalisation: l.ratioNormalisation }),
-    plan: windowPlan(trained),
+    plan: windowPlan(planned),
     readsSamplingPolicy: l.ratioNormalisation === "grpo-guard",
   };
 };
@@ -170,9 +177,9 @@ const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> =>
 };
 
 /** Reads a model file named by a pipeline field; an import error says which field named the file. */
-const loadModelFile = (path: string, field: string): OnnxModel => {
+const loadModelFile = (path: string, field: string, options: LoadOptions): OnnxModel => {
   try {
-    return loadOnnx(path);
+    return loadOnnx(path, options);
   } catch (error) {
     if (error instanceof OnnxImportError) throw new OnnxImportError({ source: `${error.source} (${field})`, reason: error.reason });
     throw error;
@@ -200,7 +207,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     }
     const { sampleSize, latentChannels } = config.generator;
     const latentShape = [latentChannels, sampleSize, sampleSize] as const;
-    const net = onnxNetwork(loadModelFile(o.velocityModel, "generator.onnx.velocityModel"), {
+    const net = onnxNetwork(loadModelFile(o.velocityModel, "generator.onnx.velocityModel", { float16: o.float16Weights }), {
       latentShape,
       text: { pooledWidth: text.width, ...(text.tokenShape ? { tokenShape: text.tokenShape } : {}) },
       timestepScale: o.timestepScale,
@@ -209,7 +216,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     const decoder =
       o.vaeDecoder === undefined
         ? pixelDecoder(sampleSize)
-        : await loadVaeDecoder(loadModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder"), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
+        : await loadVaeDecoder(loadModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder", { float16: o.float16Weights }), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
     owned.push(decoder);
     return {
       net,
@@ -281,11 +288,12 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
       ema,
       plan: objective.plan,
       ...(objective.readsSamplingPolicy ? { samplingPolicy: { live: params, old } } : {}),
-      options: { maxGradNorm: l.gradClip },
+      options: { maxGradNorm: l.gradClip, ...(l.microBatch !== undefined ? { microBatch: l.microBatch } : {}) },
     }),
     evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow, parts.decoder),
     evalBatch,
     imageSize: parts.decoder.imageSize,
+    learnerMemory: { ...estimateMemory(lossGraph.graph), members: l.microBatch ?? s.groupSize },
     embed: embedder(parts.text),
     release: async () => {
       await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release(), parts.release()]);

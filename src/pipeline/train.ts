@@ -12,7 +12,7 @@ import { writeCheckpoint } from "./checkpoint.ts";
 import { withRun } from "./compose.ts";
 import { resolvedConfigJson } from "./config/canonical-json.ts";
 import type { PipelineConfig } from "./config/schema.ts";
-import { epochLine, evaluationLine } from "./console-text.ts";
+import { epochLine, evaluationLine, learnerMemoryLine } from "./console-text.ts";
 import { EpochTally, residentMB } from "./epoch-metrics.ts";
 import { epochStages, type Report } from "./epoch-stages.ts";
 import { writeRunReport } from "./report.ts";
@@ -59,6 +59,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
   const resumed = await startingPoint(folder, options.resume, configJson, options.progress);
 
   return withRun(buildTrainingRun(config, { folder, configJson, resumed, progress: options.progress }), async ({ prompts, policy, rewards, evaluator, ports, samplingConcurrency, clock, log }) => {
+    options.progress(learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize));
     const metrics = openMetricsLog(folder.root);
     const append = (record: MetricRecord) => metrics.append(record);
     const checkpoint = { folder, policy, rewards, configJson, keep: config.run.keepCheckpoints };

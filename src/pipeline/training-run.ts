@@ -43,7 +43,7 @@ type RolloutPorts = Pick<Ports, "sampler" | "features" | "rewards">;
 /** The ports that turn keys into scored rollouts, and how many groups the sampler is asked for at once. */
 const rolloutSource = (models: EvaluatedRunModels, clock: StageClock, o: TrainingRunOptions): Effect.Effect<{ ports: RolloutPorts; samplingConcurrency: number }, unknown, Scope.Scope> => {
   const { config, policy, rewards } = models;
-  if (!config.distributed) return Effect.succeed({ ports: rolloutPorts({ policy, rewards, clock }), samplingConcurrency: 1 });
+  if (!config.distributed) return Effect.succeed({ ports: rolloutPorts({ ...models, clock }), samplingConcurrency: 1 });
   return Effect.map(
     resource(() => openRemoteRollouts(config, policy, rewards, { progress: o.progress, fresh: !o.resumed }), (remote) => remote.close()),
     // Remote groups are all issued at once so that every worker has one to take.
@@ -59,8 +59,8 @@ const openLog = (config: PipelineConfig, models: EvaluatedRunModels, o: Training
     rewardComponents: models.rewards.components.map((c) => c.component.name),
     tensorSizes: {
       latent: models.policy.config.net.latentShape.reduce((a, b) => a * b, 1),
-      feature: models.backbone.config.dim!,
-      patchTokens: config.record.storeFeatures ? (models.backbone.config.size / models.backbone.config.patchSize) ** 2 : null,
+      feature: models.layout.dim,
+      patchTokens: config.record.storeFeatures ? models.layout.patchCount : null,
     },
     latentDtype: config.record.latentDtype,
     cleanLatents: models.policy.sampler.recordsClean && config.record.latentDtype !== "none",

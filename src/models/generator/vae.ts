@@ -8,6 +8,7 @@
  */
 import { importInto, type OnnxModel } from "../../graph/import.ts";
 import { add, clip, div, mul } from "../../graph/ops.ts";
+import { EMBED_LIMIT_BYTES } from "../../graph/serialize.ts";
 import type { RgbImage } from "../../io/png.ts";
 import { defaultExecution, type ExecutionConfig } from "../../runtime/execution.ts";
 import { f32 } from "../../runtime/tensors.ts";
@@ -16,7 +17,7 @@ import { type CompiledGraph, compileForward } from "../../train/train-graph.ts";
 import { describeValue, GeneratorContractError } from "./contract.ts";
 import type { LatentDecoder } from "./decoder.ts";
 
-export interface VaeOptions {
+interface VaeOptions {
   /** [C, h, w] of the latents the transformer samples. */
   readonly latentShape: readonly [number, number, number];
   readonly scalingFactor: number;
@@ -68,10 +69,11 @@ const decodeGraph = (model: OnnxModel, names: { input: string; output: string },
 };
 
 /**
- * `sessions` opens the decode graph: in memory, or past protobuf's 2 GB written with external data and loaded
- * from the file (as the policy graphs are); the decoder releases it with itself.
+ * `sessions` opens the decode graph: in memory, or past protobuf's 2 GB written with external data and loaded from
+ * the file (only then by default: the decoder shares no weights with another graph, so the file would only cost
+ * it ORT's weight prepacking); the decoder releases it with itself.
  */
-export const loadVaeDecoder = async (model: OnnxModel, o: VaeOptions, execution?: ExecutionConfig, sessions = new GraphSessions()): Promise<LatentDecoder> => {
+export const loadVaeDecoder = async (model: OnnxModel, o: VaeOptions, execution?: ExecutionConfig, sessions = new GraphSessions(EMBED_LIMIT_BYTES)): Promise<LatentDecoder> => {
   const names = checkDecoder(model, o);
   const { compiled, imageSize } = decodeGraph(model, names, o, o.batch);
   const session = await sessions.open(compiled, execution ?? defaultExecution).catch((error: unknown) => {

@@ -85,6 +85,11 @@ const OnnxGenerator = Schema.Struct({
     unit: "timestep units per sigma",
     default: 1000,
   }),
+  float16Weights: field(Schema.Literals(["widen", "keep"]), {
+    description:
+      "fp16 weights of the velocity model and the VAE decoder: widen = decoded to fp32 at import (4 bytes a weight in every policy graph and in the scratch weight file); keep = held as fp16 initialisers (2 bytes a weight), each cast to fp32 where it is used, so the arithmetic is fp32 either way and the results are the same bit for bit; the cast runs every step, and the learner's backward pass casts again rather than keeping fp32 copies. bf16 weights are widened either way.",
+    default: "widen",
+  }),
   textEmbeddings: optionalField(NonEmptyString, {
     description:
       "Prompt embeddings computed ahead (safetensors: prompt_embeds [N,T,D], pooled_prompt_embeds [N,D'], negative_prompt_embeds and negative_pooled_prompt_embeds of the empty prompt, the prompts in metadata 'prompts'; the README shows how to write it with diffusers' encode_prompt). Every training and held-out prompt must be in it.",
@@ -385,6 +390,11 @@ const Learner = section("The policy update: GRPO (docs/algorithm.md §5, §6) or
       "Optimiser steps per generator epoch: the epoch's groups are dealt whole into this many steps, as evenly as possible (sizes differ by at most one group; a group is never split, since its advantages are normalised together). At most sampler.promptsPerEpoch; the first step is exactly on-policy.",
     unit: "steps",
     default: 2,
+  }),
+  microBatch: optionalField(BoundedInt(1, 1024, "the activations the loss graph keeps for backward grow with it"), {
+    description:
+      "Group members per learner graph run: each micro-batch (a window step of a group) is cut into slices of this many members and their gradients averaged, the same step up to float rounding. The activations the loss graph keeps for backward grow with it (the run prints the estimate at start). Must divide sampler.groupSize. Unit: samples. At most 1024: the activations the loss graph keeps for backward grow with it.",
+    whenAbsent: "the whole group (sampler.groupSize) per run",
   }),
   ema: section("EMA of the trained weights, used for evaluation and export.", {
     enabled: field(Schema.Boolean, { description: "Keep an EMA copy of the trained weights.", default: true }),
