@@ -10,6 +10,7 @@ import { openRemoteRollouts } from "../distributed/remote-rollouts.ts";
 import { encodePng } from "../io/png.ts";
 import { openRolloutLog } from "../io/rollout-log/index.ts";
 import { openMetricsLog, readMetricsLog, type MetricRecord } from "../report/metrics-log.ts";
+import { abortWhen } from "../stages/abortWhen.ts";
 import { forEachEpoch } from "../stages/forEachEpoch.ts";
 import type { PromptItem } from "../stages/types.ts";
 import { bindPorts, StageClock } from "./adapters.ts";
@@ -24,6 +25,8 @@ import { writeRunReport } from "./report.ts";
 import { guardDivergence, requireSaneWeights } from "./divergence.ts";
 import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
 import { restore, startingPoint } from "./resume.ts";
+import { suspendAtCheckpoint } from "./suspend.ts";
+import { NatsGone } from "../distributed/errors.ts";
 import { acquireRunLock } from "./run-lock.ts";
 import { createRunFolder, type RunFolder } from "./run-folder.ts";
 import { headsTrainedIn } from "./state.ts";
@@ -45,8 +48,10 @@ export interface RunSummary {
   readonly lastEvaluation: Readonly<Record<string, number>> | undefined;
   readonly generatorSteps: number;
   readonly rolloutRows: number;
-  /** Why the run stopped before run.epochs (eval.stopOnRewardHacking), when it did. */
+  /** Why the run stopped before run.epochs (eval.stopOnRewardHacking, NATS gone), when it did. */
   readonly stopReason?: string;
+  /** Stopped for a reason outside the run (NATS stayed away): nothing failed, `--resume` continues. */
+  readonly suspended?: boolean;
 }
 
 export const runTraining = async (config: PipelineConfig, folder: RunFolder, options: RunOptions): Promise<RunSummary> => {
@@ -94,6 +99,8 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
     let epochsCompleted = startEpoch;
     let stoppedEarly = false;
     let stopReason: string | undefined;
+    let gone: NatsGone;
+    let ending: Promise<void> = Promise.resolve();
 
     const evaluationRecord = (epochsDone: number, values: Readonly<Record<string, number>>) => {
       lastEvaluation = { ...values };
@@ -147,16 +154,38 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
               evaluationRecord(epoch + 1, report.metrics);
             }
           }),
-          concatWith(defer(() => from(endOfEpoch()))),
+          concatWith(defer(() => from((ending = endOfEpoch())))),
         );
       };
-      await lastValueFrom(forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream), { defaultValue: undefined });
+      const epochs = forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream);
+      await lastValueFrom(remote ? epochs.pipe(abortWhen(remote.fault$)) : epochs, { defaultValue: undefined });
       writeRunReport(folder, configJson, stopReason);
       return { folder, epochsCompleted, stoppedEarly, lastEvaluation, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten, ...(stopReason ? { stopReason } : {}) };
+    } catch (error) {
+      // A fault of the distributed run surfaces as whatever the stage that met it made of it: report the fault.
+      const fault = remote?.failure();
+      if (!fault) throw error;
+      if (!(fault instanceof NatsGone)) throw fault;
+      await ending.catch(() => {}); // a checkpoint being written when the fault came is kept
+      gone = fault;
     } finally {
       log.close();
       metrics.close();
       await remote?.close();
     }
+    const suspended = await suspendAtCheckpoint(folder, configJson, gone, options.progress);
+    options.progress(suspended.reason);
+    writeRunReport(folder, configJson, suspended.reason);
+    const kept = readMetricsLog(folder.root).records;
+    return {
+      folder,
+      epochsCompleted: suspended.epochsCompleted,
+      stoppedEarly: true,
+      lastEvaluation: kept.filter((r) => r.kind === "eval").at(-1)?.metrics,
+      generatorSteps: kept.filter((r) => r.kind === "generator").length,
+      rolloutRows: suspended.rolloutRows,
+      stopReason: suspended.reason,
+      suspended: true,
+    };
   });
 };

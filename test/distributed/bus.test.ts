@@ -35,7 +35,7 @@ let server: NatsServer;
 let bus: RunBus;
 beforeAll(async () => {
   server = await startNatsServer();
-  bus = await openBus({ url: server.url, runName: "bus test/1", ackDeadlineMs: 1000 });
+  bus = await openBus({ url: server.url, runName: "bus test/1", ackDeadlineMs: 1000, outageTimeoutMs: 5000 });
 });
 afterAll(async () => {
   await bus?.close();
@@ -121,7 +121,7 @@ describe("weights", () => {
 describe("connection", () => {
   it("names the URL when no server listens there", async () => {
     const url = `nats://127.0.0.1:${server.port + 1}`;
-    const error = await openBus({ url, runName: "x", ackDeadlineMs: 1000 }).catch((e) => e);
+    const error = await openBus({ url, runName: "x", ackDeadlineMs: 1000, outageTimeoutMs: 5000 }).catch((e) => e);
     expect(error).toBeInstanceOf(NatsUnreachable);
     expect(error.message).toContain(url);
   });
