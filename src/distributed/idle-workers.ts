@@ -7,7 +7,7 @@
  */
 import type { RunBus } from "./bus.ts";
 
-export interface IdleWorkersOptions {
+interface IdleWorkersOptions {
   readonly url: string;
   readonly intervalMs: number;
   readonly say: (line: string) => void;

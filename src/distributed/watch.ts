@@ -11,7 +11,7 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from "@na
 import type { NatsConnection } from "@nats-io/transport-node";
 import { NatsGone, StreamDeleted } from "./errors.ts";
 
-export interface WatchOptions {
+interface WatchOptions {
   readonly url: string;
   readonly runName: string;
   /** Every stream the run relies on. */

@@ -26,7 +26,7 @@ export interface RunModels {
   readonly rewards: RewardModel;
 }
 
-interface EvaluatedRunModels extends RunModels {
+export interface EvaluatedRunModels extends RunModels {
   readonly evaluator: Evaluator;
 }
 
@@ -37,7 +37,7 @@ const executionOf = (config: PipelineConfig): ExecutionConfig => ({
 });
 
 /** A model built by `open` and released with the scope; a failure to build is passed on as it was thrown. */
-const resource = <A>(open: () => Promise<A>, release: (a: A) => Promise<void>): Effect.Effect<A, unknown, Scope.Scope> =>
+export const resource = <A>(open: () => Promise<A>, release: (a: A) => Promise<void>): Effect.Effect<A, unknown, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({ try: open, catch: (error) => error }),
     (a) => Effect.promise(() => release(a)),
@@ -68,8 +68,8 @@ export function buildRun(config: PipelineConfig, evaluation?: { readonly runDir:
 }
 
 /**
- * Runs `body` with models built by `build` and releases them afterwards, whether `body` resolves or throws;
+ * Runs `body` with the models (and ports) built by `build` and releases them afterwards, whether `body` resolves or throws;
  * errors (from building or from `body`) reach the caller unchanged.
  */
-export const withRun = <M extends RunModels, A>(build: Effect.Effect<M, unknown, Scope.Scope>, body: (models: M) => Promise<A>): Promise<A> =>
+export const withRun = <M, A>(build: Effect.Effect<M, unknown, Scope.Scope>, body: (models: M) => Promise<A>): Promise<A> =>
   Effect.runPromise(Effect.scoped(Effect.flatMap(build, (models) => Effect.tryPromise({ try: () => body(models), catch: (error) => error }))));

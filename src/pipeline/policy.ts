@@ -10,6 +10,7 @@ import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
 import { cpsMethod, odeMethod, sdeMethod, type StepMethod, type StochasticMethod } from "../flow/steps.ts";
 import { OnnxImportError } from "../graph/errors.ts";
 import { type AdapterSite, loadOnnx, type OnnxModel } from "../graph/import.ts";
+import { estimateMemory, type MemoryEstimate } from "../graph/memory.ts";
 import { type LatentDecoder, pixelDecoder } from "../models/generator/decoder.ts";
 import { onnxNetwork } from "../models/generator/onnx-network.ts";
 import { loadVaeDecoder } from "../models/generator/vae.ts";
@@ -55,6 +56,8 @@ export interface Policy {
   readonly adapters?: () => readonly AdapterSite[];
   /** The adapters' rank and alpha, with learner.lora. */
   readonly lora?: { readonly rank: number; readonly alpha: number };
+  /** The learner's loss graph's memory from its own tensor sizes (graph/memory.ts), at learner.microBatch members per run. */
+  readonly learnerMemory: MemoryEstimate & { readonly members: number };
   embed(prompts: readonly string[]): Promise<TextEmbeddings>;
   release(): Promise<void>;
 }
@@ -67,29 +70,33 @@ const requireStochastic = (method: StepMethod): StochasticMethod => {
   return method;
 };
 
-/** The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. */
+/**
+ * The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. The plan
+ * cuts whole sampler batches; the graph is compiled for learner.microBatch members of them (the learner slices).
+ */
 const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod) => {
   const { learner: l, sampler: s } = config;
   // CFG-free training evaluates the conditional branch alone, whatever guided the samples.
-  const trained: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
+  const planned: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
+  const trained: PolicyConfig = { ...planned, batch: l.microBatch ?? policy.batch };
   const schedule = sigmaSchedule(s.steps, s.shift);
   if (l.objective === "nft") {
     return {
       model: nftLossModel({ ...trained, beta: l.nft.beta, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, trained),
+      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, planned),
       readsSamplingPolicy: true,
     };
   }
   if (l.objective === "awm") {
     return {
       model: awmLossModel({ ...trained, weighting: l.awm.weighting, ghuberPower: l.awm.ghuberPower, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, trained),
+      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, planned),
       readsSamplingPolicy: false,
     };
   }
   return {
     model: policyLossModel({ ...trained, method: requireStochastic(method), clipRange: l.clipRange, klBeta: l.klBeta, ratioNormalisation: l.ratioNormalisation }),
-    plan: windowPlan(trained),
+    plan: windowPlan(planned),
     readsSamplingPolicy: l.ratioNormalisation === "grpo-guard",
   };
 };
@@ -282,11 +289,12 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
       ema,
       plan: objective.plan,
       ...(objective.readsSamplingPolicy ? { samplingPolicy: { live: params, old } } : {}),
-      options: { maxGradNorm: l.gradClip },
+      options: { maxGradNorm: l.gradClip, ...(l.microBatch !== undefined ? { microBatch: l.microBatch } : {}) },
     }),
     evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow, parts.decoder),
     evalBatch,
     imageSize: parts.decoder.imageSize,
+    learnerMemory: { ...estimateMemory(lossGraph.graph), members: l.microBatch ?? s.groupSize },
     embed: embedder(parts.text),
     release: async () => {
       await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release(), parts.release()]);

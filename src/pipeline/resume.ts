@@ -13,7 +13,7 @@ import { cutBack, newestUsableCheckpoint } from "./resume-check.ts";
 import type { RunFolder } from "./run-folder.ts";
 import { applyState } from "./state.ts";
 
-interface Resumed {
+export interface Resumed {
   /** The checkpoint file the run continues from. */
   readonly file: string;
   readonly startEpoch: number;

@@ -9,7 +9,7 @@ import { cutLogsBack } from "./resume.ts";
 import { newestUsableCheckpoint } from "./resume-check.ts";
 import type { RunFolder } from "./run-folder.ts";
 
-export interface Suspended {
+interface Suspended {
   /** Epochs the kept checkpoint covers (0 when the first epoch never completed). */
   readonly epochsCompleted: number;
   readonly rolloutRows: number;

@@ -1,7 +1,8 @@
 /**
  * The generator learner, one optimiser step at a time: an objective's plan turns each sampler batch into
- * micro-batch feeds (GRPO: one per recorded SDE-window step; nft and awm: one per drawn training time), the
- * loss graph's gradients are averaged over them, the global norm is clipped, AdamW steps in place and the EMA
+ * micro-batch feeds (GRPO: one per recorded SDE-window step; nft and awm: one per drawn training time), each cut
+ * into slices of as many members as the loss graph is compiled for (learner.microBatch), the loss graph's
+ * gradients are averaged over them, the global norm is clipped, AdamW steps in place and the EMA
  * follows. Objectives that compare with the policy that sampled (nft's v_old, GRPO-Guard's mu_old) get that
  * policy's weights under `old.`: a snapshot taken when an epoch's first, on-policy step begins.
  */
@@ -12,6 +13,7 @@ import { type ParamSet, zerosLike } from "../optim/param-set.ts";
 import type { AdvantagedRollout } from "../rollout/rollout.ts";
 import { f32, type Feeds } from "../runtime/tensors.ts";
 import { type CompiledTrainGraph, gradName, type GraphRunner, runTrainStep } from "../train/train-graph.ts";
+import { sliceFeeds } from "./micro-batches.ts";
 import { POLICY_INPUTS, type PolicyConfig, type TextEmbeddings, textFeeds } from "./policy-graph.ts";
 
 /** One sampler batch as the learner replays it: the rollouts in sampling order and their text embeddings. */
@@ -24,6 +26,8 @@ export type MicroBatchPlan = (batch: LearnerBatch, optimiserStep: number) => Fee
 
 export interface LearnerOptions {
   readonly maxGradNorm: number;
+  /** Members per loss-graph run, the batch its data inputs are compiled for (learner.microBatch); default the plan's whole batch. */
+  readonly microBatch?: number;
 }
 
 /**
@@ -160,7 +164,9 @@ export class GeneratorLearner {
     let micro = 0;
     let transitions = 0;
     for (const batch of group) {
-      for (const feeds of this.plan(batch, optimiserStep)) {
+      const feedsOfBatch = this.plan(batch, optimiserStep);
+      const { microBatch } = this.options;
+      for (const feeds of microBatch === undefined ? feedsOfBatch : feedsOfBatch.flatMap((f) => sliceFeeds(f, microBatch))) {
         const result = await runTrainStep(this.runner, this.graph, this.params, feeds);
         const byName = new Map(result.grads.map((g) => [g.name, g.data]));
         for (const acc of accumulated) {
@@ -179,11 +185,11 @@ export class GeneratorLearner {
           sums.set(key, sums.has(key) ? (combine ? combine(sums.get(key)!, x) : sums.get(key)! + x) : x);
         }
         micro++;
-        transitions += batch.rollouts.length;
+        transitions += microBatch ?? batch.rollouts.length;
       }
     }
     if (micro === 0) throw new Error("learner: the step has no micro-batches (no window steps recorded, or no training times)");
-    // The loss is a mean per micro-batch; averaging the gradients makes the step the gradient of the mean loss.
+    // The loss is a mean per micro-batch, all of one size; averaging the gradients makes the step the gradient of the mean loss.
     for (const acc of accumulated) for (let i = 0; i < acc.data.length; i++) acc.data[i]! /= micro;
     const gradNorm = clipGradNorm(accumulated, this.options.maxGradNorm);
     this.optimizer.step(accumulated);

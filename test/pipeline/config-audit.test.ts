@@ -59,6 +59,18 @@ describe("fields nothing reads are refused", () => {
     expect(error.violations[0]).toMatchObject({ path: "learner.stepsPerEpoch" });
     expect(error.violations[0]!.fix).toContain("at most 4");
   });
+
+  it("learner.microBatch must divide the group and is bounded", async () => {
+    const error = await Effect.runPromise(Effect.flip(decodePipelineConfig({ sampler: { groupSize: 6 }, learner: { microBatch: 4 } }, "p.yaml")));
+    if (error._tag !== "PipelineInvariantError") throw error;
+    expect(error.violations[0]).toMatchObject({ path: "learner.microBatch" });
+    expect(error.violations[0]!.fix).toContain("(1, 2, 3, 6)");
+    const bound = await Effect.runPromise(Effect.flip(decodePipelineConfig({ learner: { microBatch: 2048 } }, "p.yaml")));
+    if (bound._tag !== "PipelineFieldError") throw bound;
+    expect(bound.issues[0]).toMatchObject({ path: "learner.microBatch" });
+    const ok = await Effect.runPromise(decodePipelineConfig({ sampler: { groupSize: 6 }, learner: { microBatch: 3 } }, "p.yaml"));
+    expect(ok.learner.microBatch).toBe(3);
+  });
 });
 
 describe("missing files name the pipeline field", () => {

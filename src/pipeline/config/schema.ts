@@ -386,6 +386,11 @@ const Learner = section("The policy update: GRPO (docs/algorithm.md §5, §6) or
     unit: "steps",
     default: 2,
   }),
+  microBatch: optionalField(BoundedInt(1, 1024, "the activations the loss graph keeps for backward grow with it"), {
+    description:
+      "Group members per learner graph run: each micro-batch (a window step of a group) is cut into slices of this many members and their gradients averaged, the same step up to float rounding. The activations the loss graph keeps for backward grow with it (the run prints the estimate at start). Must divide sampler.groupSize. Unit: samples. At most 1024: the activations the loss graph keeps for backward grow with it.",
+    whenAbsent: "the whole group (sampler.groupSize) per run",
+  }),
   ema: section("EMA of the trained weights, used for evaluation and export.", {
     enabled: field(Schema.Boolean, { description: "Keep an EMA copy of the trained weights.", default: true }),
     maxDecay: field(Probability, { description: "Decay is min((1 + k) / (10 + k), maxDecay) at EMA update k.", unit: "fraction", default: 0.9 }),
