@@ -10,7 +10,8 @@
  * Per way: build seconds, bytes written, RSS and PSS (proportional set size: a page mapped three times
  * counts once) once the sessions are open and after one run of each, the peak RSS, and the median of three
  * further loss-graph runs (a LoRA learner step). The in-memory way is the baseline of the ratios. Sizes are
- * small (latent 16x16x16, 77 text tokens, groups of 2) so the figures are the weights' share.
+ * small (latent 16x16x16, 77 text tokens, groups of 2) so the figures are the weights' share. With
+ * --keep-float16 an fp16 export's weights stay fp16 (generator.onnx.float16Weights: keep).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -71,9 +72,9 @@ const feedsFor = (compiled: CompiledGraph, seed: number): Feeds => {
   return { ...paramFeeds(params), ...data };
 };
 
-const measure = async (modelPath: string, mode: Mode): Promise<Figures> => {
+const measure = async (modelPath: string, mode: Mode, float16: "widen" | "keep"): Promise<Figures> => {
   const start = performance.now();
-  const net = onnxNetwork(loadOnnx(modelPath), { latentShape: [...LATENT], text: { pooledWidth: 2048, tokenShape: [TOKENS, 4096] }, timestepScale: 1000 });
+  const net = onnxNetwork(loadOnnx(modelPath, { float16 }), { latentShape: [...LATENT], text: { pooledWidth: 2048, tokenShape: [TOKENS, 4096] }, timestepScale: 1000 });
   const policy: PolicyConfig = { net, batch: GROUP, cfgWeight: 1 };
   const graphs = [
     compileForward("policy-velocity", guidedVelocityModel(policy), { lora: LORA }),
@@ -140,25 +141,28 @@ const measure = async (modelPath: string, mode: Mode): Promise<Figures> => {
 
 const MARK = "advgrpo-bench-weights:";
 
+const USAGE = "usage: advgrpo bench weights <model.onnx> [--keep-float16] (e.g. made by test/fixtures/onnx/make_fixtures.py --sd35-medium-shape 2 1 out.onnx)";
+
 export const runPolicyMemoryBench = async (args: readonly string[], log: (line: string) => void = console.log): Promise<void> => {
-  const [model, mode] = args;
-  if (!model) throw new Error("usage: advgrpo bench weights <model.onnx> (e.g. made by test/fixtures/onnx/make_fixtures.py --sd35-medium-shape 2 1 out.onnx)");
+  const float16 = args.includes("--keep-float16") ? "keep" : "widen";
+  const [model, mode] = args.filter((a) => a !== "--keep-float16");
+  if (!model) throw new Error(USAGE);
   if (mode) {
     if (!(MODES as readonly string[]).includes(mode)) throw new Error(`bench weights: mode '${mode}' is not one of ${MODES.join(", ")}`);
-    log(MARK + JSON.stringify(await measure(model, mode as Mode)));
+    log(MARK + JSON.stringify(await measure(model, mode as Mode, float16)));
     return;
   }
-  log(`advgrpo bench weights — ${model}: velocity (batch ${GROUP}), evaluation (batch 1) and GRPO loss graphs, LoRA rank 16, latent ${LATENT.join("x")}, ${TOKENS} text tokens`);
+  log(`advgrpo bench weights — ${model}: velocity (batch ${GROUP}), evaluation (batch 1) and GRPO loss graphs, LoRA rank 16, latent ${LATENT.join("x")}, ${TOKENS} text tokens, fp16 weights: ${float16}`);
   log("each way in its own process; ratios against in-memory (round 2's way under 1.8 GiB)");
   const results: Figures[] = [];
   for (const m of MODES) {
-    const out = execFileSync(process.execPath, [...process.execArgv, process.argv[1]!, "bench", "weights", model, m], { encoding: "utf8", maxBuffer: 1 << 24 });
+    const out = execFileSync(process.execPath, [...process.execArgv, process.argv[1]!, "bench", "weights", model, m, ...(float16 === "keep" ? ["--keep-float16"] : [])], { encoding: "utf8", maxBuffer: 1 << 24 });
     const line = out.split("\n").find((l) => l.startsWith(MARK));
     if (!line) throw new Error(`bench weights: the '${m}' process printed no figures:\n${out}`);
     results.push(JSON.parse(line.slice(MARK.length)) as Figures);
   }
   const base = results[0]!;
-  log(`weights held by each graph: ${base.weightMB.toFixed(0)} MiB fp32`);
+  log(`initialisers of each graph: ${base.weightMB.toFixed(0)} MiB`);
   log("way               build s  open s  written MB  open RSS/PSS MB  after run RSS/PSS MB  peak RSS MB (vs in-memory)  loss step s (vs in-memory)");
   for (const r of results) {
     log(

@@ -14,7 +14,7 @@ import { NatsUnreachable } from "./errors.ts";
 import { runNames, type RunNames } from "./names.ts";
 import { watchRun, type RunWatch } from "./watch.ts";
 
-export interface BusOptions {
+interface BusOptions {
   readonly url: string;
   readonly runName: string;
   /** A task not acknowledged this long after delivery goes to another worker. */

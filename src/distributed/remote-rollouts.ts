@@ -29,7 +29,7 @@ import { trainingPrompts } from "../pipeline/prompts.ts";
 import { claimRun, publishWeights, releaseRun, runInstance, snapshotVersion } from "./weights.ts";
 import { workerWeightSets } from "./worker.ts";
 
-export interface RemoteRolloutsOptions {
+interface RemoteRolloutsOptions {
   readonly progress: (line: string) => void;
   /** A fresh run (not a resume): results and tasks left on the server by an earlier run of the name are dropped. */
   readonly fresh: boolean;

@@ -34,7 +34,7 @@ export const publishGroup = async (bus: RunBus, task: GroupTask, metadata: WireM
   await bus.js.publish(`${bus.names.rolloutSubject}.${task.epoch}.${task.groupId}`, payload, { msgID: taskId(task), headers: h });
 };
 
-export interface EpochResultsOptions {
+interface EpochResultsOptions {
   readonly epoch: number;
   readonly configHash: string;
   readonly metadata: WireMetadata;

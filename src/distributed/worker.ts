@@ -24,13 +24,13 @@ import { publishGroup } from "./results.ts";
 import { parseTask, type GroupTask } from "./tasks.ts";
 import { fetchWeights, runConfigHash, type WeightSets } from "./weights.ts";
 
-export interface WorkerOptions {
+interface WorkerOptions {
   readonly progress: (line: string) => void;
   /** Checked between tasks: true ends the worker after the group in progress. */
   readonly stopRequested: () => boolean;
 }
 
-export interface WorkerSummary {
+interface WorkerSummary {
   readonly groups: number;
 }
 
@@ -75,8 +75,9 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
     if (options.stopRequested()) return { groups: 0 };
     if (claimed !== hash) throw new ConfigHashMismatch({ run: config.run.name, expected: claimed, found: hash, source: "advgrpo worker" });
 
-    return await withRun(buildRun(config), async ({ policy, rewards }) => {
-      const ports = rolloutPorts({ policy, rewards, clock: new StageClock() });
+    return await withRun(buildRun(config), async (models) => {
+      const { policy, rewards } = models;
+      const ports = rolloutPorts({ ...models, clock: new StageClock() });
       const metadata = wireMetadata(config, policy, rewards);
       const G = config.sampler.groupSize;
       let loaded: string | undefined;

@@ -5,7 +5,7 @@ import { numel } from "./graph.ts";
  * Multiply-add FLOPs (2 per MAC) of the matrix ops in a graph: MatMul, Gemm, Conv, ConvTranspose.
  * Elementwise ops are left out on purpose: achieved GFLOP/s then compares directly with a plain MatMul.
  */
-export const nodeFlops = (node: Node): number => {
+const nodeFlops = (node: Node): number => {
   const [a, b] = [node.inputs[0]!, node.inputs[1]!];
   const out = node.outputs[0]!;
   switch (node.op) {

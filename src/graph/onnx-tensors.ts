@@ -1,7 +1,7 @@
 /**
  * Values of ONNX TensorProtos as the builder holds them: embedded (raw or typed fields) or in external
  * data files (one file or many, at offsets). fp16/bf16 tensors are widened to fp32, since every graph
- * the builder makes computes in fp32 on CPU.
+ * the builder makes computes in fp32; fp16 ones may instead stay fp16 (decodeTensor's keepFloat16).
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
@@ -86,14 +86,18 @@ const ownBytes = (bytes: Uint8Array): ArrayBuffer => {
   return copy.buffer;
 };
 
-export const decodeTensor = (t: TensorMessage, external: ExternalData): ConstValue => {
+/**
+ * A TensorProto's values. fp16 and bf16 are widened to fp32 unless `keepFloat16`, which keeps fp16 tensors as
+ * their binary16 bits (dtype float16) for graphs that hold them at half the size (bf16 is widened either way).
+ */
+export const decodeTensor = (t: TensorMessage, external: ExternalData, keepFloat16 = false): ConstValue => {
   const code = t.dataType ?? 0;
   const fail = (reason: string): never => {
     throw new OnnxImportError({ source: external.source, reason: `initialiser '${t.name}': ${reason}` });
   };
   const shape = t.dims ?? [];
   const count = shape.reduce((a, b) => a * b, 1);
-  const wide = code === FLOAT16 || code === BFLOAT16;
+  const wide = code === BFLOAT16 || (code === FLOAT16 && !keepFloat16);
   const dtype = wide ? "float32" : (dtypeFromOnnx(code) ?? fail(`unsupported element type ${code}`));
   const bytesPer = elementBytes(code)!;
   let raw: ArrayBuffer | undefined;
@@ -119,6 +123,9 @@ export const decodeTensor = (t: TensorMessage, external: ExternalData): ConstVal
         return raw ? new BigInt64Array(raw) : BigInt64Array.from((t.int64Data ?? []).map((v) => BigInt(v)));
       case "bool":
         return raw ? new Uint8Array(raw) : Uint8Array.from(t.int32Data ?? []);
+      case "float16":
+        // binary16 bits sit in raw bytes or, one per element, in int32_data.
+        return raw ? new Uint16Array(raw) : Uint16Array.from(t.int32Data ?? []);
     }
   })();
   if (values.length !== count) fail(`holds ${values.length} values, its shape [${shape.join(",")}] needs ${count}`);

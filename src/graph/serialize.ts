@@ -16,7 +16,7 @@ const valueInfo = (t: Tensor): ValueInfo => ({
 
 const rawBytes = (values: AnyTypedArray): Uint8Array => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 
-export const tensorMessage = (t: Tensor): TensorMessage => ({
+const tensorMessage = (t: Tensor): TensorMessage => ({
   name: t.name,
   dims: [...t.shape],
   dataType: onnxTypeCode[t.dtype],

@@ -1,11 +1,12 @@
 /**
  * The composition root: the one place that builds a run's models from its pipeline file (policy, frozen
- * backbone, references, reward model and, for commands that evaluate, the evaluator). Each model is a scoped
- * resource, so whatever was opened is released when the caller's scope closes, also when a later model
- * fails to build. `train`, `replay` and `eval` all go through here.
+ * backbone and its feature layout, references, reward model and, for commands that evaluate, the evaluator).
+ * Each model is a scoped resource, so whatever was opened is released when the caller's scope closes, also
+ * when a later model fails to build. `run` (through training-run.ts, which adds the ports), `replay`, `eval`
+ * and the rollout worker all go through here.
  */
 import { Effect, type Scope } from "effect";
-import type { FeatureExtractor } from "../models/backbone/features.ts";
+import { type FeatureExtractor, type FeatureLayout, featureLayout } from "../models/backbone/features.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { requireConfiguredFiles } from "./configured-files.ts";
@@ -22,6 +23,8 @@ export interface RunModels {
   readonly prompts: readonly string[];
   readonly policy: Policy;
   readonly backbone: FeatureExtractor;
+  /** The shapes of the backbone's features, which every port that handles them is given. */
+  readonly layout: FeatureLayout;
   readonly references: ReferenceLibrary;
   readonly rewards: RewardModel;
 }
@@ -50,9 +53,11 @@ const buildModels = (config: PipelineConfig): Effect.Effect<RunModels, unknown, 
     const prompts = trainingPrompts(config);
     const policy = yield* resource(() => buildPolicy(config, execution), (p) => p.release());
     const backbone = yield* resource(() => loadBackbone(config, execution), (b) => b.release());
+    // A loaded backbone knows its token width (declared by the file or probed at load).
+    const layout = featureLayout(backbone.config, backbone.config.dim!);
     const references = yield* Effect.tryPromise({ try: () => loadReferences(config, prompts, backbone, policy.imageSize), catch: (error) => error });
-    const rewards = yield* resource(() => buildRewardModel(config, backbone, references, execution), (r) => r.release());
-    return { config, execution, prompts, policy, backbone, references, rewards };
+    const rewards = yield* resource(() => buildRewardModel(config, backbone, layout, references, execution), (r) => r.release());
+    return { config, execution, prompts, policy, backbone, layout, references, rewards };
   });
 
 /** The run's models; with `evaluation`, also the evaluator, which writes its image grids under `runDir`. */

@@ -27,7 +27,7 @@ import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
 export const STYLE_CLASSIFIER = fileURLToPath(new URL("../../weights/style-classifier/style-classifier.safetensors", import.meta.url));
 
-export type EvaluationMetrics = Readonly<Record<string, number>>;
+type EvaluationMetrics = Readonly<Record<string, number>>;
 
 /** Rows of the grid: at most this many prompts, each with its seeds and one reference image. */
 const GRID_PROMPTS = 8;
@@ -158,6 +158,6 @@ export class Evaluator {
   }
 }
 
-export const gridFileName = (epochsTrained: number): string => `after-${String(epochsTrained).padStart(4, "0")}-epochs.png`;
+const gridFileName = (epochsTrained: number): string => `after-${String(epochsTrained).padStart(4, "0")}-epochs.png`;
 
 const mean = (values: ArrayLike<number>): number => Array.from(values).reduce((a, b) => a + b, 0) / values.length;

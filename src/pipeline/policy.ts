@@ -9,7 +9,7 @@ import { FlowSampler } from "../flow/sampler.ts";
 import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
 import { cpsMethod, odeMethod, sdeMethod, type StepMethod, type StochasticMethod } from "../flow/steps.ts";
 import { OnnxImportError } from "../graph/errors.ts";
-import { type AdapterSite, loadOnnx, type OnnxModel } from "../graph/import.ts";
+import { type AdapterSite, type LoadOptions, loadOnnx, type OnnxModel } from "../graph/import.ts";
 import { estimateMemory, type MemoryEstimate } from "../graph/memory.ts";
 import { type LatentDecoder, pixelDecoder } from "../models/generator/decoder.ts";
 import { onnxNetwork } from "../models/generator/onnx-network.ts";
@@ -36,7 +36,7 @@ import { compileForward, compileTrainStep } from "../train/train-graph.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
-export const EMBEDDED_GENERATOR = fileURLToPath(new URL("../../weights/generator/generator.safetensors", import.meta.url));
+const EMBEDDED_GENERATOR = fileURLToPath(new URL("../../weights/generator/generator.safetensors", import.meta.url));
 
 export interface Policy {
   readonly config: PolicyConfig;
@@ -177,9 +177,9 @@ const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> =>
 };
 
 /** Reads a model file named by a pipeline field; an import error says which field named the file. */
-const loadModelFile = (path: string, field: string): OnnxModel => {
+const loadModelFile = (path: string, field: string, options: LoadOptions): OnnxModel => {
   try {
-    return loadOnnx(path);
+    return loadOnnx(path, options);
   } catch (error) {
     if (error instanceof OnnxImportError) throw new OnnxImportError({ source: `${error.source} (${field})`, reason: error.reason });
     throw error;
@@ -207,7 +207,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     }
     const { sampleSize, latentChannels } = config.generator;
     const latentShape = [latentChannels, sampleSize, sampleSize] as const;
-    const net = onnxNetwork(loadModelFile(o.velocityModel, "generator.onnx.velocityModel"), {
+    const net = onnxNetwork(loadModelFile(o.velocityModel, "generator.onnx.velocityModel", { float16: o.float16Weights }), {
       latentShape,
       text: { pooledWidth: text.width, ...(text.tokenShape ? { tokenShape: text.tokenShape } : {}) },
       timestepScale: o.timestepScale,
@@ -216,7 +216,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     const decoder =
       o.vaeDecoder === undefined
         ? pixelDecoder(sampleSize)
-        : await loadVaeDecoder(loadModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder"), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
+        : await loadVaeDecoder(loadModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder", { float16: o.float16Weights }), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
     owned.push(decoder);
     return {
       net,

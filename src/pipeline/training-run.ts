@@ -51,7 +51,7 @@ interface RolloutSource {
 
 const rolloutSource = (models: EvaluatedRunModels, clock: StageClock, o: TrainingRunOptions): Effect.Effect<RolloutSource, unknown, Scope.Scope> => {
   const { config, policy, rewards } = models;
-  if (!config.distributed) return Effect.succeed({ ports: rolloutPorts({ policy, rewards, clock }), samplingConcurrency: 1, fault: undefined });
+  if (!config.distributed) return Effect.succeed({ ports: rolloutPorts({ ...models, clock }), samplingConcurrency: 1, fault: undefined });
   return Effect.map(
     resource(() => openRemoteRollouts(config, policy, rewards, { progress: o.progress, fresh: !o.resumed }), (remote) => remote.close()),
     // Remote groups are all issued at once so that every worker has one to take.
@@ -67,8 +67,8 @@ const openLog = (config: PipelineConfig, models: EvaluatedRunModels, o: Training
     rewardComponents: models.rewards.components.map((c) => c.component.name),
     tensorSizes: {
       latent: models.policy.config.net.latentShape.reduce((a, b) => a * b, 1),
-      feature: models.backbone.config.dim!,
-      patchTokens: config.record.storeFeatures ? (models.backbone.config.size / models.backbone.config.patchSize) ** 2 : null,
+      feature: models.layout.dim,
+      patchTokens: config.record.storeFeatures ? models.layout.patchCount : null,
     },
     latentDtype: config.record.latentDtype,
     encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),

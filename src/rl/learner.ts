@@ -17,14 +17,14 @@ import { sliceFeeds } from "./micro-batches.ts";
 import { POLICY_INPUTS, type PolicyConfig, type TextEmbeddings, textFeeds } from "./policy-graph.ts";
 
 /** One sampler batch as the learner replays it: the rollouts in sampling order and their text embeddings. */
-export interface LearnerBatch extends TextEmbeddings {
+interface LearnerBatch extends TextEmbeddings {
   readonly rollouts: readonly AdvantagedRollout[];
 }
 
 /** An objective's micro-batches of one sampler batch at optimiser step `optimiserStep`. */
 export type MicroBatchPlan = (batch: LearnerBatch, optimiserStep: number) => Feeds[];
 
-export interface LearnerOptions {
+interface LearnerOptions {
   readonly maxGradNorm: number;
   /** Members per loss-graph run, the batch its data inputs are compiled for (learner.microBatch); default the plan's whole batch. */
   readonly microBatch?: number;
@@ -69,7 +69,7 @@ export const cleanSamples = (rollouts: readonly AdvantagedRollout[], latentSize:
 };
 
 /** Feeds of window step `j` of a batch: every sample's recorded transition at that step. */
-export const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: readonly number[], text: Feeds): Feeds => {
+const transitionFeeds = (batch: LearnerBatch, j: number, latentShape: readonly number[], text: Feeds): Feeds => {
   const b = batch.rollouts.length;
   const size = latentShape.reduce((x, y) => x * y, 1);
   const x = new Float32Array(b * size);
@@ -100,7 +100,7 @@ export const windowPlan =
   };
 
 /** The weights that sample (`live`) and their copy under `old.` the loss graph reads as the sampling policy. */
-export interface SamplingPolicyCopy {
+interface SamplingPolicyCopy {
   readonly live: ParamSet;
   readonly old: ParamSet;
 }

@@ -9,7 +9,7 @@
 import type { Tensor } from "../graph/graph.ts";
 import { add, cast, clip, div, exp, greater, less, maximum, meanAll, mul, neg, reduceMax, reduceMean, sqrt, square, sub } from "../graph/ops.ts";
 
-export interface SurrogateTerms {
+interface SurrogateTerms {
   readonly loss: Tensor;
   readonly ratioMean: Tensor;
   readonly ratioMin: Tensor;
@@ -61,7 +61,7 @@ export interface RatioNormInputs {
  * dominate the clip. Adding the bias back and scaling by s centres and equalises the ratio across steps:
  *   log r' = (log r + mean(|mu - mu_old|^2) / (2 s^2)) * s
  */
-export const ratioNormalisedLogRatio = (logRatio: Tensor, guard: RatioNormInputs): Tensor => {
+const ratioNormalisedLogRatio = (logRatio: Tensor, guard: RatioNormInputs): Tensor => {
   const perSampleAxes = guard.mean.shape.slice(1).map((_, i) => i + 1);
   const bias = div(reduceMean(square(sub(guard.mean, guard.oldMean)), perSampleAxes, false), mul(guard.variance, 2));
   return mul(add(logRatio, bias), sqrt(guard.variance));

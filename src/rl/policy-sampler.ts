@@ -11,7 +11,6 @@ import { f32 } from "../runtime/tensors.ts";
 import { type GraphRunner, paramFeeds } from "../train/train-graph.ts";
 import { POLICY_INPUTS, type PolicyConfig, type TextEmbeddings, textFeeds } from "./policy-graph.ts";
 
-export type { TextEmbeddings };
 
 /**
  * Generated images are 8-bit images like any other: rounding to 1/255 steps here makes the recorded PNG

@@ -1,6 +1,6 @@
 import { describe, it } from "vitest";
 import { abortWhen } from "./abortWhen.ts";
-import { marbleScheduler } from "./testing.ts";
+import { marbleScheduler } from "../../test/stages/testing.ts";
 
 describe("abortWhen", () => {
   it("passes the source through and ends with it when nothing faults", () => {

@@ -5,7 +5,7 @@ import { NatsUnreachable, WeightsMissing } from "../../src/distributed/errors.ts
 import { EpochResults, publishGroup } from "../../src/distributed/results.ts";
 import { decodeGroup, encodeGroup, type WireMetadata } from "../../src/distributed/rollout-wire.ts";
 import { parseTask, publishTask, type GroupTask } from "../../src/distributed/tasks.ts";
-import { fetchWeights, latestWeights, publishWeights, snapshotVersion } from "../../src/distributed/weights.ts";
+import { fetchWeights, publishWeights, snapshotVersion } from "../../src/distributed/weights.ts";
 import type { ScoredRollout } from "../../src/rollout/rollout.ts";
 import { makeRng } from "../../src/util/prng.ts";
 import { startNatsServer, type NatsServer } from "../../src/distributed/local-server.ts";
@@ -112,7 +112,7 @@ describe("weights", () => {
     await publishWeights(bus, "weights/epoch-0", sets, 7);
     expect(await snapshotVersion(bus, "weights/epoch-0")).toBe(7);
     expect(await snapshotVersion(bus, "weights/nope")).toBeUndefined();
-    expect(await latestWeights(bus)).toBe("weights/epoch-0");
+    expect((await bus.kv.get("weights.latest"))?.string()).toBe("weights/epoch-0");
     expect(await fetchWeights(bus, "weights/epoch-0")).toEqual(sets);
     await expect(fetchWeights(bus, "weights/nope")).rejects.toBeInstanceOf(WeightsMissing);
   });

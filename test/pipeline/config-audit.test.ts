@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
 import { saveTrainingState } from "../../src/io/training-state.ts";
+import { featureLayout } from "../../src/models/backbone/features.ts";
 import { decodePipelineConfig, loadPipelineFile } from "../../src/pipeline/config/index.ts";
 import { loadReferences } from "../../src/pipeline/references.ts";
 import { buildRewardModel, loadBackbone } from "../../src/pipeline/reward-model.ts";
@@ -18,7 +19,7 @@ const rewardModelFor = async (dir: string, rewards: string) => {
   const config = await Effect.runPromise(loadPipelineFile(writeTinyPipeline(dir, await writeTinyGenerator(dir), 1, `rewards: ${rewards}`)));
   const features = await loadBackbone(config, defaultExecution);
   const references = await loadReferences(config, trainingPrompts(config), features, config.world.imageSize);
-  return { config, model: await buildRewardModel(config, features, references, defaultExecution) };
+  return { config, model: await buildRewardModel(config, features, featureLayout(features.config, features.config.dim!), references, defaultExecution) };
 };
 
 describe("rewards[].checkpoint of a frozen discriminator", () => {

@@ -16,7 +16,6 @@ export const DEFAULT_BACKBONE: BackboneConfig = {
 export const DEFAULT_BACKBONE_PATCHES = patchCount(DEFAULT_VIT);
 
 export const DEFAULT_BACKBONE_ONNX = fileURLToPath(new URL("../../../weights/backbone/backbone.onnx", import.meta.url));
-export const DEFAULT_BACKBONE_WEIGHTS = fileURLToPath(new URL("../../../weights/backbone/backbone.safetensors", import.meta.url));
 
 /** The committed backbone behind the DINOv2 feature path, exactly as a user's DINOv2 export would be loaded. */
 export const loadDefaultBackbone = async (execution?: ExecutionConfig): Promise<FeatureExtractor> =>

@@ -37,19 +37,26 @@ export class BackboneSignatureError extends Schema.TaggedError<BackboneSignature
   }
 }
 
-/** Tokens of a batch of images, row-major: cls [B,D], patches [B,N,D], pooled [B,P] with unit rows. */
-export interface Features {
-  readonly batch: number;
+/** One image's token shapes: D (token width), N (patch tokens) and P (pooled width). */
+export interface FeatureLayout {
   readonly dim: number;
   readonly patchCount: number;
+  readonly pooledDim: number;
+}
+
+/** Tokens of a batch of images, row-major: cls [B,D], patches [B,N,D], pooled [B,P] with unit rows. */
+export interface Features extends FeatureLayout {
+  readonly batch: number;
   readonly cls: Float32Array;
   readonly patches: Float32Array;
-  readonly pooledDim: number;
   readonly pooled: Float32Array;
 }
 
-export const patchesFor = (c: BackboneConfig): number => (c.size / c.patchSize) ** 2;
-export const tokensFor = (c: BackboneConfig): number => 1 + c.registers + patchesFor(c);
+const patchesFor = (c: BackboneConfig): number => (c.size / c.patchSize) ** 2;
+const tokensFor = (c: BackboneConfig): number => 1 + c.registers + patchesFor(c);
+
+/** The shapes a backbone of config `c` produces at token width `dim`. */
+export const featureLayout = (c: BackboneConfig, dim: number): FeatureLayout => ({ dim, patchCount: patchesFor(c), pooledDim: c.pooling === "cls" ? dim : 2 * dim });
 
 const describe = (v: ValueSignature | undefined): string => (v ? `'${v.name}' ${v.dtype} [${v.shape.join(", ")}]` : "nothing");
 
@@ -91,8 +98,8 @@ const l2normaliseRows = (x: Float32Array, width: number): Float32Array => {
 };
 
 /** Splits `last_hidden_state` rows into CLS and patches (dropping registers) and pools. */
-export const splitTokens = (hidden: Float32Array, batch: number, dim: number, c: BackboneConfig): Features => {
-  const n = patchesFor(c);
+const splitTokens = (hidden: Float32Array, batch: number, dim: number, c: BackboneConfig): Features => {
+  const { patchCount: n, pooledDim } = featureLayout(c, dim);
   const tokens = tokensFor(c);
   const cls = new Float32Array(batch * dim);
   const patches = new Float32Array(batch * n * dim);
@@ -101,7 +108,6 @@ export const splitTokens = (hidden: Float32Array, batch: number, dim: number, c:
     const first = (b * tokens + 1 + c.registers) * dim;
     patches.set(hidden.subarray(first, first + n * dim), b * n * dim);
   }
-  const pooledDim = c.pooling === "cls" ? dim : 2 * dim;
   const pooled = new Float32Array(batch * pooledDim);
   for (let b = 0; b < batch; b++) {
     pooled.set(cls.subarray(b * dim, (b + 1) * dim), b * pooledDim);

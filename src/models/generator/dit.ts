@@ -36,7 +36,7 @@ export interface DiTConfig {
 export const defaultDiTConfig: DiTConfig = { channels: 3, size: 32, patch: 4, width: 128, depth: 4, heads: 4, mlpRatio: 2, textWidth: 64 };
 
 /** Inputs of the velocity network (all float32): latents [B,C,H,W], sigma [B], pooled text [B, textWidth]. */
-export interface VelocityInputs {
+interface VelocityInputs {
   readonly latents: Tensor;
   readonly sigma: Tensor;
   readonly pooledText: Tensor;

@@ -16,7 +16,7 @@ import { f32 } from "../../runtime/tensors.ts";
 import { describeValue, GeneratorContractError } from "./contract.ts";
 import type { LatentDecoder } from "./decoder.ts";
 
-export interface VaeOptions {
+interface VaeOptions {
   /** [C, h, w] of the latents the transformer samples. */
   readonly latentShape: readonly [number, number, number];
   readonly scalingFactor: number;

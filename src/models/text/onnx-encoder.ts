@@ -15,9 +15,9 @@ import { LocalSession } from "../../runtime/local-session.ts";
 import { hostTensor, type HostTensor } from "../../runtime/tensors.ts";
 import type { TextEncoderPort, TextEncoding } from "./port.ts";
 
-export const TEXT_ENCODER_NAMES = { ids: "input_ids", tokens: "last_hidden_state", pooled: ["text_embeds", "pooler_output"] } as const;
+const TEXT_ENCODER_NAMES = { ids: "input_ids", tokens: "last_hidden_state", pooled: ["text_embeds", "pooler_output"] } as const;
 
-export class TextEncoderError extends Schema.TaggedError<TextEncoderError>()("TextEncoderError", {
+class TextEncoderError extends Schema.TaggedError<TextEncoderError>()("TextEncoderError", {
   file: Schema.String,
   field: Schema.String,
   expected: Schema.String,
@@ -28,7 +28,7 @@ export class TextEncoderError extends Schema.TaggedError<TextEncoderError>()("Te
   }
 }
 
-export interface PromptTokenizer {
+interface PromptTokenizer {
   /** Token ids [B * maxLength], row-major. */
   encode(prompts: readonly string[]): number[];
   readonly maxLength: number;
@@ -70,7 +70,7 @@ export const loadTokenizer = (file: string, maxLength: number): PromptTokenizer 
 
 const describe = (v: ValueSignature | undefined): string => (v ? `${v.name} ${v.dtype} [${v.shape.join(", ")}]` : "no such tensor");
 
-export interface OnnxTextEncoderOptions {
+interface OnnxTextEncoderOptions {
   readonly model: string;
   readonly tokenizer: string;
   readonly maxLength: number;

@@ -85,6 +85,11 @@ const OnnxGenerator = Schema.Struct({
     unit: "timestep units per sigma",
     default: 1000,
   }),
+  float16Weights: field(Schema.Literals(["widen", "keep"]), {
+    description:
+      "fp16 weights of the velocity model and the VAE decoder: widen = decoded to fp32 at import (4 bytes a weight in every policy graph and in the scratch weight file); keep = held as fp16 initialisers (2 bytes a weight), each cast to fp32 where it is used, so the arithmetic is fp32 either way and the results are the same bit for bit; the cast runs every step, and the learner's backward pass casts again rather than keeping fp32 copies. bf16 weights are widened either way.",
+    default: "widen",
+  }),
   textEmbeddings: optionalField(NonEmptyString, {
     description:
       "Prompt embeddings computed ahead (safetensors: prompt_embeds [N,T,D], pooled_prompt_embeds [N,D'], negative_prompt_embeds and negative_pooled_prompt_embeds of the empty prompt, the prompts in metadata 'prompts'; the README shows how to write it with diffusers' encode_prompt). Every training and held-out prompt must be in it.",
