@@ -90,19 +90,9 @@ export class Evaluator {
    */
   async evaluate(epochsTrained: number, promptsDone?: (done: number) => void): Promise<EvaluationMetrics> {
     const epoch = epochsTrained;
-    const seeds = this.config.eval.seeds;
-    const samples: { image: RgbImage; group: number }[] = [];
-    const groupImages: RgbImage[][] = [];
-    for (const [p, prompt] of this.prompts.entries()) {
-      const keys = seeds.map((seed, member) => ({ runId: "eval", epoch, policyVersion: 0, prompt, promptIndex: p, groupId: p, member, seed }));
-      const rollouts = await this.policy.evaluationSampler.sample(keys, await this.policy.embed(keys.map((k) => k.prompt)), this.weights());
-      const images = rollouts.map((r) => ({ data: r.image, height: r.imageHeight, width: r.imageWidth }));
-      groupImages.push(images);
-      for (const image of images) samples.push({ image, group: p });
-      promptsDone?.(p + 1);
-    }
-    const images = samples.map((s) => s.image);
-    const features = await this.rewards.features.extract(images);
+    const groupImages = await this.sampleHeldOut(epoch, promptsDone);
+    const samples = groupImages.flatMap((images, group) => images.map((image) => ({ image, group })));
+    const features = await this.rewards.features.extract(samples.map((s) => s.image));
     const pooledDim = features.pooledDim;
     const { perPrompt: referenceFeatures, firstOfEach: referenceAll } = await this.referenceFeatures();
     const similarity: SimilarityFeatures = {
@@ -145,6 +135,18 @@ export class Evaluator {
       referenceReward,
       ...Object.fromEntries(Object.entries(s.attributeMatch).map(([k, v]) => [`match.${k}`, v])),
     };
+  }
+
+  /** Each held-out prompt's ODE samples, one per eval seed, prompt after prompt. */
+  private async sampleHeldOut(epoch: number, promptsDone?: (done: number) => void): Promise<RgbImage[][]> {
+    const groups: RgbImage[][] = [];
+    for (const [p, prompt] of this.prompts.entries()) {
+      const keys = this.config.eval.seeds.map((seed, member) => ({ runId: "eval", epoch, policyVersion: 0, prompt, promptIndex: p, groupId: p, member, seed }));
+      const rollouts = await this.policy.evaluationSampler.sample(keys, await this.policy.embed(keys.map((k) => k.prompt)), this.weights());
+      groups.push(rollouts.map((r) => ({ data: r.image, height: r.imageHeight, width: r.imageWidth })));
+      promptsDone?.(p + 1);
+    }
+    return groups;
   }
 
   /** grids/after-NNNN-epochs.png (gridFileName): one row per prompt, its seeds' samples, then a reference image. */
