@@ -10,8 +10,9 @@ import { pretrainCommand } from "./pretrain.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 import { workerCommand } from "./worker.ts";
+import { EXIT_NATS_GONE, NatsGone } from "../distributed/errors.ts";
 
-const commands: Readonly<Record<string, { readonly summary: string; readonly run: (args: readonly string[]) => Promise<void> }>> = {
+const commands: Readonly<Record<string, { readonly summary: string; readonly run: (args: readonly string[]) => Promise<number | void> }>> = {
   run: { summary: "train with a pipeline file (advgrpo run pipelines/default.yaml [--resume])", run: runCommand },
   learner: { summary: "the learner of a distributed run: run with the pipeline's distributed: section required (advgrpo learner p.yaml [--resume])", run: (args) => runCommand(args, "learner") },
   worker: { summary: "a rollout worker for the run of a pipeline with a distributed: section (advgrpo worker p.yaml)", run: workerCommand },
@@ -34,12 +35,12 @@ const main = async (argv: readonly string[]): Promise<number> => {
     return 2;
   }
   try {
-    await command.run(args);
-    return 0;
+    return (await command.run(args)) ?? 0;
   } catch (error) {
     const e = error as Error & { _tag?: string };
     process.stderr.write(`advgrpo ${name}: ${e._tag ? `${e._tag}: ` : ""}${e.message}\n`);
-    return 1;
+    // A worker whose NATS server stayed away stops with the status a learner has then (nothing failed).
+    return e instanceof NatsGone ? EXIT_NATS_GONE : 1;
   }
 };
 
