@@ -29,7 +29,7 @@ import { cast } from "./ops.ts";
 import { fromFloat16 } from "../util/float16.ts";
 import type { AttrValue } from "./tensor.ts";
 import { type AttributeMessage, attributeTypes, decodeModel, type ModelMessage, type NodeMessage, type ValueInfo } from "./onnx-proto.ts";
-import { type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
+import { checkExternalTensors, type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
 import { type AdapterSite, LoraAttacher } from "./import-lora.ts";
 import type { LoraConfig, ParamScope } from "../nn/params.ts";
 
@@ -111,16 +111,31 @@ export const parseOnnx = (bytes: Uint8Array, source: string, baseDir?: string, o
   }
 };
 
-/** Reads a model file and the external data files beside it. */
-export const loadOnnx = (path: string, options: LoadOptions = {}): OnnxModel => {
-  let bytes: Uint8Array;
+const readBytes = (path: string): Uint8Array => {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (cause) {
     throw new OnnxImportError({ source: path, reason: `cannot read the file (${(cause as Error).message})` });
   }
-  return parseOnnx(bytes, path, dirname(path), options);
 };
+
+/**
+ * Reads a model file that ORT will load from its path (so external data beside it is found): its bytes, with
+ * every external data file they name checked first (missing, outside the folder, truncated: an error naming it).
+ */
+export const readModelFile = (path: string): Uint8Array => {
+  const bytes = readBytes(path);
+  const external = new ExternalData(path, dirname(path));
+  try {
+    checkExternalTensors(parseModel(bytes, path).graph!.initializer ?? [], external);
+  } finally {
+    external.close();
+  }
+  return bytes;
+};
+
+/** Reads a model file and the external data files beside it. */
+export const loadOnnx = (path: string, options: LoadOptions = {}): OnnxModel => parseOnnx(readBytes(path), path, dirname(path), options);
 
 const CAST_TO_FLOAT32 = 1;
 
@@ -143,7 +158,7 @@ const attributeValue = (a: AttributeMessage, source: string, node: string): Attr
   }
 };
 
-export interface ImportOptions {
+interface ImportOptions {
   /** Sizes of symbolic dimensions not implied by `bind` (e.g. { batch_size: 2 }). */
   readonly dims?: Readonly<Record<string, number>>;
   /** Model inputs wired to tensors of the graph being built; the others become graph inputs. */
@@ -154,7 +169,7 @@ export interface ImportOptions {
   readonly lora?: LoraConfig;
 }
 
-export interface ImportedGraph {
+interface ImportedGraph {
   readonly graph: Graph;
   readonly inputs: Readonly<Record<string, Tensor>>;
   readonly outputs: Readonly<Record<string, Tensor>>;

@@ -8,6 +8,9 @@ import { type AttributeMessage, attributeTypes, encodeModel, type ModelMessage, 
 /** ai.onnx opset the builder targets: GroupNormalization needs 21, ORT 1.30 refuses 27. */
 export const OPSET = 21;
 const IR_VERSION = 10;
+/** ORT's contrib operator set (FusedMatMul), version 1. */
+const CONTRIB_DOMAIN = "com.microsoft";
+const CONTRIB_OPSET = 1;
 
 const valueInfo = (t: Tensor): ValueInfo => ({
   name: t.name,
@@ -16,7 +19,7 @@ const valueInfo = (t: Tensor): ValueInfo => ({
 
 const rawBytes = (values: AnyTypedArray): Uint8Array => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 
-export const tensorMessage = (t: Tensor): TensorMessage => ({
+const tensorMessage = (t: Tensor): TensorMessage => ({
   name: t.name,
   dims: [...t.shape],
   dataType: onnxTypeCode[t.dtype],
@@ -55,7 +58,10 @@ const executionOrder = (graph: Graph): Graph["nodes"] => {
 export const onnxModel = (graph: Graph, metadata: Readonly<Record<string, string>> = {}): ModelMessage => ({
     irVersion: IR_VERSION,
     producerName: "advgrpo",
-    opsetImport: [{ domain: "", version: OPSET }],
+    opsetImport: [
+      { domain: "", version: OPSET },
+      ...(graph.nodes.some((node) => opDefinitions[node.op]!.domain === CONTRIB_DOMAIN) ? [{ domain: CONTRIB_DOMAIN, version: CONTRIB_OPSET }] : []),
+    ],
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     graph: {
       name: graph.name,
@@ -65,6 +71,7 @@ export const onnxModel = (graph: Graph, metadata: Readonly<Record<string, string
       node: executionOrder(graph).map((node) => ({
         name: node.name,
         opType: node.op,
+        ...(opDefinitions[node.op]!.domain ? { domain: opDefinitions[node.op]!.domain } : {}),
         input: node.inputs.map((t) => t?.name ?? ""),
         output: node.outputs.map((t) => t.name),
         attribute: Object.entries(node.attrs).map(([key, value]) => attribute(key, opDefinitions[node.op]!.attrs[key]!, value)),

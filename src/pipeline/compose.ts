@@ -1,8 +1,9 @@
 /**
  * The composition root: the one place that builds a run's models from its pipeline file (policy, frozen
- * backbone, references, reward model and, for commands that evaluate, the evaluator). Each model is a scoped
- * resource, so whatever was opened is released when the caller's scope closes, also when a later model
- * fails to build. `train`, `replay` and `eval` all go through here.
+ * backbone and its feature layout, references, reward model and, for commands that evaluate, the evaluator).
+ * Each model is a scoped resource, so whatever was opened is released when the caller's scope closes, also
+ * when a later model fails to build. `run` (through training-run.ts, which adds the ports), `replay`, `eval`
+ * and the rollout worker all go through here.
  */
 import { Effect, type Scope } from "effect";
 import { type FeatureExtractor, type FeatureLayout, featureLayout } from "../models/backbone/features.ts";

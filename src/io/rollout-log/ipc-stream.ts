@@ -18,18 +18,18 @@ const CONTINUATION = 0xffffffff;
 const PREFIX_BYTES = 8;
 const ARROW_FILE_MAGIC = "ARROW1";
 
-export interface ByteRange {
+interface ByteRange {
   readonly offset: number;
   readonly length: number;
 }
 
 /** One record batch and the dictionary messages in force for it: decodable on their own after the schema. */
-export interface IndexedBatch {
+interface IndexedBatch {
   readonly rows: number;
   readonly messages: readonly ByteRange[];
 }
 
-export interface StreamIndex {
+interface StreamIndex {
   readonly schema: ArrowSchema;
   readonly schemaMessage: ByteRange;
   readonly batches: readonly IndexedBatch[];
