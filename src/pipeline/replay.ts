@@ -121,9 +121,11 @@ class Replayer {
             replayedSteps++;
             const where = { epoch, step: report.step };
             for (const [name, v] of Object.entries(report.stats)) this.compare.add(`generator.${name}`, where, recordedSteps[report.step]?.metrics[name] ?? NaN, v);
-            // The first step of an epoch samples and learns with the same weights: its ratio must be exactly 1.
+            // The first step of an epoch learns with the weights that sampled it: its ratio must be exactly 1. Not so
+            // when the rows were sampled ahead (learner.maxPolicyLag >= 1): metrics.jsonl records each step's lag.
             // (GRPO only: the forward-process objectives have no ratio.)
-            if (report.step === 0 && "ratioMin" in report.stats) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([report.stats.ratioMin!, report.stats.ratioMax!]));
+            const onPolicy = (recordedSteps[report.step]?.metrics.policyLag ?? 0) === 0;
+            if (report.step === 0 && onPolicy && "ratioMin" in report.stats) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([report.stats.ratioMin!, report.stats.ratioMax!]));
           },
           complete: () => {
             if (replayedSteps !== recordedSteps.length) this.notes.push(`epoch ${epoch}: ${recordedSteps.length} generator steps recorded, ${replayedSteps} replayed`);

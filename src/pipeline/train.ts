@@ -6,6 +6,7 @@
  */
 import { concatWith, defer, EMPTY, from, lastValueFrom, type Observable, tap } from "rxjs";
 import { openMetricsLog, readMetricsLog, type MetricRecord } from "../report/metrics-log.ts";
+import { abortWhen } from "../stages/abortWhen.ts";
 import { forEachEpoch } from "../stages/forEachEpoch.ts";
 import type { PromptItem } from "../stages/types.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
@@ -18,6 +19,8 @@ import { epochStages, type Report } from "./epoch-stages.ts";
 import { writeRunReport } from "./report.ts";
 import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
 import { startingPoint } from "./resume.ts";
+import { suspendAtCheckpoint } from "./suspend.ts";
+import { NatsGone } from "../distributed/errors.ts";
 import { acquireRunLock } from "./run-lock.ts";
 import { createRunFolder, type RunFolder } from "./run-folder.ts";
 import { buildTrainingRun } from "./training-run.ts";
@@ -39,8 +42,10 @@ export interface RunSummary {
   readonly lastEvaluation: Readonly<Record<string, number>> | undefined;
   readonly generatorSteps: number;
   readonly rolloutRows: number;
-  /** Why the run stopped before run.epochs (eval.stopOnRewardHacking), when it did. */
+  /** Why the run stopped before run.epochs (eval.stopOnRewardHacking, NATS gone), when it did. */
   readonly stopReason?: string;
+  /** Stopped for a reason outside the run (NATS stayed away): nothing failed, `--resume` continues. */
+  readonly suspended?: boolean;
 }
 
 export const runTraining = async (config: PipelineConfig, folder: RunFolder, options: RunOptions): Promise<RunSummary> => {
@@ -58,7 +63,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
   const configJson = resolvedConfigJson(config);
   const resumed = await startingPoint(folder, options.resume, configJson, options.progress);
 
-  return withRun(buildTrainingRun(config, { folder, configJson, resumed, progress: options.progress }), async ({ prompts, policy, rewards, evaluator, ports, samplingConcurrency, clock, log }) => {
+  const outcome = await withRun(buildTrainingRun(config, { folder, configJson, resumed, progress: options.progress }), async ({ prompts, policy, rewards, evaluator, ports, samplingConcurrency, clock, log, rolloutFault }): Promise<RunSummary | NatsGone> => {
     options.progress(learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize));
     const metrics = openMetricsLog(folder.root);
     const append = (record: MetricRecord) => metrics.append(record);
@@ -68,6 +73,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
     let epochsCompleted = startEpoch;
     let stoppedEarly = false;
     let stopReason: string | undefined;
+    let ending: Promise<void> = Promise.resolve();
 
     const evaluationRecord = (epochsDone: number, values: Readonly<Record<string, number>>) => {
       lastEvaluation = { ...values };
@@ -120,14 +126,38 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
               evaluationRecord(epoch + 1, report.metrics);
             }
           }),
-          concatWith(defer(() => from(endOfEpoch()))),
+          concatWith(defer(() => from((ending = endOfEpoch())))),
         );
       };
-      await lastValueFrom(forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream), { defaultValue: undefined });
+      const epochs = forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream);
+      await lastValueFrom(rolloutFault ? epochs.pipe(abortWhen(rolloutFault.fault$)) : epochs, { defaultValue: undefined });
       writeRunReport(folder, configJson, stopReason);
       return { folder, epochsCompleted, stoppedEarly, lastEvaluation, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten, ...(stopReason ? { stopReason } : {}) };
+    } catch (error) {
+      // A fault of the distributed run surfaces as whatever the stage that met it made of it: report the fault.
+      const fault = rolloutFault?.failure();
+      if (!fault) throw error;
+      if (!(fault instanceof NatsGone)) throw fault;
+      await ending.catch(() => {}); // a checkpoint being written when the fault came is kept
+      return fault;
     } finally {
       metrics.close();
     }
   });
+  if (!(outcome instanceof NatsGone)) return outcome;
+  // NATS stayed away: with the logs closed (the run's scope has ended), keep what is complete.
+  const suspended = await suspendAtCheckpoint(folder, configJson, outcome, options.progress);
+  options.progress(suspended.reason);
+  writeRunReport(folder, configJson, suspended.reason);
+  const kept = readMetricsLog(folder.root).records;
+  return {
+    folder,
+    epochsCompleted: suspended.epochsCompleted,
+    stoppedEarly: true,
+    lastEvaluation: kept.filter((r) => r.kind === "eval").at(-1)?.metrics,
+    generatorSteps: kept.filter((r) => r.kind === "generator").length,
+    rolloutRows: suspended.rolloutRows,
+    stopReason: suspended.reason,
+    suspended: true,
+  };
 };

@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { Effect, type Scope } from "effect";
-import { openRemoteRollouts } from "../distributed/remote-rollouts.ts";
+import { openRemoteRollouts, type RemoteRollouts } from "../distributed/remote-rollouts.ts";
 import { encodePng } from "../io/png.ts";
 import { openRolloutLog, type RolloutLogWriter } from "../io/rollout-log/index.ts";
 import { bindPorts, type Ports, rolloutPorts, StageClock } from "./adapters.ts";
@@ -27,6 +27,8 @@ interface TrainingRun extends EvaluatedRunModels {
   /** Wall time spent behind each port, taken once per epoch. */
   readonly clock: StageClock;
   readonly log: RolloutLogWriter;
+  /** Remote rollouts only: the fault (NATS gone, a stream deleted) that ends the run, see RemoteRollouts. */
+  readonly rolloutFault: Pick<RemoteRollouts, "fault$" | "failure"> | undefined;
 }
 
 interface TrainingRunOptions {
@@ -41,13 +43,19 @@ interface TrainingRunOptions {
 type RolloutPorts = Pick<Ports, "sampler" | "features" | "rewards">;
 
 /** The ports that turn keys into scored rollouts, and how many groups the sampler is asked for at once. */
-const rolloutSource = (models: EvaluatedRunModels, clock: StageClock, o: TrainingRunOptions): Effect.Effect<{ ports: RolloutPorts; samplingConcurrency: number }, unknown, Scope.Scope> => {
+interface RolloutSource {
+  readonly ports: RolloutPorts;
+  readonly samplingConcurrency: number;
+  readonly fault: TrainingRun["rolloutFault"];
+}
+
+const rolloutSource = (models: EvaluatedRunModels, clock: StageClock, o: TrainingRunOptions): Effect.Effect<RolloutSource, unknown, Scope.Scope> => {
   const { config, policy, rewards } = models;
-  if (!config.distributed) return Effect.succeed({ ports: rolloutPorts({ ...models, clock }), samplingConcurrency: 1 });
+  if (!config.distributed) return Effect.succeed({ ports: rolloutPorts({ ...models, clock }), samplingConcurrency: 1, fault: undefined });
   return Effect.map(
     resource(() => openRemoteRollouts(config, policy, rewards, { progress: o.progress, fresh: !o.resumed }), (remote) => remote.close()),
     // Remote groups are all issued at once so that every worker has one to take.
-    (remote) => ({ ports: remote.ports, samplingConcurrency: config.sampler.promptsPerEpoch }),
+    (remote) => ({ ports: remote.ports, samplingConcurrency: config.sampler.promptsPerEpoch, fault: remote }),
   );
 };
 
@@ -63,6 +71,7 @@ const openLog = (config: PipelineConfig, models: EvaluatedRunModels, o: Training
       patchTokens: config.record.storeFeatures ? models.layout.patchCount : null,
     },
     latentDtype: config.record.latentDtype,
+    cleanLatents: models.policy.sampler.recordsClean && config.record.latentDtype !== "none",
     encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
     batchRows: config.record.batchRows,
     resume: o.resumed !== undefined,
@@ -87,5 +96,5 @@ export const buildTrainingRun = (config: PipelineConfig, o: TrainingRunOptions):
     const bound = { ...bindPorts({ ...models, log, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock }), ...source.ports };
     const trainedWeights = { generator: () => policy.params, discriminators: () => [rewards.discriminator.params, ...(rewards.frozen ? [rewards.frozen.params] : [])] };
     const ports = { ...bound, ...guardDivergence(config, bound, trainedWeights, () => policy.optimizer.stepCount) };
-    return { ...models, ports, samplingConcurrency: source.samplingConcurrency, clock, log };
+    return { ...models, ports, samplingConcurrency: source.samplingConcurrency, clock, log, rolloutFault: source.fault };
   });

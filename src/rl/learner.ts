@@ -34,7 +34,9 @@ interface LearnerOptions {
  * Diagnostics of one optimiser step: every scalar output of the objective's loss graph (grpo: ratioMean,
  * ratioMin, ratioMax, clipFracHigh, clipFracLow, approxKl; nft: positiveLoss, negativeLoss, oldDeviation;
  * awm: matchingLoss; kl and policyLoss with klBeta > 0), averaged over the micro-batches (ratioMin and
- * ratioMax: the extremes), plus the step's own figures.
+ * ratioMax: the extremes), plus the step's own figures. grpo's per-micro-batch ratioVariance is pooled into
+ * ratioStd, the ratio's spread over the whole step (verl-omni logs ratio mean and std per step; at
+ * learner.maxPolicyLag >= 1 it shows how far the sampling policy has drifted).
  */
 export type GeneratorStepStats = Readonly<Record<string, number>> & {
   readonly loss: number;
@@ -45,11 +47,31 @@ export type GeneratorStepStats = Readonly<Record<string, number>> & {
 
 const extremes: Readonly<Record<string, (a: number, b: number) => number>> = { ratioMin: Math.min, ratioMax: Math.max };
 
-/** The clean sample x0 of a pixel-space generator is its recorded image mapped back to [-1, 1]. */
-export const cleanSamples = (rollouts: readonly AdvantagedRollout[], latentSize: number): Float32Array => {
+const average = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * The std of the ratio over a step from each micro-batch's mean and (centred) variance, micro-batches weighted
+ * alike as in ratioMean: within-micro-batch variance plus the spread of the micro-batch means.
+ */
+const pooledRatioStd = (means: readonly number[], variances: readonly number[]): number => {
+  const m = average(means);
+  return Math.sqrt(average(variances) + average(means.map((x) => (x - m) ** 2)));
+};
+
+/** Where a generator's clean sample x0 is read: a pixel-space generator's image, or a latent generator's kept final latent. */
+export type CleanSource = "image" | "latent";
+
+/** The rollouts' clean samples x0 [B*C*H*W]: the final latent as sampled, or the 8-bit image mapped back to [-1, 1]. */
+export const cleanSamples = (rollouts: readonly AdvantagedRollout[], latentSize: number, source: CleanSource): Float32Array => {
   const out = new Float32Array(rollouts.length * latentSize);
   rollouts.forEach((r, i) => {
-    if (r.image.length !== latentSize) throw new Error(`rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}: image of ${r.image.length} values, the generator's latent has ${latentSize}`);
+    const where = `rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}`;
+    if (source === "latent") {
+      if (r.clean?.length !== latentSize) throw new Error(`${where}: the generator's final latent of ${latentSize} values was not kept (found ${r.clean ? `${r.clean.length} values` : "none"})`);
+      out.set(r.clean, i * latentSize);
+      return;
+    }
+    if (r.image.length !== latentSize) throw new Error(`${where}: image of ${r.image.length} values, the generator's latent has ${latentSize}`);
     for (let k = 0; k < latentSize; k++) out[i * latentSize + k] = 2 * r.image[k]! - 1;
   });
   return out;
@@ -146,6 +168,8 @@ export class GeneratorLearner {
     const optimiserStep = this.optimizer.stepCount;
     const accumulated = zerosLike(this.optimizer.params);
     const sums = new Map<string, number>();
+    const ratioMeans: number[] = [];
+    const ratioVariances: number[] = [];
     let micro = 0;
     let transitions = 0;
     for (const batch of group) {
@@ -161,6 +185,11 @@ export class GeneratorLearner {
         for (const [key, value] of Object.entries(result.outputs)) {
           if (key.startsWith(gradName("")) || key === "logProb" || value.data.length !== 1) continue;
           const x = Number(value.data[0]);
+          if (key === "ratioMean") ratioMeans.push(x);
+          if (key === "ratioVariance") {
+            ratioVariances.push(x);
+            continue;
+          }
           const combine = extremes[key];
           sums.set(key, sums.has(key) ? (combine ? combine(sums.get(key)!, x) : sums.get(key)! + x) : x);
         }
@@ -175,6 +204,7 @@ export class GeneratorLearner {
     this.optimizer.step(accumulated);
     this.ema?.update(this.params, this.optimizer.stepCount - 1);
     const diagnostics = Object.fromEntries([...sums].map(([key, value]) => [key, extremes[key] ? value : value / micro]));
-    return { ...diagnostics, loss: diagnostics.loss!, gradNorm, microBatches: micro, transitions };
+    const ratioStd: Record<string, number> = ratioVariances.length ? { ratioStd: pooledRatioStd(ratioMeans, ratioVariances) } : {};
+    return { ...diagnostics, ...ratioStd, loss: diagnostics.loss!, gradNorm, microBatches: micro, transitions };
   }
 }

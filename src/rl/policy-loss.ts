@@ -14,6 +14,8 @@ interface SurrogateTerms {
   readonly ratioMean: Tensor;
   readonly ratioMin: Tensor;
   readonly ratioMax: Tensor;
+  /** mean((ratio - ratioMean)^2), centred in the graph (ratios sit near 1, so E[r^2] - E[r]^2 would cancel to noise in float32). */
+  readonly ratioVariance: Tensor;
   /** Fraction of samples whose ratio lies above 1 + eps / below 1 - eps. */
   readonly clipFracHigh: Tensor;
   readonly clipFracLow: Tensor;
@@ -29,9 +31,11 @@ export const clippedSurrogate = (logProb: Tensor, logProbOld: Tensor, advantages
   const clipped = mul(negA, clip(ratio, 1 - clipRange, 1 + clipRange));
   const fraction = (mask: Tensor) => reduceMean(cast(mask, ratio.dtype), undefined, false);
   const surrogate = meanAll(maximum(unclipped, clipped));
+  const ratioMean = meanAll(ratio);
   return {
     loss: guard ? div(surrogate, meanAll(guard.stepSize)) : surrogate,
-    ratioMean: meanAll(ratio),
+    ratioMean,
+    ratioVariance: meanAll(square(sub(ratio, ratioMean))),
     ratioMin: neg(reduceMax(neg(ratio), undefined, false)),
     ratioMax: reduceMax(ratio, undefined, false),
     clipFracHigh: fraction(greater(ratio, 1 + clipRange)),

@@ -460,6 +460,17 @@ const Distributed = Schema.Struct({
     unit: "groups",
     default: 1,
   }),
+  outageTimeout: field(PositiveNumber, {
+    description:
+      "How long the learner and workers wait for an unreachable NATS server (or a JetStream operation that keeps failing) before stopping: the learner keeps the checkpoint of its last complete epoch, cuts the logs back to it and exits with status 75; `--resume` continues once NATS is back.",
+    unit: "seconds",
+    default: 60,
+  }),
+  noWorkerWarning: field(PositiveNumber, {
+    description: "While tasks wait and no worker has taken one for this long, the learner says so (naming the NATS URL and the task stream), and again after every further such interval.",
+    unit: "seconds",
+    default: 60,
+  }),
 }).annotate({ description: "Rollout workers in other processes or on other machines, feeding this learner over NATS JetStream." });
 
 const Pretrain = section("Flow-matching pretraining of the embedded generator on base-style renders (advgrpo pretrain).", {
