@@ -313,10 +313,10 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
       values.set(outNames[0]!, ins[0]!);
       continue;
     }
-    const constants = ins.map((v) => (v && "constant" in v ? foldingValue(v.constant) : undefined));
+    const constants = ins.map((v) => (v && "constant" in v ? v.constant : undefined));
     if (opType === "Transpose") adapters?.noteTranspose(outNames[0]!, inputNames[0] ?? "");
     if (ins.every((v, i) => !v || constants[i]) && foldable(opType, constants)) {
-      folders[opType]!(constants, attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
+      folders[opType]!(constants.map((c) => c && foldingValue(c)), attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
       continue;
     }
 

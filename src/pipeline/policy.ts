@@ -142,6 +142,16 @@ const embedder = (text: TextEncoderPort) => {
   };
 };
 
+/**
+ * ORT's graph optimisations depend on each graph's consumers. On an imported SD3 transformer one basic rule,
+ * DivMulFusion (Div(1, x) * y -> Div(y, x), taken only where the reciprocal has no other consumer), fires in the
+ * sampler's forward graph but not in the learner's training graph, whose backward reuses the reciprocal of the RMS
+ * norms: the two then round differently (log-probs 1e-10 apart, first ratios of 0.99999994). Without that rule the
+ * other basic optimisations keep both bit-identical (measured on the tiny fixture and an SD3.5-Medium-width export,
+ * src/bench/graph-optimisation.ts), and the forward is faster than with none.
+ */
+export const IMPORTED_POLICY_EXECUTION = { graphOptimization: "basic", disabledOptimizers: ["DivMulFusion"] } as const satisfies Partial<ExecutionConfig>;
+
 /** What differs between the embedded generator and an imported one; everything else is built the same way. */
 interface GeneratorParts {
   readonly net: VelocityNetwork;
@@ -151,12 +161,8 @@ interface GeneratorParts {
   readonly pretrained: ReadonlyMap<string, ParamTensor>;
   /** Where the imported network's adapters sit, for the peft-named LoRA file. */
   readonly adapters?: () => readonly AdapterSite[];
-  /**
-   * ONNX Runtime's graph fusions depend on each graph's consumers, and on an imported SD3 transformer they
-   * round the sampler's and the learner's forward passes differently (first ratios of 0.99999994 measured);
-   * with them off both run the same arithmetic and the first ratio of an epoch is exactly 1.
-   */
-  readonly policyGraphOptimization?: "disabled";
+  /** How the policy graphs run, where it differs from the pipeline's execution. */
+  readonly policyExecution?: Partial<ExecutionConfig>;
   release(): Promise<void>;
 }
 
@@ -224,7 +230,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
       decoder,
       pretrained: new Map(),
       adapters: net.adapters,
-      policyGraphOptimization: "disabled",
+      policyExecution: IMPORTED_POLICY_EXECUTION,
       release: async () => void (await Promise.all(owned.map((r) => r.release()))),
     };
   } catch (error) {
@@ -259,7 +265,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const ema = l.ema.enabled ? new Ema(params, { maxDecay: l.ema.maxDecay, every: l.ema.every }) : undefined;
 
   const schedule = sigmaSchedule(s.steps, s.shift);
-  const policyExecution = parts.policyGraphOptimization ? { ...execution, graphOptimization: parts.policyGraphOptimization } : execution;
+  const policyExecution = { ...execution, ...parts.policyExecution };
   const sessions = new GraphSessions();
   const velocitySession = await sessions.open(velocityGraph, policyExecution);
   const flow = FlowSampler.create({ latentShape, schedule, window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution });
