@@ -1,9 +1,10 @@
 /**
- * Exported symbols of src/ that no other product file uses: `node test/unused-exports.ts` prints them, one
- * per line (nothing when every export has a use), and unused-exports.test.ts requires the list to be empty.
+ * Exported symbols of src/ without a product use: `node test/unused-exports.ts` prints them, one per line
+ * (nothing when every export has a use), and unused-exports.test.ts requires the list to be empty.
  * A use is an import or re-export from another file under src/ (src/index.ts, the package's entry point,
- * counts: what it re-exports is the public API); tests and specs do not count. Namespace imports and
- * `export *` use every export of their module.
+ * counts: what it re-exports is the public API). Namespace imports and `export *` use every export of their
+ * module. A test or spec may import a module's internal helper to test it, which counts as a use only when
+ * the module's own code uses that helper too: an export that only tests call is dead code.
  *
  * A lexical scan, not a type checker: it reads `export` declarations and import/export clauses with their
  * module paths, which is all this code base's module syntax uses.
@@ -12,8 +13,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const SRC = join(ROOT, "src");
+const REPOSITORY = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 const sourceFiles = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -22,14 +22,20 @@ const sourceFiles = (dir: string): string[] =>
     return e.name.endsWith(".ts") && !e.name.endsWith(".spec.ts") && !e.name.endsWith(".d.ts") ? [path] : [];
   });
 
-const testFiles = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile() && e.name.endsWith(".ts")).map((e) => join(e.parentPath, e.name)).concat(sourceFiles(SRC).length ? specFiles(SRC) : []);
+const filesEndingIn = (dir: string, suffix: string): string[] =>
+  readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile() && e.name.endsWith(suffix)).map((e) => join(e.parentPath, e.name));
 
-const specFiles = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile() && e.name.endsWith(".spec.ts")).map((e) => join(e.parentPath, e.name));
+/** Tests under test/ and the marble specs beside src/'s operators. */
+const testFiles = (root: string): string[] => [...filesEndingIn(join(root, "test"), ".ts"), ...filesEndingIn(join(root, "src"), ".spec.ts")];
 
 /** Comments and string contents would give false declarations; template literals keep their `${}` code. */
 const stripComments = (text: string): string => text.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/(^|[^:\\])\/\/.*$/gm, "$1");
+
+const stripStrings = (text: string): string => text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""');
+
+/** Whether `name` occurs in `text` (a module without comments) anywhere but its own declaration. */
+const usedWithin = (text: string, name: string): boolean =>
+  [...stripStrings(text).matchAll(new RegExp(`(?<![\\w$.])${name.replace(/\$/g, "\\$")}(?![\\w$])`, "g"))].length > 1;
 
 const declared = (text: string): string[] => {
   const names: string[] = [];
@@ -83,10 +89,8 @@ const uses = (file: string, text: string): Use[] => {
   return out;
 };
 
-export const unusedExports = (users: "product" | "product and tests" = "product"): string[] => {
-  const files = sourceFiles(SRC);
-  const texts = new Map(files.map((f) => [f, stripComments(readFileSync(f, "utf8"))]));
-  const readers = users === "product" ? texts : new Map([...texts, ...testFiles(join(ROOT, "test")).map((f): [string, string] => [f, stripComments(readFileSync(f, "utf8"))])]);
+/** Module -> names its readers import from it ("all": a namespace import or `export *`). */
+const usedNames = (readers: ReadonlyMap<string, string>): Map<string, Set<string> | "all"> => {
   const used = new Map<string, Set<string> | "all">();
   for (const [file, text] of readers) {
     for (const use of uses(file, text)) {
@@ -96,16 +100,31 @@ export const unusedExports = (users: "product" | "product and tests" = "product"
       else used.set(use.module, new Set([...(current ?? []), ...use.names]));
     }
   }
+  return used;
+};
+
+const has = (used: Map<string, Set<string> | "all">, file: string, name: string): boolean => {
+  const u = used.get(file);
+  return u === "all" || (u?.has(name) ?? false);
+};
+
+/** `root`: a repository with src/ and test/ (this one unless a test builds its own). */
+export const unusedExports = (root = REPOSITORY): string[] => {
+  const src = join(root, "src");
+  const texts = new Map(sourceFiles(src).map((f) => [f, stripComments(readFileSync(f, "utf8"))]));
+  const byProduct = usedNames(texts);
+  const byTests = usedNames(new Map(testFiles(root).map((f): [string, string] => [f, stripComments(readFileSync(f, "utf8"))])));
   const unused: string[] = [];
   for (const [file, text] of texts) {
-    if (file === join(SRC, "index.ts") || file === join(SRC, "cli", "main.ts")) continue;
-    const u = used.get(file);
-    if (u === "all") continue;
-    for (const name of declared(text)) if (!u?.has(name)) unused.push(`${relative(ROOT, file)}: ${name}`);
+    if (file === join(src, "index.ts") || file === join(src, "cli", "main.ts")) continue;
+    for (const name of declared(text)) {
+      if (has(byProduct, file, name) || (has(byTests, file, name) && usedWithin(text, name))) continue;
+      unused.push(`${relative(root, file)}: ${name}`);
+    }
   }
   return unused.sort();
 };
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  for (const line of unusedExports(process.argv.includes("--with-tests") ? "product and tests" : "product")) process.stdout.write(`${line}\n`);
+  for (const line of unusedExports()) process.stdout.write(`${line}\n`);
 }

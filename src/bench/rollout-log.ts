@@ -27,7 +27,7 @@ export interface LogShape {
   readonly imageSize: number;
 }
 
-export interface LogSize {
+interface LogSize {
   readonly option: string;
   readonly bytesPerRollout: number;
 }

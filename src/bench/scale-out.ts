@@ -17,7 +17,7 @@ import { runFolderOf } from "../pipeline/run-folder.ts";
 import { runTraining } from "../pipeline/train.ts";
 import { readMetricsLog } from "../report/metrics-log.ts";
 
-export interface ScaleOutRow {
+interface ScaleOutRow {
   readonly name: string;
   readonly workers: number;
   readonly rolloutsPerSecond: number;

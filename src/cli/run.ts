@@ -6,6 +6,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { RunWorkerData } from "../pipeline/run-worker.ts";
+import { EXIT_NATS_GONE } from "../distributed/errors.ts";
 import { parseCommandArgs } from "./args.ts";
 import { type ProgressBar, progressBar } from "./progress.ts";
 
@@ -18,6 +19,7 @@ interface Summary {
   readonly rolloutRows: number;
   readonly report: string;
   readonly lastEvaluation?: Readonly<Record<string, number>>;
+  readonly suspended?: boolean;
 }
 
 type Message =
@@ -44,7 +46,8 @@ const summaryText = (s: Summary): string => {
   ].join("\n");
 };
 
-export const runCommand = async (args: readonly string[], role: RunWorkerData["role"] = "run"): Promise<void> => {
+/** Resolves with the exit status: 0, or EXIT_NATS_GONE when NATS stayed away and the run stopped at its last checkpoint. */
+export const runCommand = async (args: readonly string[], role: RunWorkerData["role"] = "run"): Promise<number> => {
   const { values, target: file } = parseCommandArgs(args, `usage: advgrpo ${role} <pipeline.yaml> [--resume]`, { resume: { type: "boolean" } });
   const stop = new SharedArrayBuffer(4);
   const data: RunWorkerData = { file, resume: values.resume ?? false, stop, role };
@@ -73,6 +76,7 @@ export const runCommand = async (args: readonly string[], role: RunWorkerData["r
     });
     bar?.end();
     process.stdout.write(`${summaryText(summary)}\n`);
+    return summary.suspended ? EXIT_NATS_GONE : 0;
   } finally {
     bar?.end();
     process.off("SIGINT", onSignal);

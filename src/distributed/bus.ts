@@ -1,7 +1,8 @@
 /**
  * One run's JetStream resources on a NATS server: the task work queue and its shared worker consumer, the
  * rollout stream, the object store (weight snapshots, oversized groups) and the KV bucket (config hash,
- * newest weights). Learner and workers both open it; creation is idempotent, so either may come first.
+ * newest weights), watched for outages and deletions (watch.ts). Learner and workers both open it; creation
+ * is idempotent, so either may come first.
  */
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
@@ -11,12 +12,15 @@ import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { NatsUnreachable } from "./errors.ts";
 import { runNames, type RunNames } from "./names.ts";
+import { watchRun, type RunWatch } from "./watch.ts";
 
-export interface BusOptions {
+interface BusOptions {
   readonly url: string;
   readonly runName: string;
   /** A task not acknowledged this long after delivery goes to another worker. */
   readonly ackDeadlineMs: number;
+  /** How long an outage is waited out before the process stops (distributed.outageTimeout). */
+  readonly outageTimeoutMs: number;
   /** Called when the connection drops or comes back, so the user sees why the run pauses. */
   readonly onStatus?: (line: string) => void;
 }
@@ -30,6 +34,8 @@ export interface RunBus {
   readonly objects: ObjectStore;
   /** Largest message the server accepts; larger groups travel through the object store. */
   readonly maxPayload: number;
+  /** Outages and deleted streams: every wait and retried operation goes through it. */
+  readonly watch: RunWatch;
   close(): Promise<void>;
 }
 
@@ -38,19 +44,11 @@ const ms = (n: number) => Math.round(n * 1e6);
 export const openBus = async (options: BusOptions): Promise<RunBus> => {
   let nc: NatsConnection;
   try {
-    // A failed first connection is the user's address or a server that is not running: fail at once.
-    nc = await connect({ servers: options.url, reconnect: true, maxReconnectAttempts: 60, reconnectTimeWait: 1000, timeout: 5000 });
+    // A failed first connection is the user's address or a server that is not running: fail at once. Later
+    // the client reconnects for as long as it is let; the watch decides when an outage has lasted too long.
+    nc = await connect({ servers: options.url, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 1000, timeout: 5000 });
   } catch (e) {
     throw new NatsUnreachable({ url: options.url, reason: (e as Error).message });
-  }
-  if (options.onStatus) {
-    const onStatus = options.onStatus;
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (s.type === "disconnect") onStatus(`NATS ${options.url}: disconnected; pausing until it comes back`);
-        else if (s.type === "reconnect") onStatus(`NATS ${options.url}: reconnected; resuming`);
-      }
-    })();
   }
   try {
     const names = runNames(options.runName);
@@ -70,7 +68,18 @@ export const openBus = async (options: BusOptions): Promise<RunBus> => {
     const js = jetstream(nc);
     const kv = await new Kvm(js).create(names.kvBucket, { history: 1 });
     const objects = await new Objm(js).create(names.objectBucket, { storage: StorageType.File });
-    return { nc, js, jsm, names, kv, objects, maxPayload: nc.info?.max_payload ?? 1 << 20, close: () => nc.close() };
+    const watch = watchRun(nc, jsm, {
+      url: options.url,
+      runName: options.runName,
+      streams: [names.taskStream, names.rolloutStream, `KV_${names.kvBucket}`, `OBJ_${names.objectBucket}`],
+      outageTimeoutMs: options.outageTimeoutMs,
+      report: options.onStatus ?? (() => {}),
+    });
+    const close = async () => {
+      watch.close();
+      await nc.close();
+    };
+    return { nc, js, jsm, names, kv, objects, maxPayload: nc.info?.max_payload ?? 1 << 20, watch, close };
   } catch (e) {
     await nc.close();
     throw e;
@@ -82,25 +91,5 @@ const ensureStream = async (jsm: JetStreamManager, config: { name: string; subje
     await jsm.streams.info(config.name);
   } catch {
     await jsm.streams.add({ ...config, storage: StorageType.File, duplicate_window: ms(10 * 60 * 1000) });
-  }
-};
-
-/** Attempts of one operation across a NATS outage, about a second apart, before the run gives up. */
-const OUTAGE_ATTEMPTS = 60;
-
-/**
- * Runs a JetStream operation, waiting out an outage (the server restarting, a network blip): each failure is
- * reported and retried a second later; after OUTAGE_ATTEMPTS the last error stands. Only for operations that
- * are safe to repeat (publishes carry message ids, reads and creations are idempotent).
- */
-export const surviveOutage = async <T>(url: string, what: string, operation: () => Promise<T>, report: (line: string) => void): Promise<T> => {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await operation();
-    } catch (e) {
-      if (attempt >= OUTAGE_ATTEMPTS) throw e;
-      report(`NATS ${url}: ${what} failed (${(e as Error).message}); retrying (${attempt}/${OUTAGE_ATTEMPTS})`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
   }
 };

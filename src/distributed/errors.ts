@@ -47,3 +47,28 @@ export class WeightsMissing extends Schema.TaggedError<WeightsMissing>()("Weight
     return `object store '${this.bucket}' has no weights '${this.name}' (was the run's bucket deleted, or is the learner from another run?)`;
   }
 }
+
+/** Exit status of a learner or worker that stopped because NATS stayed away: the run can be continued (EX_TEMPFAIL). */
+export const EXIT_NATS_GONE = 75;
+
+/** NATS stayed unreachable (or kept failing) past distributed.outageTimeout: the process stops instead of waiting forever. */
+export class NatsGone extends Schema.TaggedError<NatsGone>()("NatsGone", {
+  url: Schema.String,
+  seconds: Schema.Number,
+  reason: Schema.String,
+}) {
+  override get message() {
+    return `NATS at ${this.url} stayed away for ${this.seconds} s (distributed.outageTimeout): ${this.reason}`;
+  }
+}
+
+/** One of the run's streams (task queue, rollouts, or the streams behind its KV and object buckets) was deleted while the run used it. */
+export class StreamDeleted extends Schema.TaggedError<StreamDeleted>()("StreamDeleted", {
+  url: Schema.String,
+  stream: Schema.String,
+  run: Schema.String,
+}) {
+  override get message() {
+    return `JetStream stream '${this.stream}' of run '${this.run}' on ${this.url} was deleted while the run used it; what it held (tasks, results or weights) is gone. Resume the learner with --resume (it re-creates the stream and re-issues what is missing) and restart the workers`;
+  }
+}

@@ -24,7 +24,7 @@ export interface NatsServer {
 import { existsSync } from "node:fs";
 
 /** NATS_SERVER, else the PATH, else Debian's /usr/sbin (not on a normal user's PATH). */
-export const NATS_SERVER = process.env.NATS_SERVER ?? (spawnSync("nats-server", ["--version"]).error && existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server");
+const NATS_SERVER = process.env.NATS_SERVER ?? (spawnSync("nats-server", ["--version"]).error && existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server");
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {

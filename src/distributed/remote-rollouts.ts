@@ -18,7 +18,8 @@ import type { Ports } from "../pipeline/adapters.ts";
 import type { Policy } from "../pipeline/policy.ts";
 import type { RewardModel } from "../pipeline/reward-model.ts";
 import type { RolloutKey, ScoredRollout } from "../rollout/rollout.ts";
-import { openBus, surviveOutage, type RunBus } from "./bus.ts";
+import { openBus, type RunBus } from "./bus.ts";
+import { warnWhenNoWorker } from "./idle-workers.ts";
 import { configHash, wireMetadata } from "./identity.ts";
 import { EpochResults } from "./results.ts";
 import { publishTask, type GroupTask } from "./tasks.ts";
@@ -28,7 +29,7 @@ import { trainingPrompts } from "../pipeline/prompts.ts";
 import { claimRun, publishWeights, releaseRun, runInstance, snapshotVersion } from "./weights.ts";
 import { workerWeightSets } from "./worker.ts";
 
-export interface RemoteRolloutsOptions {
+interface RemoteRolloutsOptions {
   readonly progress: (line: string) => void;
   /** A fresh run (not a resume): results and tasks left on the server by an earlier run of the name are dropped. */
   readonly fresh: boolean;
@@ -36,14 +37,19 @@ export interface RemoteRolloutsOptions {
 
 export interface RemoteRollouts {
   readonly ports: Pick<Ports, "sampler" | "features" | "rewards">;
+  /** Errors with the fault (NATS gone past distributed.outageTimeout, a stream deleted) that ends the run. */
+  readonly fault$: Observable<never>;
+  /** That fault, once there is one. */
+  failure(): Error | undefined;
   close(): Promise<void>;
 }
 
 export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy, rewards: RewardModel, options: RemoteRolloutsOptions): Promise<RemoteRollouts> => {
   const d = config.distributed!;
-  const bus: RunBus = await openBus({ url: d.url, runName: config.run.name, ackDeadlineMs: d.ackDeadline * 1000, onStatus: options.progress });
+  const bus: RunBus = await openBus({ url: d.url, runName: config.run.name, ackDeadlineMs: d.ackDeadline * 1000, outageTimeoutMs: d.outageTimeout * 1000, onStatus: options.progress });
   const hash = configHash(config);
-  const retried = <T>(what: string, operation: () => Promise<T>) => surviveOutage(d.url, what, operation, options.progress);
+  const retried = <T>(what: string, operation: () => Promise<T>) => bus.watch.retry(what, operation);
+  const stopWarning = warnWhenNoWorker(bus, { url: d.url, intervalMs: d.noWorkerWarning * 1000, say: options.progress });
   if (options.fresh) {
     await bus.jsm.streams.purge(bus.names.taskStream);
     await bus.jsm.streams.purge(bus.names.rolloutStream);
@@ -113,7 +119,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     const made = (async () => {
       const snapshot = await snapshotOf(Math.max(0, epoch - lag), current);
       const tasks = new Map<number, GroupTask>();
-          const results = await retried(`reading epoch ${epoch}'s results`, () => EpochResults.open(bus, { epoch, configHash: hash, metadata, onRefused: (g, why) => reissue(epoch, g, why), check: checker(tasks) }));
+      const results = await retried(`reading epoch ${epoch}'s results`, () => EpochResults.open(bus, { epoch, configHash: hash, metadata, onRefused: (g, why) => reissue(epoch, g, why), check: checker(tasks) }));
       for (const item of promptsOfEpoch(promptSource, epoch)) {
         const keys = Array.from({ length: config.sampler.groupSize }, (_, member) => ({
           runId: config.run.name, epoch, policyVersion: snapshot.version, prompt: item.prompt, promptIndex: item.promptIndex, groupId: item.groupId, member,
@@ -156,8 +162,8 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
 
   const sampleGroup = async (keys: readonly RolloutKey[]): Promise<ScoredRollout[]> => {
     const { epoch, groupId } = keys[0]!;
-    const { results } = await startEpoch(epoch);
-    const rows = await results.group(groupId);
+    const { results } = await bus.watch.guard(startEpoch(epoch));
+    const rows = await bus.watch.guard(results.group(groupId));
     for (const row of rows) scored.set(row.image, row);
     return rows;
   };
@@ -181,9 +187,17 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
           remote(async () => rows.map((r) => lookup(r.image)).map(({ rewards, reward, discLogitCls, discLogitPatch }) => ({ rewards, reward, discLogitCls, discLogitPatch }))),
       },
     },
+    fault$: from(bus.watch.faulted),
+    failure: () => bus.watch.fault,
     close: async () => {
-      for (const issued of epochs.values()) await (await issued).results.close();
-      await releaseRun(bus);
+      stopWarning();
+      // After a fault (NATS gone, a stream deleted) closing must neither wait for the server nor hide the fault.
+      const settle = (p: Promise<unknown>) =>
+        bus.watch.guard(p).catch((e: unknown) => {
+          if (!bus.watch.fault) throw e;
+        });
+      for (const issued of epochs.values()) await settle(issued.then((i) => i.results.close()));
+      await settle(releaseRun(bus));
       await bus.close();
     },
   };

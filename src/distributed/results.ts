@@ -34,7 +34,7 @@ export const publishGroup = async (bus: RunBus, task: GroupTask, metadata: WireM
   await bus.js.publish(`${bus.names.rolloutSubject}.${task.epoch}.${task.groupId}`, payload, { msgID: taskId(task), headers: h });
 };
 
-export interface EpochResultsOptions {
+interface EpochResultsOptions {
   readonly epoch: number;
   readonly configHash: string;
   readonly metadata: WireMetadata;
@@ -67,7 +67,8 @@ export class EpochResults {
       deliver_policy: DeliverPolicy.All,
     });
     results.messages = await consumer.consume();
-    void results.pump(results.messages);
+    // A reader that stops leaves the epoch waiting for groups that can no longer arrive: that ends the run.
+    results.pump(results.messages).catch((e: Error) => bus.watch.broke(new Error(`reading epoch ${options.epoch}'s results from stream ${bus.names.rolloutStream}: ${e.message}`)));
     return results;
   }
 
@@ -105,7 +106,7 @@ export class EpochResults {
     let bytes: Uint8Array = msg.data;
     const object = msg.headers?.get(OBJECT);
     if (object) {
-      const blob = await this.bus.objects.getBlob(object);
+      const blob = await this.bus.watch.retry(`reading object ${object}`, () => this.bus.objects.getBlob(object));
       if (!blob) return refuse(`its rows were in object '${object}', which is gone`);
       bytes = blob;
     }
@@ -118,7 +119,7 @@ export class EpochResults {
     const misfit = this.options.check(groupId, rows);
     if (misfit) return refuse(misfit);
     this.accepted.set(groupId, rows);
-    if (object) await this.bus.objects.delete(object);
+    if (object) await this.bus.watch.retry(`deleting object ${object}`, () => this.bus.objects.delete(object));
     this.waiting.get(groupId)?.(rows);
     this.waiting.delete(groupId);
   }

@@ -12,6 +12,7 @@ import { WeightsMissing } from "./errors.ts";
 
 export type WeightSets = Readonly<Record<string, ParamSet>>;
 
+/** The newest snapshot's name, for people watching a run (`nats kv get <bucket> weights.latest`); tasks name theirs. */
 const LATEST = "weights.latest";
 
 /** Stores a snapshot and the generator's policy version (optimiser steps) it holds. */
@@ -29,7 +30,6 @@ export const snapshotVersion = async (bus: RunBus, name: string): Promise<number
   return Number(decodeSafetensors(bytes, `object ${bus.names.objectBucket}/${name}`).metadata.policyVersion);
 };
 
-export const latestWeights = async (bus: RunBus): Promise<string | undefined> => (await bus.kv.get(LATEST))?.string() || undefined;
 
 export const fetchWeights = async (bus: RunBus, name: string): Promise<WeightSets> => {
   const bytes = await bus.objects.getBlob(name);

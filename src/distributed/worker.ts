@@ -24,16 +24,13 @@ import { publishGroup } from "./results.ts";
 import { parseTask, type GroupTask } from "./tasks.ts";
 import { fetchWeights, runConfigHash, type WeightSets } from "./weights.ts";
 
-/** Consecutive failed fetch/publish rounds, about a second apart, before the worker gives up. */
-const MAX_CONSECUTIVE_FAILURES = 60;
-
-export interface WorkerOptions {
+interface WorkerOptions {
   readonly progress: (line: string) => void;
   /** Checked between tasks: true ends the worker after the group in progress. */
   readonly stopRequested: () => boolean;
 }
 
-export interface WorkerSummary {
+interface WorkerSummary {
   readonly groups: number;
 }
 
@@ -72,21 +69,23 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
   const d = config.distributed;
   if (!d) throw new Error("advgrpo worker: the pipeline has no distributed: section (distributed.url names the learner's NATS server)");
   const hash = configHash(config);
-  const bus = await openBus({ url: d.url, runName: config.run.name, ackDeadlineMs: d.ackDeadline * 1000, onStatus: options.progress });
+  const bus = await openBus({ url: d.url, runName: config.run.name, ackDeadlineMs: d.ackDeadline * 1000, outageTimeoutMs: d.outageTimeout * 1000, onStatus: options.progress });
   try {
     const claimed = await waitForLearner(bus, config, options);
     if (options.stopRequested()) return { groups: 0 };
     if (claimed !== hash) throw new ConfigHashMismatch({ run: config.run.name, expected: claimed, found: hash, source: "advgrpo worker" });
 
-    return await withRun(buildRun(config), async ({ policy, rewards }) => {
-      const ports = rolloutPorts({ policy, rewards, clock: new StageClock() });
+    return await withRun(buildRun(config), async (models) => {
+      const { policy, rewards } = models;
+      const ports = rolloutPorts({ ...models, clock: new StageClock() });
       const metadata = wireMetadata(config, policy, rewards);
       const G = config.sampler.groupSize;
       let loaded: string | undefined;
 
       const scoreGroup = async (task: GroupTask): Promise<ScoredRollout[]> => {
         if (loaded !== task.weights) {
-          applyWeights(await fetchWeights(bus, task.weights), `object ${bus.names.objectBucket}/${task.weights}`, policy, rewards);
+          const sets = await bus.watch.retry(`fetching weights ${task.weights}`, () => fetchWeights(bus, task.weights));
+          applyWeights(sets, `object ${bus.names.objectBucket}/${task.weights}`, policy, rewards);
           loaded = task.weights;
         }
         const [group] = await lastValueFrom(
@@ -114,32 +113,34 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
           throw new ConfigHashMismatch({ run: config.run.name, expected: task.configHash, found: hash, source: `task ${task.epoch}/${task.groupId}` });
         }
         const rows = await scoreGroup(task);
-        await publishGroup(bus, task, metadata, rows);
-        await msg.ackAck();
-        options.progress(`group ${task.groupId} of epoch ${task.epoch} (attempt ${task.attempt}, delivery ${msg.info.deliveryCount}) published`);
+        const what = `group ${task.groupId} of epoch ${task.epoch} (attempt ${task.attempt}, delivery ${msg.info.deliveryCount})`;
+        await bus.watch.retry(`publishing ${what}`, () => publishGroup(bus, task, metadata, rows));
+        // Published is what counts: a task whose acknowledgement is lost comes back, and the learner drops the copy.
+        await bus.watch.guard(msg.ackAck()).catch((e: Error) => {
+          if (bus.watch.fault) throw bus.watch.fault;
+          options.progress(`${what}: acknowledgement failed (${e.message}); the task will come back and its copy be dropped`);
+        });
+        options.progress(`${what} published`);
       };
 
       const consumer = await bus.js.consumers.get(bus.names.taskStream, bus.names.taskConsumer);
       options.progress(`worker ready for run '${config.run.name}' (pipeline ${hash}) at ${d.url}`);
       let groups = 0;
-      // A NATS outage (the server restarting, a network blip) fails fetches and publishes; the worker waits
-      // and retries, leaving unpublished tasks unacknowledged so they come back. Only a run of failures stops it.
-      let failures = 0;
+      // A NATS outage (the server restarting, a network blip) fails fetches and publishes: each is retried
+      // until distributed.outageTimeout, and tasks not yet published stay unacknowledged, so they come back.
       while (!options.stopRequested()) {
-        const held: JsMsg[] = [];
+        const held = await bus.watch.retry("fetching tasks", async () => {
+          const got: JsMsg[] = [];
+          for await (const msg of await consumer.fetch({ max_messages: d.maxInFlightGroupsPerWorker, expires: 1000 })) got.push(msg);
+          return got;
+        });
         const alive = setInterval(() => held.forEach((m) => m.working()), Math.max(100, (d.ackDeadline * 1000) / 3));
         try {
-          for await (const msg of await consumer.fetch({ max_messages: d.maxInFlightGroupsPerWorker, expires: 1000 })) held.push(msg);
           // Every held task stays ours while this worker lives, also those waiting behind the one in progress.
           for (const msg of held) {
             await handle(msg);
             groups += 1;
           }
-          failures = 0;
-        } catch (e) {
-          if (e instanceof ConfigHashMismatch || ++failures > MAX_CONSECUTIVE_FAILURES) throw e;
-          options.progress(`NATS ${d.url}: ${(e as Error).message}; retrying (${failures}/${MAX_CONSECUTIVE_FAILURES})`);
-          await new Promise((r) => setTimeout(r, 1000));
         } finally {
           clearInterval(alive);
         }

@@ -26,8 +26,8 @@ export class MetricsInputError extends Schema.TaggedError<MetricsInputError>()("
   }
 }
 
-export const ATTRIBUTES = ["colour", "shape", "size", "background", "position"] as const;
-export type AttributeName = (typeof ATTRIBUTES)[number];
+const ATTRIBUTES = ["colour", "shape", "size", "background", "position"] as const;
+type AttributeName = (typeof ATTRIBUTES)[number];
 
 export interface EvalSample {
   readonly image: RgbImage;
@@ -43,7 +43,7 @@ export interface SimilarityFeatures {
   readonly references: readonly (readonly Float32Array[])[];
 }
 
-export interface SampleScores {
+interface SampleScores {
   readonly aligned: boolean;
   readonly matches: Readonly<Record<AttributeName, boolean>>;
   /** The classifier's probability of the target style. */
@@ -55,7 +55,7 @@ export interface SampleScores {
   readonly dinoSimilarity: number | null;
 }
 
-export interface EvaluationMetrics {
+interface EvaluationMetrics {
   readonly count: number;
   readonly targetStyle: ReferenceStyle;
   readonly alignment: number;
@@ -95,7 +95,7 @@ export const dinoSimilarity = (feature: Float32Array, references: readonly Float
 };
 
 /** Root-mean-square difference per pixel value, in [0, 1] for images in [0, 1]: ||a - b||_2 / sqrt(3HW). */
-export const rmsDistance = (a: RgbImage, b: RgbImage): number => {
+const rmsDistance = (a: RgbImage, b: RgbImage): number => {
   if (a.data.length !== b.data.length) throw new MetricsInputError({ field: "image", expected: `${a.data.length} values like the group's first`, found: `${b.data.length}` });
   let sum = 0;
   for (let i = 0; i < a.data.length; i++) sum += (a.data[i]! - b.data[i]!) ** 2;
@@ -165,7 +165,7 @@ export const summarise = (samples: readonly EvalSample[], scores: readonly Sampl
   };
 };
 
-export interface Evaluation {
+interface Evaluation {
   readonly perSample: readonly SampleScores[];
   readonly summary: EvaluationMetrics;
 }

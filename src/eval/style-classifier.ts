@@ -37,7 +37,7 @@ export class StyleClassifierInputError extends Schema.TaggedError<StyleClassifie
   }
 }
 
-export type StyleClassifierWeights = ConfiguredWeights<StyleNetConfig>;
+type StyleClassifierWeights = ConfiguredWeights<StyleNetConfig>;
 
 export const saveStyleClassifier = (file: string, weights: StyleClassifierWeights): Promise<void> => saveConfiguredWeights(file, CONFIG_KEY, weights);
 

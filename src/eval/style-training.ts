@@ -20,7 +20,7 @@ import { StyleClassifier } from "./style-classifier.ts";
 import { describeSource, drawExample, EVALUATION_SOURCES, makeExample, type StyleExample } from "./style-data.ts";
 import { defaultStyleNetConfig, STYLE_CLASSES, styleNetTraining, type StyleNetConfig } from "./style-net.ts";
 
-export interface StyleTrainingOptions {
+interface StyleTrainingOptions {
   readonly seed: number;
   readonly steps: number;
   readonly batch: number;
@@ -36,7 +36,7 @@ export interface StyleTrainingOptions {
   readonly execution?: ExecutionConfig;
 }
 
-export interface StyleTrainingResult {
+interface StyleTrainingResult {
   readonly config: StyleNetConfig;
   readonly params: ParamSet;
   readonly losses: readonly number[];

@@ -28,7 +28,7 @@ export interface SamplerConfig {
   readonly execution?: ExecutionConfig;
 }
 
-export interface SampleResult {
+interface SampleResult {
   /** Final latents [B, ...latentShape] flattened. */
   readonly latents: Float32Array;
   /** Per sample, its recorded window steps in step order. */

@@ -36,12 +36,6 @@ export const sigmaSchedule = (steps: number, shift: number): SigmaSchedule => {
   return { steps, shift, sigmas: [...spaced.map((u) => shiftSigma(u, shift)), 0] };
 };
 
-/** dt of step i, negative: sigma moves toward the data. */
-export const stepDt = (schedule: SigmaSchedule, stepIndex: number): number => schedule.sigmas[stepIndex + 1]! - schedule.sigmas[stepIndex]!;
-
-/** The released Adv-GRPO code trains the two noisiest steps. */
-export const defaultWindow: SdeWindow = { start: 0, size: 2 };
-
 /** Checks that the window fits inside a schedule of `steps` steps. */
 export const sdeWindow = (steps: number, size: number, start = 0): SdeWindow => {
   requireInteger("window.size", size, 0);

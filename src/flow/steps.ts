@@ -13,18 +13,18 @@ import { add, cast, div, greaterOrEqual, log, mul, neg, pad, reshape, split, sqr
 import { FlowConfigError } from "./errors.ts";
 
 /** "released": -mean((x' - mean)^2), what the Adv-GRPO code trains with; "gaussian": the scaled Gaussian log-density. */
-export type CpsLogProb = "released" | "gaussian";
+type CpsLogProb = "released" | "gaussian";
 
-export interface OdeMethod {
+interface OdeMethod {
   readonly kind: "ode";
 }
 /** Flow-SDE (Flow-GRPO). */
-export interface SdeMethod {
+interface SdeMethod {
   readonly kind: "sde";
   readonly noiseLevel: number;
 }
 /** Flow-CPS, coefficient-preserving (the released Adv-GRPO code). */
-export interface CpsMethod {
+interface CpsMethod {
   readonly kind: "cps";
   readonly noiseLevel: number;
   readonly logProb: CpsLogProb;
@@ -57,7 +57,7 @@ export interface Transition {
   readonly variance: Tensor;
 }
 
-export interface StochasticStep {
+interface StochasticStep {
   readonly next: Tensor;
   readonly mean: Tensor;
   /** The transition's standard deviation (s of Flow-SDE, std of Flow-CPS), [B] (or [] for scalar sigmas). */

@@ -10,7 +10,7 @@ import type { ConstValue } from "./onnx-tensors.ts";
 import { sliceBounds } from "./op-defs/shape.ts";
 
 /** Folding is for shape arithmetic: bigger outputs are left to the runtime (which folds them itself). */
-export const FOLD_LIMIT = 1 << 16;
+const FOLD_LIMIT = 1 << 16;
 
 const numbers = (v: ConstValue): number[] => Array.from(v.values as ArrayLike<number | bigint>, Number);
 const make = (dtype: DType, shape: readonly number[], values: ArrayLike<number>): ConstValue => ({ dtype, shape: [...shape], values: typedArrayFrom(dtype, values) });

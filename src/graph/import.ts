@@ -14,7 +14,9 @@
  *   `/transformer_blocks.0/attn/to_q/MatMul` on an anonymous `onnx::MatMul_<n>`) get
  *   y += (alpha/rank) (x A) B with A, B parameters `<module>.lora_A` [in, rank] and `.lora_B` [rank, out]
  *   (B = 0, so the adapted graph equals the base at init); see graph/lora-io.ts to save and merge them.
- * - fp16/bf16 initialisers are widened to fp32 and Casts to them become Casts to fp32.
+ * - fp16/bf16 initialisers are widened to fp32 and Casts to them become Casts to fp32; with
+ *   `loadOnnx(path, { float16: "keep" })` fp16 initialisers stay fp16 in the built graph (half the bytes), each
+ *   cast to fp32 where it is used, so the arithmetic is the widened model's bit for bit.
  * Every failure is an OnnxImportError naming the file and the node or tensor.
  */
 import { readFileSync } from "node:fs";
@@ -23,9 +25,11 @@ import { type DType, dtypeFromOnnx, onnxTypeCode } from "./dtype.ts";
 import { OnnxImportError } from "./errors.ts";
 import { constOf, foldable, folders } from "./fold.ts";
 import { Graph, type Tensor } from "./graph.ts";
+import { cast } from "./ops.ts";
+import { fromFloat16 } from "../util/float16.ts";
 import type { AttrValue } from "./tensor.ts";
 import { type AttributeMessage, attributeTypes, decodeModel, type ModelMessage, type NodeMessage, type ValueInfo } from "./onnx-proto.ts";
-import { type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
+import { checkExternalTensors, type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
 import { type AdapterSite, LoraAttacher } from "./import-lora.ts";
 import type { LoraConfig, ParamScope } from "../nn/params.ts";
 
@@ -89,28 +93,49 @@ export interface OnnxModel {
   readonly initializers: ReadonlyMap<string, ConstValue>;
 }
 
+export interface LoadOptions {
+  /** fp16 initialisers: widen = decoded to fp32 (default); keep = held as fp16, cast to fp32 where used. */
+  readonly float16?: "widen" | "keep";
+}
+
 /** Parses ONNX bytes; `baseDir` is where external data files are looked up (the model file's folder). */
-export const parseOnnx = (bytes: Uint8Array, source: string, baseDir?: string): OnnxModel => {
+export const parseOnnx = (bytes: Uint8Array, source: string, baseDir?: string, options: LoadOptions = {}): OnnxModel => {
   const model = parseModel(bytes, source);
   const external = new ExternalData(source, baseDir);
   try {
-    const initializers = new Map((model.graph!.initializer ?? []).map((t) => [t.name ?? "", decodeTensor(t, external)] as const));
+    const keep = options.float16 === "keep";
+    const initializers = new Map((model.graph!.initializer ?? []).map((t) => [t.name ?? "", decodeTensor(t, external, keep)] as const));
     return { source, signature: signatureOfModel(model), nodes: model.graph!.node ?? [], initializers };
   } finally {
     external.close();
   }
 };
 
-/** Reads a model file and the external data files beside it. */
-export const loadOnnx = (path: string): OnnxModel => {
-  let bytes: Uint8Array;
+const readBytes = (path: string): Uint8Array => {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (cause) {
     throw new OnnxImportError({ source: path, reason: `cannot read the file (${(cause as Error).message})` });
   }
-  return parseOnnx(bytes, path, dirname(path));
 };
+
+/**
+ * Reads a model file that ORT will load from its path (so external data beside it is found): its bytes, with
+ * every external data file they name checked first (missing, outside the folder, truncated: an error naming it).
+ */
+export const readModelFile = (path: string): Uint8Array => {
+  const bytes = readBytes(path);
+  const external = new ExternalData(path, dirname(path));
+  try {
+    checkExternalTensors(parseModel(bytes, path).graph!.initializer ?? [], external);
+  } finally {
+    external.close();
+  }
+  return bytes;
+};
+
+/** Reads a model file and the external data files beside it. */
+export const loadOnnx = (path: string, options: LoadOptions = {}): OnnxModel => parseOnnx(readBytes(path), path, dirname(path), options);
 
 const CAST_TO_FLOAT32 = 1;
 
@@ -133,7 +158,7 @@ const attributeValue = (a: AttributeMessage, source: string, node: string): Attr
   }
 };
 
-export interface ImportOptions {
+interface ImportOptions {
   /** Sizes of symbolic dimensions not implied by `bind` (e.g. { batch_size: 2 }). */
   readonly dims?: Readonly<Record<string, number>>;
   /** Model inputs wired to tensors of the graph being built; the others become graph inputs. */
@@ -144,7 +169,7 @@ export interface ImportOptions {
   readonly lora?: LoraConfig;
 }
 
-export interface ImportedGraph {
+interface ImportedGraph {
   readonly graph: Graph;
   readonly inputs: Readonly<Record<string, Tensor>>;
   readonly outputs: Readonly<Record<string, Tensor>>;
@@ -200,10 +225,24 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
     if ("tensor" in v) return v.tensor;
     let t = materialised.get(name);
     if (!t) {
-      t = graph.constant(v.constant.values, v.constant.dtype, v.constant.shape, v.name);
+      const c = v.constant;
+      t = graph.constant(c.values, c.dtype, c.shape, v.name);
+      // A half-precision weight stays half in the graph; the arithmetic reads its exact fp32 value.
+      if (c.dtype === "float16") t = cast(t, "float32");
       materialised.set(name, t);
     }
     return t;
+  };
+  /** Constant folding computes in fp32: a kept-fp16 constant is widened for it (once). */
+  const widenedConstants = new Map<ConstValue, ConstValue>();
+  const foldingValue = (c: ConstValue): ConstValue => {
+    if (c.dtype !== "float16") return c;
+    let wide = widenedConstants.get(c);
+    if (!wide) {
+      wide = { dtype: "float32", shape: c.shape, values: fromFloat16(c.values as Uint16Array) };
+      widenedConstants.set(c, wide);
+    }
+    return wide;
   };
 
   const dims: Record<string, number> = { ...options.dims };
@@ -277,7 +316,7 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
     const constants = ins.map((v) => (v && "constant" in v ? v.constant : undefined));
     if (opType === "Transpose") adapters?.noteTranspose(outNames[0]!, inputNames[0] ?? "");
     if (ins.every((v, i) => !v || constants[i]) && foldable(opType, constants)) {
-      folders[opType]!(constants, attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
+      folders[opType]!(constants.map((c) => c && foldingValue(c)), attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
       continue;
     }
 

@@ -8,9 +8,9 @@
 import type { DType } from "./dtype.ts";
 import { type Graph, numel, type Tensor } from "./graph.ts";
 
-const BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1 };
+const BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, float16: 2 };
 
-export const tensorBytes = (t: Tensor): number => numel(t.shape) * BYTES[t.dtype];
+const tensorBytes = (t: Tensor): number => numel(t.shape) * BYTES[t.dtype];
 
 export interface MemoryEstimate {
   /** Initialisers: frozen weights and constants. */

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 
 /** Plain-object views of the ONNX messages (as protobufjs' toObject returns them with longs as numbers). */
-export interface TensorShapeDim {
+interface TensorShapeDim {
   dimValue?: number;
   dimParam?: string;
 }
@@ -42,7 +42,7 @@ export interface TensorMessage {
   externalData?: { key: string; value: string }[];
   dataLocation?: number;
 }
-export interface GraphMessage {
+interface GraphMessage {
   name?: string;
   node?: NodeMessage[];
   initializer?: TensorMessage[];

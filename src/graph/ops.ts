@@ -69,6 +69,10 @@ export const cast = (x: Tensor, to: DType): Tensor => one(x, "Cast", [x], { to: 
 
 export const matmul = (a: Tensor, b: Tensor): Tensor => one(a, "MatMul", [a, b]);
 
+/** alpha * op(a) @ op(b), op transposing the last two axes where asked (float32: ORT's contrib FusedMatMul). */
+export const fusedMatMul = (a: Tensor, b: Tensor, o: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor =>
+  one(a, "FusedMatMul", [a, b], { alpha: o.alpha ?? 1, transA: o.transA ? 1 : 0, transB: o.transB ? 1 : 0 });
+
 export interface GemmOptions {
   readonly transA?: boolean;
   readonly transB?: boolean;
@@ -127,12 +131,17 @@ export const upsampleNearest = (x: Tensor, factor: number): Tensor => {
   return one(x, "Resize", [x, undefined, scales], { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" });
 };
 
-/** Scaled dot-product attention over [B,H,T,Dh] composed of MatMul and Softmax, so autodiff covers it. */
+/**
+ * Scaled dot-product attention over q, k, v [B,H,T,Dh], composed of FusedMatMul (k read transposed in place, the
+ * scale as its alpha; float32 only, so other dtypes transpose k and scale the scores), Softmax and MatMul, so
+ * autodiff covers it.
+ */
 export const attention = (q: Tensor, k: Tensor, v: Tensor): Tensor => {
-  const dh = q.shape[q.shape.length - 1]!;
+  const scale = 1 / Math.sqrt(q.shape[q.shape.length - 1]!);
   const rank = k.shape.length;
-  const kT = transpose(k, [...k.shape.slice(0, -2).map((_, i) => i), rank - 1, rank - 2]);
-  return matmul(softmax(mul(matmul(q, kT), 1 / Math.sqrt(dh)), -1), v);
+  const scores =
+    q.dtype === "float32" ? fusedMatMul(q, k, { transB: true, alpha: scale }) : mul(matmul(q, transpose(k, [...k.shape.slice(0, -2).map((_, i) => i), rank - 1, rank - 2])), scale);
+  return matmul(softmax(scores, -1), v);
 };
 
 /** Sum of all elements to a scalar. */

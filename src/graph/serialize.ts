@@ -8,6 +8,9 @@ import { type AttributeMessage, attributeTypes, encodeModel, type ModelMessage, 
 /** ai.onnx opset the builder targets: GroupNormalization needs 21, ORT 1.30 refuses 27. */
 export const OPSET = 21;
 const IR_VERSION = 10;
+/** ORT's contrib operator set (FusedMatMul), version 1. */
+const CONTRIB_DOMAIN = "com.microsoft";
+const CONTRIB_OPSET = 1;
 
 const valueInfo = (t: Tensor): ValueInfo => ({
   name: t.name,
@@ -16,7 +19,7 @@ const valueInfo = (t: Tensor): ValueInfo => ({
 
 const rawBytes = (values: AnyTypedArray): Uint8Array => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 
-export const tensorMessage = (t: Tensor): TensorMessage => ({
+const tensorMessage = (t: Tensor): TensorMessage => ({
   name: t.name,
   dims: [...t.shape],
   dataType: onnxTypeCode[t.dtype],
@@ -38,20 +41,37 @@ const attribute = (name: string, kind: AttrKind, value: AttrValue): AttributeMes
   }
 };
 
+/**
+ * ONNX Runtime orders execution by a depth-first walk back from the outputs that enters a node's producers
+ * highest index first, and runs a node on leaving it. A Cast of an fp16 weight (graph/import.ts, float16 "keep")
+ * written after the producer of its consumer's other input would therefore run before that whole branch, and
+ * every weight's fp32 copy would be live from the start of a run. Written first, each runs just before its consumer.
+ */
+const isHalfWeightCast = (node: Graph["nodes"][number]): boolean => node.op === "Cast" && node.inputs[0]?.dtype === "float16" && node.inputs[0].constValue !== undefined;
+
+const executionOrder = (graph: Graph): Graph["nodes"] => {
+  const casts = graph.nodes.filter(isHalfWeightCast);
+  return casts.length === 0 ? graph.nodes : [...casts, ...graph.nodes.filter((n) => !isHalfWeightCast(n))];
+};
+
 /** The graph as an ONNX ModelProto; its inputs, outputs and every node keep their names. Initialisers share the graph's data. */
 export const onnxModel = (graph: Graph, metadata: Readonly<Record<string, string>> = {}): ModelMessage => ({
     irVersion: IR_VERSION,
     producerName: "advgrpo",
-    opsetImport: [{ domain: "", version: OPSET }],
+    opsetImport: [
+      { domain: "", version: OPSET },
+      ...(graph.nodes.some((node) => opDefinitions[node.op]!.domain === CONTRIB_DOMAIN) ? [{ domain: CONTRIB_DOMAIN, version: CONTRIB_OPSET }] : []),
+    ],
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     graph: {
       name: graph.name,
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
       initializer: graph.initializers.map(tensorMessage),
-      node: graph.nodes.map((node) => ({
+      node: executionOrder(graph).map((node) => ({
         name: node.name,
         opType: node.op,
+        ...(opDefinitions[node.op]!.domain ? { domain: opDefinitions[node.op]!.domain } : {}),
         input: node.inputs.map((t) => t?.name ?? ""),
         output: node.outputs.map((t) => t.name),
         attribute: Object.entries(node.attrs).map(([key, value]) => attribute(key, opDefinitions[node.op]!.attrs[key]!, value)),

@@ -8,7 +8,7 @@ import sharp from "sharp";
 import type { RgbImage } from "./png.ts";
 
 /** The formats accepted, as sharp names them; a file's extension decides whether a folder listing includes it. */
-export const IMAGE_FORMATS = ["png", "jpeg", "webp"] as const;
+const IMAGE_FORMATS = ["png", "jpeg", "webp"] as const;
 export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp"] as const;
 
 export class ImageFileError extends Schema.TaggedError<ImageFileError>()("ImageFileError", {

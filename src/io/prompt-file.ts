@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Schema } from "effect";
 
-export class PromptFileError extends Schema.TaggedError<PromptFileError>()("PromptFileError", {
+class PromptFileError extends Schema.TaggedError<PromptFileError>()("PromptFileError", {
   file: Schema.String,
   /** The pipeline field that named the file, e.g. prompts.train. */
   field: Schema.String,

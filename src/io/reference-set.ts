@@ -34,7 +34,7 @@ export class ReferenceSetError extends Schema.TaggedError<ReferenceSetError>()("
 
 export const MANIFEST = "manifest.json";
 
-export interface LoadOptions {
+interface LoadOptions {
   /** Prompts the run knows; a manifest prompt outside them is an error (usually a typo). */
   readonly knownPrompts?: ReadonlySet<string>;
   /** Required image size; default: the size of the first image. */
@@ -117,7 +117,7 @@ export const loadReferenceSet = (folder: string, options: LoadOptions = {}): Eff
     return { images, height: size.height, width: size.width };
   });
 
-export interface DefaultSetOptions {
+interface DefaultSetOptions {
   readonly perPrompt?: number;
   readonly style?: ReferenceStyle;
   readonly split?: PromptSplit;

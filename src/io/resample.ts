@@ -1,7 +1,7 @@
 import type { RgbImage } from "./png.ts";
 
 /** A region of an image in pixel coordinates (x1, y1 exclusive; fractional edges allowed). */
-export interface Region {
+interface Region {
   readonly x0: number;
   readonly y0: number;
   readonly x1: number;

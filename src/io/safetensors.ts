@@ -19,12 +19,12 @@ const DTYPES = {
   I32: { bytes: 4, array: Int32Array },
 } as const;
 
-export type SafetensorsDtype = keyof typeof DTYPES;
+type SafetensorsDtype = keyof typeof DTYPES;
 
 const DTYPE_NAMES = Object.keys(DTYPES) as SafetensorsDtype[];
 
 /** F16 and BF16 hold their raw 16-bit patterns; `toFloat32` converts any floating dtype. */
-export type SafetensorsData = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array;
+type SafetensorsData = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array;
 
 export interface SafeTensor {
   readonly name: string;
@@ -40,7 +40,7 @@ export interface Safetensors {
 }
 
 /** What a model expects one tensor of a checkpoint to be. */
-export interface TensorSpec {
+interface TensorSpec {
   readonly name: string;
   readonly shape: readonly number[];
   readonly dtype: SafetensorsDtype;
@@ -87,7 +87,7 @@ const TensorMismatch = Schema.Struct({
   expected: Schema.String,
   found: Schema.String,
 });
-export type TensorMismatch = typeof TensorMismatch.Type;
+type TensorMismatch = typeof TensorMismatch.Type;
 
 const MISMATCHES_SHOWN = 20;
 
@@ -339,9 +339,6 @@ export const validateAgainst = (
     throw new SafetensorsMismatchError({ file, mismatches: [...mismatches, ...unexpected] });
   }
 };
-
-/** The spec a ParamSet implies: every tensor F32. */
-export const specOf = (params: ParamSet): TensorSpec[] => params.map((p) => ({ name: p.name, shape: p.shape, dtype: "F32" }));
 
 /** Wraps fp32 parameters as F32 tensors (sharing their data) for encoding. */
 export const fromParamSet = (params: ParamSet): SafeTensor[] =>

@@ -11,14 +11,14 @@ import { decodeImageFile, IMAGE_EXTENSIONS, ImageFileError } from "./image-file.
 import type { RgbImage } from "./png.ts";
 import { ReferenceSetError, type ReferenceSet } from "./reference-set.ts";
 
-export interface StyleFolderOptions {
+interface StyleFolderOptions {
   readonly perPrompt: number;
   /** Height = width every image is fitted to. */
   readonly size: number;
 }
 
 /** The folder's image files in name order (byte order, so the assignment does not depend on the locale). */
-export const styleImageFiles = async (folder: string): Promise<string[]> => {
+const styleImageFiles = async (folder: string): Promise<string[]> => {
   let entries: string[];
   try {
     entries = await readdir(folder);

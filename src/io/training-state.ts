@@ -49,7 +49,7 @@ const reserved = /^(optimizer\.|tensorSha256$)/;
 
 const sha256 = (data: ArrayBufferView): string => createHash("sha256").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest("hex");
 
-export interface LoadTrainingStateOptions {
+interface LoadTrainingStateOptions {
   /** Refuse a checkpoint without content hashes (one written before they existed), since it cannot be verified. */
   readonly requireHashes?: boolean;
 }

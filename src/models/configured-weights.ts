@@ -14,7 +14,7 @@ export interface ConfiguredWeights<Config> {
 }
 
 /** How one kind of model stores its config, and what its parameters must be for a config. */
-export interface ConfigFormat<Config> {
+interface ConfigFormat<Config> {
   readonly key: string;
   readonly schema: Schema.Codec<Config, unknown>;
   /** Names the config in errors, e.g. "a DiT config". */

@@ -11,17 +11,34 @@ const kaimingUniform = (fanIn: number) => ({ kind: "uniform", bound: 1 / Math.sq
  * When the scope is a LoRA target, y += (alpha / rank) * (x A) B with B starting at zero, so the adapted
  * model starts exactly at the base model.
  */
-export const linear = (scope: ParamScope, x: Tensor, outFeatures: number, options: { bias?: boolean; init?: "default" | "zeros" } = {}): Tensor => {
+export const linear = (scope: ParamScope, x: Tensor, outFeatures: number, options: LinearOptions = {}): Tensor =>
+  linearParts(scope, x, [outFeatures], options)[0]!;
+
+interface LinearOptions {
+  readonly bias?: boolean;
+  readonly init?: "default" | "zeros";
+}
+
+/**
+ * One linear layer of sum(sizes) outputs (the same parameters as `linear`), computed as separate products of x with
+ * column blocks of W (and of b and LoRA's B): each part comes out contiguous, where splitting the layer's output
+ * would copy it strided.
+ */
+export const linearParts = (scope: ParamScope, x: Tensor, sizes: readonly number[], options: LinearOptions = {}): Tensor[] => {
   const inFeatures = x.shape[x.shape.length - 1]!;
-  const weight = scope.param("weight", [inFeatures, outFeatures], options.init === "zeros" ? { kind: "zeros" } : kaimingUniform(inFeatures));
-  let y = matmul(x, weight);
+  const outFeatures = sizes.reduce((a, b) => a + b, 0);
+  const parts = (t: Tensor, axis: number): Tensor[] => (sizes.length === 1 ? [t] : split(t, sizes, axis));
+  const weights = parts(scope.param("weight", [inFeatures, outFeatures], options.init === "zeros" ? { kind: "zeros" } : kaimingUniform(inFeatures)), 1);
+  let ys = weights.map((w) => matmul(x, w));
   const lora = scope.adapterHere();
   if (lora) {
-    const down = scope.param(`${LORA_MARKER.slice(1)}A`, [inFeatures, lora.rank], kaimingUniform(inFeatures));
-    const up = scope.param(`${LORA_MARKER.slice(1)}B`, [lora.rank, outFeatures], { kind: "zeros" });
-    y = add(y, mul(matmul(matmul(x, down), up), lora.alpha / lora.rank));
+    const down = matmul(x, scope.param(`${LORA_MARKER.slice(1)}A`, [inFeatures, lora.rank], kaimingUniform(inFeatures)));
+    const ups = parts(scope.param(`${LORA_MARKER.slice(1)}B`, [lora.rank, outFeatures], { kind: "zeros" }), 1);
+    ys = ys.map((y, i) => add(y, mul(matmul(down, ups[i]!), lora.alpha / lora.rank)));
   }
-  return options.bias === false ? y : add(y, scope.param("bias", [outFeatures], options.init === "zeros" ? { kind: "zeros" } : kaimingUniform(inFeatures)));
+  if (options.bias === false) return ys;
+  const biases = parts(scope.param("bias", [outFeatures], options.init === "zeros" ? { kind: "zeros" } : kaimingUniform(inFeatures)), 0);
+  return ys.map((y, i) => add(y, biases[i]!));
 };
 
 export interface Conv2dOptions {
@@ -68,12 +85,15 @@ export const groupNorm = (scope: ParamScope, x: Tensor, groups: number, epsilon 
 export const mlp = (scope: ParamScope, x: Tensor, hidden: number, outFeatures = x.shape[x.shape.length - 1]!): Tensor =>
   linear(scope.child("fc2"), gelu(linear(scope.child("fc1"), x, hidden)), outFeatures);
 
-/** Multi-head self-attention over [B,T,D] with a fused qkv projection. */
+/**
+ * Multi-head self-attention over [B,T,D] with a fused qkv projection (one [D, 3D] weight, as torch stores it). The
+ * projection is computed per part (linearParts) and each part transposed once to [B,H,T,Dh]: splitting the
+ * [B,T,3D] output and transposing it moved every activation twice.
+ */
 export const selfAttention = (scope: ParamScope, x: Tensor, heads: number): Tensor => {
   const [b, t, d] = x.shape as [number, number, number];
   if (d % heads !== 0) throw new Error(`attention width ${d} is not divisible by ${heads} heads (${scope.prefix})`);
-  const qkv = reshape(linear(scope.child("qkv"), x, 3 * d), [b, t, 3, heads, d / heads]);
-  const [q, k, v] = split(transpose(qkv, [2, 0, 3, 1, 4]), [1, 1, 1], 0).map((p) => reshape(p, [b, heads, t, d / heads]));
+  const [q, k, v] = linearParts(scope.child("qkv"), x, [d, d, d]).map((p) => transpose(reshape(p, [b, t, heads, d / heads]), [0, 2, 1, 3]));
   const merged = reshape(transpose(attention(q!, k!, v!), [0, 2, 1, 3]), [b, t, d]);
   return linear(scope.child("proj"), merged, d);
 };

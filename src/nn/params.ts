@@ -3,7 +3,7 @@ import { paramSet, paramTensor, type ParamSet } from "../optim/param-set.ts";
 import { makeRng } from "../util/prng.ts";
 
 /** How a parameter is initialised; fan-in scaled inits follow torch's nn defaults. */
-export type Init =
+type Init =
   | { readonly kind: "zeros" }
   | { readonly kind: "ones" }
   | { readonly kind: "normal"; readonly std: number }

@@ -59,7 +59,11 @@ class AdamOptimizer extends SlotOptimizer<AdamKernel> {
       invSqrtBias2: 1 / Math.sqrt(1 - this.#beta2 ** step),
       eps: this.#eps,
     };
-    this.params.forEach((param, k) => this.slots.update(k, param.data, grads[k]!, constants));
+    this.slots.update(
+      this.params.map((param) => param.data),
+      grads,
+      constants,
+    );
   }
 }
 

@@ -5,7 +5,7 @@
 import { defer, from, type Observable } from "rxjs";
 import type { RgbImage } from "../io/png.ts";
 import type { RolloutLogWriter } from "../io/rollout-log/index.ts";
-import type { Features } from "../models/backbone/features.ts";
+import type { FeatureLayout, Features } from "../models/backbone/features.ts";
 import type { Discriminator } from "../models/discriminator/discriminator.ts";
 import type { AdvantagedRollout, FeaturedRollout } from "../rollout/rollout.ts";
 import type {
@@ -61,16 +61,24 @@ const joined = (parts: readonly Float32Array[]): Float32Array => {
 };
 
 /**
- * Rows' tokens as one batch. A group's rows are views into the batch the backbone produced for it
- * (splitFeatures), so this gives that batch back without copying.
+ * Rows' tokens as one batch of the backbone's `layout`. A group's rows are views into the batch the backbone
+ * produced for it (splitFeatures), so this gives that batch back without copying.
  */
-const featuresOfRows = (rows: readonly Pick<FeaturedRollout, "cls" | "patches" | "pooled">[], like: Pick<Features, "dim" | "patchCount" | "pooledDim">): Features => ({
-  ...like,
-  batch: rows.length,
-  cls: joined(rows.map((r) => r.cls)),
-  patches: joined(rows.map((r) => r.patches)),
-  pooled: joined(rows.map((r) => r.pooled)),
-});
+const featuresOfRows = (rows: readonly Pick<FeaturedRollout, "cls" | "patches" | "pooled">[], layout: FeatureLayout): Features => {
+  const sizes = { cls: layout.dim, patches: layout.patchCount * layout.dim, pooled: layout.pooledDim };
+  for (const [i, row] of rows.entries()) {
+    for (const [name, size] of Object.entries(sizes) as [keyof typeof sizes, number][]) {
+      if (row[name].length !== size) throw new Error(`features of row ${i}: '${name}' has ${row[name].length} values, the backbone's layout (D ${layout.dim}, N ${layout.patchCount}, P ${layout.pooledDim}) gives ${size}`);
+    }
+  }
+  return {
+    ...layout,
+    batch: rows.length,
+    cls: joined(rows.map((r) => r.cls)),
+    patches: joined(rows.map((r) => r.patches)),
+    pooled: joined(rows.map((r) => r.pooled)),
+  };
+};
 
 /** One entry per image, each a view into the batch (no copies). */
 const splitFeatures = (f: Features) =>
@@ -98,20 +106,15 @@ interface PortContext {
   readonly evaluator: Evaluator;
   readonly log: RolloutLogWriter;
   readonly prompts: readonly string[];
+  /** The backbone's feature shapes, for joining rows' tokens back into batches. */
+  readonly layout: FeatureLayout;
   /** Heads the discriminator port steps in a given epoch (the adversarial one, the warm-up of a frozen one). */
   readonly trainedHeads: (epoch: number) => readonly Discriminator[];
   readonly clock: StageClock;
 }
 
-/** A row's token layout, read off the row itself (sampled here or received from a worker). */
-const shapeOf = (row: FeaturedRollout): Pick<Features, "dim" | "patchCount" | "pooledDim"> => ({
-  dim: row.cls.length,
-  patchCount: row.patches.length / row.cls.length,
-  pooledDim: row.pooled.length,
-});
-
 /** The ports that turn keys into scored rollouts: what a rollout worker runs, and a single process too. */
-export const rolloutPorts = (c: Pick<PortContext, "policy" | "rewards" | "clock">): Pick<Ports, "sampler" | "features" | "rewards"> => ({
+export const rolloutPorts = (c: Pick<PortContext, "policy" | "rewards" | "layout" | "clock">): Pick<Ports, "sampler" | "features" | "rewards"> => ({
   sampler: {
     sample: (keys) => c.clock.time("sample", async () => c.policy.sampler.sample(keys, await c.policy.embed(keys.map((k) => k.prompt)), c.policy.params)),
   },
@@ -121,7 +124,7 @@ export const rolloutPorts = (c: Pick<PortContext, "policy" | "rewards" | "clock"
   rewards: {
     score: (rows) =>
       c.clock.time("reward", async () => {
-        const scored = await c.rewards.score(rows.map(imageOf), rows.map((r) => r.prompt), featuresOfRows(rows, shapeOf(rows[0]!)), batchLabel(rows[0]!));
+        const scored = await c.rewards.score(rows.map(imageOf), rows.map((r) => r.prompt), featuresOfRows(rows, c.layout), batchLabel(rows[0]!));
         return rows.map((_, i) => ({
           rewards: Object.fromEntries(Object.entries(scored.components).map(([name, values]) => [name, values[i]!])),
           reward: scored.total[i]!,
@@ -134,7 +137,7 @@ export const rolloutPorts = (c: Pick<PortContext, "policy" | "rewards" | "clock"
 
 /** The ports of the optimiser steps: what replay runs again on the recorded rows. */
 export const stepPorts = (
-  c: Pick<PortContext, "policy" | "rewards" | "prompts" | "trainedHeads" | "clock">,
+  c: Pick<PortContext, "policy" | "rewards" | "prompts" | "layout" | "trainedHeads" | "clock">,
 ): Pick<Ports, "learner" | "references" | "discriminator" | "referenceReward"> => ({
   learner: {
     step: (groups) =>
@@ -154,9 +157,8 @@ export const stepPorts = (
   discriminator: {
     step: (batch) =>
       c.clock.time("discriminator", async () => {
-        const like = shapeOf(batch.generated[0]!);
-        const refs = featuresOfRows(batch.references, like);
-        const generated = featuresOfRows(batch.generated, like);
+        const refs = featuresOfRows(batch.references, c.layout);
+        const generated = featuresOfRows(batch.generated, c.layout);
         const stats: Record<string, number> = {};
         for (const [k, head] of c.trainedHeads(batch.epoch).entries()) {
           const step = await c.rewards.stepHead(head, refs, generated, `discriminator/${batch.epoch}/${k}`);

@@ -1,5 +1,6 @@
 /** The run's console lines: one per epoch and one per evaluation. */
 import { mean } from "../rl/advantages.ts";
+import type { MemoryEstimate } from "../graph/memory.ts";
 import type { EpochTally } from "./epoch-metrics.ts";
 
 const fmt = (x: number | undefined, digits = 3) => (x === undefined || Number.isNaN(x) ? "-" : Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(digits) : x.toExponential(1));
@@ -21,3 +22,9 @@ export const epochLine = (tally: EpochTally, epochs: number, seconds: number, ti
   const s = tally.summary;
   return `epoch ${tally.epoch + 1}/${epochs} [${tally.phase}] reward ${fmt(s.rewardMean)} ± ${fmt(s.rewardStd)}  ${learnerText}  | ${seconds.toFixed(1)}s (${stages}) rss ${Math.round(rssMB)}MB`;
 };
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MiB`;
+
+/** The learner graph's estimated memory, printed before the first epoch so a run that will not fit is seen early. */
+export const learnerMemoryLine = (m: MemoryEstimate & { readonly members: number }, groupSize: number): string =>
+  `learner graph (${m.members} of ${groupSize} group members per run, learner.microBatch): weights ${mib(m.weightBytes)}, fed ${mib(m.inputBytes)}, peak activations ${mib(m.peakActivationBytes)} (estimate from the graph's tensor sizes, an upper bound)`;

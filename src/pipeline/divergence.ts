@@ -15,9 +15,9 @@ import type { ParamSet } from "../optim/param-set.ts";
 import type { DiscriminatorPort, LearnerPort, RewardPort, StepStats } from "../stages/ports.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 
-export const LIMIT = 1e6;
+const LIMIT = 1e6;
 
-export class TrainingDiverged extends Schema.TaggedError<TrainingDiverged>()("TrainingDiverged", {
+class TrainingDiverged extends Schema.TaggedError<TrainingDiverged>()("TrainingDiverged", {
   /** What held the value: "reward component 'adversarial-dino' of group 3 member 1", "discriminator weight 'w1'". */
   tensor: Schema.String,
   value: Schema.Number,
@@ -70,7 +70,7 @@ const checkWeights = (params: ParamSet, who: string, epoch: number, step: number
 export const requireSaneWeights = (params: ParamSet, who: string, field: string): void =>
   checkWeights(params, who, 0, 0, field);
 
-export interface Guarded {
+interface Guarded {
   readonly rewards: RewardPort;
   readonly learner: LearnerPort;
   readonly discriminator: DiscriminatorPort;

@@ -27,7 +27,7 @@ import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
 export const STYLE_CLASSIFIER = fileURLToPath(new URL("../../weights/style-classifier/style-classifier.safetensors", import.meta.url));
 
-export type EvaluationMetrics = Readonly<Record<string, number>>;
+type EvaluationMetrics = Readonly<Record<string, number>>;
 
 /** Rows of the grid: at most this many prompts, each with its seeds and one reference image. */
 const GRID_PROMPTS = 8;
@@ -90,19 +90,9 @@ export class Evaluator {
    */
   async evaluate(epochsTrained: number, promptsDone?: (done: number) => void): Promise<EvaluationMetrics> {
     const epoch = epochsTrained;
-    const seeds = this.config.eval.seeds;
-    const samples: { image: RgbImage; group: number }[] = [];
-    const groupImages: RgbImage[][] = [];
-    for (const [p, prompt] of this.prompts.entries()) {
-      const keys = seeds.map((seed, member) => ({ runId: "eval", epoch, policyVersion: 0, prompt, promptIndex: p, groupId: p, member, seed }));
-      const rollouts = await this.policy.evaluationSampler.sample(keys, await this.policy.embed(keys.map((k) => k.prompt)), this.weights());
-      const images = rollouts.map((r) => ({ data: r.image, height: r.imageHeight, width: r.imageWidth }));
-      groupImages.push(images);
-      for (const image of images) samples.push({ image, group: p });
-      promptsDone?.(p + 1);
-    }
-    const images = samples.map((s) => s.image);
-    const features = await this.rewards.features.extract(images);
+    const groupImages = await this.sampleHeldOut(epoch, promptsDone);
+    const samples = groupImages.flatMap((images, group) => images.map((image) => ({ image, group })));
+    const features = await this.rewards.features.extract(samples.map((s) => s.image));
     const pooledDim = features.pooledDim;
     const { perPrompt: referenceFeatures, firstOfEach: referenceAll } = await this.referenceFeatures();
     const similarity: SimilarityFeatures = {
@@ -147,6 +137,18 @@ export class Evaluator {
     };
   }
 
+  /** Each held-out prompt's ODE samples, one per eval seed, prompt after prompt. */
+  private async sampleHeldOut(epoch: number, promptsDone?: (done: number) => void): Promise<RgbImage[][]> {
+    const groups: RgbImage[][] = [];
+    for (const [p, prompt] of this.prompts.entries()) {
+      const keys = this.config.eval.seeds.map((seed, member) => ({ runId: "eval", epoch, policyVersion: 0, prompt, promptIndex: p, groupId: p, member, seed }));
+      const rollouts = await this.policy.evaluationSampler.sample(keys, await this.policy.embed(keys.map((k) => k.prompt)), this.weights());
+      groups.push(rollouts.map((r) => ({ data: r.image, height: r.imageHeight, width: r.imageWidth })));
+      promptsDone?.(p + 1);
+    }
+    return groups;
+  }
+
   /** grids/after-NNNN-epochs.png (gridFileName): one row per prompt, its seeds' samples, then a reference image. */
   private writeGrid(epoch: number, groups: readonly RgbImage[][]): void {
     const rows = groups.slice(0, GRID_PROMPTS).map((images, p) => [...images, this.references.get(this.prompts[p]!)![0]!]);
@@ -158,6 +160,6 @@ export class Evaluator {
   }
 }
 
-export const gridFileName = (epochsTrained: number): string => `after-${String(epochsTrained).padStart(4, "0")}-epochs.png`;
+const gridFileName = (epochsTrained: number): string => `after-${String(epochsTrained).padStart(4, "0")}-epochs.png`;
 
 const mean = (values: ArrayLike<number>): number => Array.from(values).reduce((a, b) => a + b, 0) / values.length;

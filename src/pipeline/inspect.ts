@@ -47,12 +47,12 @@ export const groupsOf = (rows: readonly RecordedRollout[]): RecordedRollout[][] 
   return [...groups.values()].map((g) => g.sort((a, b) => a.member - b.member));
 };
 
-export interface Spread {
+interface Spread {
   readonly mean: number;
   readonly std: number;
 }
 
-export interface EpochSummary {
+interface EpochSummary {
   readonly epoch: number;
   /** "G" when the epoch stepped the generator, "D" when it stepped a discriminator, "?" when the metrics do not say. */
   readonly phase: "D" | "G" | "?";
@@ -70,7 +70,7 @@ export interface EpochSummary {
   readonly seconds: number | undefined;
 }
 
-export interface RunInspection {
+interface RunInspection {
   readonly root: string;
   readonly runId: string;
   readonly rewardComponents: readonly string[];
@@ -152,7 +152,7 @@ export const formatInspection = (run: RunInspection): string => {
   return [`run ${run.runId} (${run.root}): ${run.epochs.length} epochs, ${run.epochs.reduce((n, e) => n + e.rows, 0)} rollouts`, ...run.warnings.map((w) => `warning: ${w}`), "", formatTable(header, rows), "", ...evaluation].join("\n");
 };
 
-export interface ImageExport {
+interface ImageExport {
   readonly out: string;
   /** Grid rows (groups) and columns (members). */
   readonly groups: number;

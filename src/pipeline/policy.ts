@@ -9,7 +9,8 @@ import { FlowSampler } from "../flow/sampler.ts";
 import { sdeWindow, sigmaSchedule } from "../flow/schedule.ts";
 import { cpsMethod, odeMethod, sdeMethod, type StepMethod, type StochasticMethod } from "../flow/steps.ts";
 import { OnnxImportError } from "../graph/errors.ts";
-import { type AdapterSite, loadOnnx, type OnnxModel } from "../graph/import.ts";
+import { type AdapterSite, type LoadOptions, loadOnnx, type OnnxModel } from "../graph/import.ts";
+import { estimateMemory, type MemoryEstimate } from "../graph/memory.ts";
 import { type LatentDecoder, pixelDecoder } from "../models/generator/decoder.ts";
 import { onnxNetwork } from "../models/generator/onnx-network.ts";
 import { loadVaeDecoder } from "../models/generator/vae.ts";
@@ -25,7 +26,7 @@ import type { Optimizer } from "../optim/optimizer.ts";
 import { cloneParams, type ParamSet, type ParamTensor } from "../optim/param-set.ts";
 import { awmLossModel } from "../rl/awm-loss.ts";
 import { forwardPlan } from "../rl/forward-plan.ts";
-import { GeneratorLearner, windowPlan } from "../rl/learner.ts";
+import { type CleanSource, GeneratorLearner, windowPlan } from "../rl/learner.ts";
 import { nftLossModel } from "../rl/nft-loss.ts";
 import { ditNetwork, guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLossModel, REFERENCE_SCOPE, type TextEmbeddings, type VelocityNetwork } from "../rl/policy-graph.ts";
 import { PolicySampler } from "../rl/policy-sampler.ts";
@@ -35,7 +36,7 @@ import { compileForward, compileTrainStep } from "../train/train-graph.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
-export const EMBEDDED_GENERATOR = fileURLToPath(new URL("../../weights/generator/generator.safetensors", import.meta.url));
+const EMBEDDED_GENERATOR = fileURLToPath(new URL("../../weights/generator/generator.safetensors", import.meta.url));
 
 export interface Policy {
   readonly config: PolicyConfig;
@@ -55,6 +56,8 @@ export interface Policy {
   readonly adapters?: () => readonly AdapterSite[];
   /** The adapters' rank and alpha, with learner.lora. */
   readonly lora?: { readonly rank: number; readonly alpha: number };
+  /** The learner's loss graph's memory from its own tensor sizes (graph/memory.ts), at learner.microBatch members per run. */
+  readonly learnerMemory: MemoryEstimate & { readonly members: number };
   embed(prompts: readonly string[]): Promise<TextEmbeddings>;
   release(): Promise<void>;
 }
@@ -67,29 +70,33 @@ const requireStochastic = (method: StepMethod): StochasticMethod => {
   return method;
 };
 
-/** The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. */
-const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod) => {
+/**
+ * The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. The plan
+ * cuts whole sampler batches; the graph is compiled for learner.microBatch members of them (the learner slices).
+ */
+const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod, clean: CleanSource) => {
   const { learner: l, sampler: s } = config;
   // CFG-free training evaluates the conditional branch alone, whatever guided the samples.
-  const trained: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
+  const planned: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
+  const trained: PolicyConfig = { ...planned, batch: l.microBatch ?? policy.batch };
   const schedule = sigmaSchedule(s.steps, s.shift);
   if (l.objective === "nft") {
     return {
       model: nftLossModel({ ...trained, beta: l.nft.beta, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, trained),
+      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, planned, clean),
       readsSamplingPolicy: true,
     };
   }
   if (l.objective === "awm") {
     return {
       model: awmLossModel({ ...trained, weighting: l.awm.weighting, ghuberPower: l.awm.ghuberPower, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, trained),
+      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, planned, clean),
       readsSamplingPolicy: false,
     };
   }
   return {
     model: policyLossModel({ ...trained, method: requireStochastic(method), clipRange: l.clipRange, klBeta: l.klBeta, ratioNormalisation: l.ratioNormalisation }),
-    plan: windowPlan(trained),
+    plan: windowPlan(planned),
     readsSamplingPolicy: l.ratioNormalisation === "grpo-guard",
   };
 };
@@ -135,6 +142,16 @@ const embedder = (text: TextEncoderPort) => {
   };
 };
 
+/**
+ * ORT's graph optimisations depend on each graph's consumers. On an imported SD3 transformer one basic rule,
+ * DivMulFusion (Div(1, x) * y -> Div(y, x), taken only where the reciprocal has no other consumer), fires in the
+ * sampler's forward graph but not in the learner's training graph, whose backward reuses the reciprocal of the RMS
+ * norms: the two then round differently (log-probs 1e-10 apart, first ratios of 0.99999994). Without that rule the
+ * other basic optimisations keep both bit-identical (measured on the tiny fixture and an SD3.5-Medium-width export,
+ * src/bench/graph-optimisation.ts), and the forward is faster than with none.
+ */
+export const IMPORTED_POLICY_EXECUTION = { graphOptimization: "basic", disabledOptimizers: ["DivMulFusion"] } as const satisfies Partial<ExecutionConfig>;
+
 /** What differs between the embedded generator and an imported one; everything else is built the same way. */
 interface GeneratorParts {
   readonly net: VelocityNetwork;
@@ -144,12 +161,8 @@ interface GeneratorParts {
   readonly pretrained: ReadonlyMap<string, ParamTensor>;
   /** Where the imported network's adapters sit, for the peft-named LoRA file. */
   readonly adapters?: () => readonly AdapterSite[];
-  /**
-   * ONNX Runtime's graph fusions depend on each graph's consumers, and on an imported SD3 transformer they
-   * round the sampler's and the learner's forward passes differently (first ratios of 0.99999994 measured);
-   * with them off both run the same arithmetic and the first ratio of an epoch is exactly 1.
-   */
-  readonly policyGraphOptimization?: "disabled";
+  /** How the policy graphs run, where it differs from the pipeline's execution. */
+  readonly policyExecution?: Partial<ExecutionConfig>;
   release(): Promise<void>;
 }
 
@@ -170,9 +183,9 @@ const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> =>
 };
 
 /** Reads a model file named by a pipeline field; an import error says which field named the file. */
-const loadModelFile = (path: string, field: string): OnnxModel => {
+const loadModelFile = (path: string, field: string, options: LoadOptions): OnnxModel => {
   try {
-    return loadOnnx(path);
+    return loadOnnx(path, options);
   } catch (error) {
     if (error instanceof OnnxImportError) throw new OnnxImportError({ source: `${error.source} (${field})`, reason: error.reason });
     throw error;
@@ -200,7 +213,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     }
     const { sampleSize, latentChannels } = config.generator;
     const latentShape = [latentChannels, sampleSize, sampleSize] as const;
-    const net = onnxNetwork(loadModelFile(o.velocityModel, "generator.onnx.velocityModel"), {
+    const net = onnxNetwork(loadModelFile(o.velocityModel, "generator.onnx.velocityModel", { float16: o.float16Weights }), {
       latentShape,
       text: { pooledWidth: text.width, ...(text.tokenShape ? { tokenShape: text.tokenShape } : {}) },
       timestepScale: o.timestepScale,
@@ -209,7 +222,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
     const decoder =
       o.vaeDecoder === undefined
         ? pixelDecoder(sampleSize)
-        : await loadVaeDecoder(loadModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder"), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
+        : await loadVaeDecoder(loadModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder", { float16: o.float16Weights }), { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch }, execution);
     owned.push(decoder);
     return {
       net,
@@ -217,7 +230,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
       decoder,
       pretrained: new Map(),
       adapters: net.adapters,
-      policyGraphOptimization: "disabled",
+      policyExecution: IMPORTED_POLICY_EXECUTION,
       release: async () => void (await Promise.all(owned.map((r) => r.release()))),
     };
   } catch (error) {
@@ -227,9 +240,6 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
 };
 
 export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
-  if (config.generator.kind === "onnx" && config.learner.objective !== "grpo" && config.generator.onnx?.vaeDecoder !== undefined) {
-    throw new Error(`learner.objective '${config.learner.objective}' reads each rollout's clean sample x0 from its recorded image; a latent generator's x0 is its VAE latent, which the rollout log does not hold: use learner.objective: grpo`);
-  }
   const parts = config.generator.kind === "embedded" ? await embeddedParts(config) : await onnxParts(config, { train: trainingPrompts(config), heldOut: heldOutPrompts(config) }, execution);
   const { net } = parts;
   const { sampler: s, learner: l } = config;
@@ -237,7 +247,9 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const policy: PolicyConfig = { net, batch: s.groupSize, cfgWeight: s.cfgWeight };
   const method = samplingMethod(s);
   const latentShape = net.latentShape;
-  const objective = objectiveOf(config, policy, method);
+  // A VAE's image cannot give the latent x0 back, so a latent generator's sampler keeps it for nft and awm.
+  const clean: CleanSource = config.generator.kind === "onnx" && config.generator.onnx?.vaeDecoder !== undefined ? "latent" : "image";
+  const objective = objectiveOf(config, policy, method, clean);
   const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
   const frozen = [REFERENCE_SCOPE, OLD_SCOPE].map((scope) => `${scope}.`);
   const trainable = (name: string) => !frozen.some((prefix) => name.startsWith(prefix)) && (lora ? isAdapterParam(name) : true);
@@ -253,7 +265,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const ema = l.ema.enabled ? new Ema(params, { maxDecay: l.ema.maxDecay, every: l.ema.every }) : undefined;
 
   const schedule = sigmaSchedule(s.steps, s.shift);
-  const policyExecution = parts.policyGraphOptimization ? { ...execution, graphOptimization: parts.policyGraphOptimization } : execution;
+  const policyExecution = { ...execution, ...parts.policyExecution };
   const sessions = new GraphSessions();
   const velocitySession = await sessions.open(velocityGraph, policyExecution);
   const flow = FlowSampler.create({ latentShape, schedule, window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution });
@@ -272,8 +284,8 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     ema,
     ...(parts.adapters ? { adapters: parts.adapters } : {}),
     ...(lora ? { lora: { rank: lora.rank, alpha: lora.alpha } } : {}),
-    // Only GRPO learns from the window's transitions; the other objectives need the image alone.
-    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo" }),
+    // Only GRPO learns from the window's transitions; the other objectives need x0 alone (the image, or a latent generator's final latent).
+    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo", recordClean: l.objective !== "grpo" && clean === "latent" }),
     learner: new GeneratorLearner({
       graph: lossGraph,
       runner: lossSession,
@@ -282,11 +294,12 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
       ema,
       plan: objective.plan,
       ...(objective.readsSamplingPolicy ? { samplingPolicy: { live: params, old } } : {}),
-      options: { maxGradNorm: l.gradClip },
+      options: { maxGradNorm: l.gradClip, ...(l.microBatch !== undefined ? { microBatch: l.microBatch } : {}) },
     }),
     evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow, parts.decoder),
     evalBatch,
     imageSize: parts.decoder.imageSize,
+    learnerMemory: { ...estimateMemory(lossGraph.graph), members: l.microBatch ?? s.groupSize },
     embed: embedder(parts.text),
     release: async () => {
       await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release(), parts.release()]);

@@ -28,7 +28,7 @@ import { recordedPorts, rowAt } from "./replay-ports.ts";
 import { checkpointFile } from "./run-folder.ts";
 import { applyState, captureState, headsTrainedIn } from "./state.ts";
 
-export interface ReplayOptions {
+interface ReplayOptions {
   /** Only this epoch. */
   readonly epoch?: number;
   /** Only this group's rows (optimiser steps, which need the whole epoch, are then not replayed). */
@@ -104,10 +104,10 @@ class Replayer {
 
   /** The epoch's optimiser steps through the run's own phase operator, compared with metrics.jsonl. */
   private steps(epoch: number): (batches: Observable<AdvantagedEpoch>) => Observable<unknown> {
-    const { config, policy, rewards, prompts } = this.models;
+    const { config, rewards } = this.models;
     const recordedSteps = this.records.metrics.filter((r) => r.kind === "generator" && r.epoch === epoch);
     const recordedD = this.records.metrics.find((r) => r.kind === "discriminator" && r.epoch === epoch);
-    const ports = stepPorts({ policy, rewards, prompts, trainedHeads: (e) => headsTrainedIn(config, rewards, e), clock: new StageClock() });
+    const ports = stepPorts({ ...this.models, trainedHeads: (e) => headsTrainedIn(config, rewards, e), clock: new StageClock() });
     let replayedSteps = 0;
     return (batches) =>
       batches.pipe(
@@ -121,9 +121,11 @@ class Replayer {
             replayedSteps++;
             const where = { epoch, step: report.step };
             for (const [name, v] of Object.entries(report.stats)) this.compare.add(`generator.${name}`, where, recordedSteps[report.step]?.metrics[name] ?? NaN, v);
-            // The first step of an epoch samples and learns with the same weights: its ratio must be exactly 1.
+            // The first step of an epoch learns with the weights that sampled it: its ratio must be exactly 1. Not so
+            // when the rows were sampled ahead (learner.maxPolicyLag >= 1): metrics.jsonl records each step's lag.
             // (GRPO only: the forward-process objectives have no ratio.)
-            if (report.step === 0 && "ratioMin" in report.stats) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([report.stats.ratioMin!, report.stats.ratioMax!]));
+            const onPolicy = (recordedSteps[report.step]?.metrics.policyLag ?? 0) === 0;
+            if (report.step === 0 && onPolicy && "ratioMin" in report.stats) this.compare.add("generator.onPolicyRatio", where, new Float32Array([1, 1]), new Float32Array([report.stats.ratioMin!, report.stats.ratioMax!]));
           },
           complete: () => {
             if (replayedSteps !== recordedSteps.length) this.notes.push(`epoch ${epoch}: ${recordedSteps.length} generator steps recorded, ${replayedSteps} replayed`);
@@ -133,12 +135,12 @@ class Replayer {
   }
 
   async epoch(epoch: number, rows: readonly RecordedRollout[], complete: boolean, group: number | undefined): Promise<void> {
-    const { config, policy, rewards } = this.models;
+    const { config } = this.models;
     const selected = (r: { readonly groupId: number }) => group === undefined || r.groupId === group;
     const imagesRecorded = rows.every((r) => r.png.length > 0);
     if (!imagesRecorded) this.notes.push(`epoch ${epoch}: images were not recorded (record.storeImages: false): features, rewards and steps not replayed`);
     const scorable = imagesRecorded && (await this.startOf(epoch));
-    const ports = recordedPorts(rolloutPorts({ policy, rewards, clock: new StageClock() }), { rows, checked: (r) => scorable && selected(r), resample: this.records.log.metadata.latentDtype === "none", compare: this.compare });
+    const ports = recordedPorts(rolloutPorts({ ...this.models, clock: new StageClock() }), { rows, checked: (r) => scorable && selected(r), resample: this.records.log.metadata.latentDtype === "none", compare: this.compare });
     const ordered = groupsOf(rows).flat();
     const scored = from(ordered.map(keyOf)).pipe(scoredRollouts(ports, config.sampler.groupSize, 1), tap(rowOrThrow<ScoredRollout>));
     if (!complete) {

@@ -5,154 +5,157 @@
  */
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderReport } from "../report/html.ts";
+import { type HeadlineFigure, renderReport, type ReportSection } from "../report/html.ts";
 import { METRIC_KINDS, metricSeries, readMetricsLog, writeCsv, type MetricRecord } from "../report/metrics-log.ts";
-import { linePlot } from "../report/plot.ts";
+import { linePlot, type Point } from "../report/plot.ts";
 import { runHackingWarnings } from "./reward-hacking-stop.ts";
 import type { RunFolder } from "./run-folder.ts";
 
 const pct = (f: number | undefined) => (f === undefined || Number.isNaN(f) ? "-" : `${(f * 100).toFixed(1)}%`);
 const num = (f: number | undefined) => (f === undefined || Number.isNaN(f) ? "-" : f.toFixed(3));
 
-export interface Headline {
-  readonly first: Readonly<Record<string, number>> | undefined;
-  readonly last: Readonly<Record<string, number>> | undefined;
-}
+type SeriesOf = (kind: MetricRecord["kind"], metric: string, x?: "epoch" | "step") => Point[];
 
-export const headlineOf = (records: readonly MetricRecord[]): Headline => {
+const headlineFigures = (records: readonly MetricRecord[]): HeadlineFigure[] => {
   const evals = records.filter((r) => r.kind === "eval");
-  return { first: evals[0]?.metrics, last: evals.at(-1)?.metrics };
+  const [first, last] = [evals[0]?.metrics, evals.at(-1)?.metrics];
+  const before = (format: (f: number | undefined) => string, metric: string) => ({ value: format(last?.[metric]), note: `before training: ${format(first?.[metric])}` });
+  return [
+    { label: "aligned-and-styled", ...before(pct, "alignedAndStyled") },
+    { label: "alignment", ...before(pct, "alignment") },
+    { label: "style score", ...before(num, "styleScore") },
+    { label: "DINO similarity", ...before(num, "dinoSimilarity") },
+    { label: "diversity", ...before(num, "diversity") },
+    { label: "epochs", value: String(records.filter((r) => r.kind === "epoch").length) },
+  ];
 };
+
+const evaluationSection = (records: readonly MetricRecord[], series: SeriesOf): ReportSection => ({
+  title: "Evaluation on held-out prompts (ODE samples)",
+  plots: [
+    linePlot({
+      title: "Alignment and aligned-and-styled",
+      xLabel: "epochs trained",
+      yLabel: "fraction of samples",
+      series: [
+        { name: "alignment", points: series("eval", "alignment") },
+        { name: "aligned-and-styled", points: series("eval", "alignedAndStyled") },
+        { name: "styled", points: series("eval", "styledRate"), dashed: true },
+      ],
+    }),
+    linePlot({
+      title: "Style score, DINO similarity, diversity",
+      xLabel: "epochs trained",
+      yLabel: "value",
+      series: [
+        { name: "style score", points: series("eval", "styleScore") },
+        { name: "DINO similarity", points: series("eval", "dinoSimilarity") },
+        { name: "diversity", points: series("eval", "diversity") },
+      ],
+    }),
+    linePlot({
+      title: "Reward-hacking monitor: discriminator reward, samples vs references",
+      xLabel: "epochs trained",
+      yLabel: "reward",
+      series: [
+        { name: "generated", points: series("eval", "generatedReward") },
+        { name: "reference images", points: series("eval", "referenceReward"), dashed: true },
+      ],
+    }),
+  ],
+  tables: [
+    {
+      columns: ["epochs", "aligned-and-styled", "alignment", "style score", "DINO sim", "diversity", "reward gen", "reward ref"],
+      rows: records.filter((r) => r.kind === "eval").map((e) => [e.epoch, pct(e.metrics.alignedAndStyled), pct(e.metrics.alignment), num(e.metrics.styleScore), num(e.metrics.dinoSimilarity), num(e.metrics.diversity), num(e.metrics.generatedReward), num(e.metrics.referenceReward)]),
+    },
+  ],
+});
+
+const gridSection = (folder: RunFolder): ReportSection => ({
+  title: "Image grids over training",
+  images: existsSync(folder.grids)
+    ? readdirSync(folder.grids)
+        .filter((f) => f.endsWith(".png"))
+        .sort()
+        .map((f) => ({ src: `grids/${f}`, caption: `${f.replace(".png", "")}: held-out prompts (rows) x seeds, last column a reference image` }))
+    : [],
+});
+
+const rolloutSection = (records: readonly MetricRecord[], series: SeriesOf): ReportSection => ({
+  title: "Rollouts and the discriminator",
+  plots: [
+    linePlot({
+      title: "Rollout reward per epoch (mean +/- std)",
+      xLabel: "epoch",
+      yLabel: "reward",
+      series: [{ name: "reward", points: series("epoch", "rewardMean"), band: records.filter((r) => r.kind === "epoch").map((r) => [r.epoch, r.metrics.rewardMean! - r.metrics.rewardStd!, r.metrics.rewardMean! + r.metrics.rewardStd!] as const) }],
+    }),
+    linePlot({
+      title: "Discriminator",
+      xLabel: "epoch",
+      yLabel: "value",
+      series: [
+        { name: "accuracy", points: series("discriminator", "accuracy") },
+        { name: "hinge loss", points: series("discriminator", "loss") },
+      ],
+    }),
+  ],
+});
+
+const generatorSection = (records: readonly MetricRecord[], series: SeriesOf): ReportSection => ({
+  title: "Generator steps",
+  plots: [
+    linePlot({
+      title: "Importance ratio (min / mean / max)",
+      xLabel: "optimiser step",
+      yLabel: "ratio",
+      series: [
+        { name: "mean", points: series("generator", "ratioMean", "step") },
+        { name: "min", points: series("generator", "ratioMin", "step"), dashed: true },
+        { name: "max", points: series("generator", "ratioMax", "step"), dashed: true },
+      ],
+      references: [{ name: "on-policy", y: 1, colour: "#888888" }],
+    }),
+    linePlot({
+      title: "Clip fraction and gradient norm",
+      xLabel: "optimiser step",
+      yLabel: "value",
+      series: [
+        { name: "clip fraction (high + low)", points: records.filter((r) => r.kind === "generator").map((r) => [r.step ?? r.epoch, r.metrics.clipFracHigh! + r.metrics.clipFracLow!] as const) },
+        { name: "gradient norm (pre-clip)", points: series("generator", "gradNorm", "step") },
+      ],
+    }),
+  ],
+});
+
+const resourceSection = (series: SeriesOf): ReportSection => ({
+  title: "Time and memory per epoch",
+  plots: [
+    linePlot({
+      title: "Seconds per epoch and peak RSS",
+      xLabel: "epoch",
+      yLabel: "seconds / 100 MB",
+      series: [
+        { name: "seconds", points: series("epoch", "seconds") },
+        { name: "RSS (100 MB)", points: series("epoch", "rssMB").map(([x, y]) => [x, y / 100] as const) },
+      ],
+    }),
+  ],
+});
 
 /** `stopped`: why the run ended early, shown first among the warnings. */
 export const writeRunReport = (folder: RunFolder, configJson: string, stopped?: string): string => {
   const { records, warnings } = readMetricsLog(folder.root);
   for (const kind of METRIC_KINDS) if (records.some((r) => r.kind === kind)) writeCsv(records, kind, join(folder.root, `metrics-${kind}.csv`));
-  const series = (kind: MetricRecord["kind"], metric: string, x: "epoch" | "step" = "epoch") => metricSeries(records, kind, metric, x);
-  const { first, last } = headlineOf(records);
-  const grids = existsSync(folder.grids)
-    ? readdirSync(folder.grids)
-        .filter((f) => f.endsWith(".png"))
-        .sort()
-        .map((f) => ({ src: `grids/${f}`, caption: `${f.replace(".png", "")}: held-out prompts (rows) x seeds, last column a reference image` }))
-    : [];
-  const epochRecords = records.filter((r) => r.kind === "epoch");
+  const series: SeriesOf = (kind, metric, x = "epoch") => metricSeries(records, kind, metric, x);
   const html = renderReport({
     title: `advgrpo run ${folder.root}`,
     runId: folder.root,
     createdAt: new Date().toISOString(),
     config: configJson,
-    headline: [
-      { label: "aligned-and-styled", value: pct(last?.alignedAndStyled), note: `before training: ${pct(first?.alignedAndStyled)}` },
-      { label: "alignment", value: pct(last?.alignment), note: `before training: ${pct(first?.alignment)}` },
-      { label: "style score", value: num(last?.styleScore), note: `before training: ${num(first?.styleScore)}` },
-      { label: "DINO similarity", value: num(last?.dinoSimilarity), note: `before training: ${num(first?.dinoSimilarity)}` },
-      { label: "diversity", value: num(last?.diversity), note: `before training: ${num(first?.diversity)}` },
-      { label: "epochs", value: String(epochRecords.length) },
-    ],
+    headline: headlineFigures(records),
     warnings: [...(stopped ? [stopped] : []), ...warnings, ...runHackingWarnings(records).map((w) => w.message)],
-    sections: [
-      {
-        title: "Evaluation on held-out prompts (ODE samples)",
-        plots: [
-          linePlot({
-            title: "Alignment and aligned-and-styled",
-            xLabel: "epochs trained",
-            yLabel: "fraction of samples",
-            series: [
-              { name: "alignment", points: series("eval", "alignment") },
-              { name: "aligned-and-styled", points: series("eval", "alignedAndStyled") },
-              { name: "styled", points: series("eval", "styledRate"), dashed: true },
-            ],
-          }),
-          linePlot({
-            title: "Style score, DINO similarity, diversity",
-            xLabel: "epochs trained",
-            yLabel: "value",
-            series: [
-              { name: "style score", points: series("eval", "styleScore") },
-              { name: "DINO similarity", points: series("eval", "dinoSimilarity") },
-              { name: "diversity", points: series("eval", "diversity") },
-            ],
-          }),
-          linePlot({
-            title: "Reward-hacking monitor: discriminator reward, samples vs references",
-            xLabel: "epochs trained",
-            yLabel: "reward",
-            series: [
-              { name: "generated", points: series("eval", "generatedReward") },
-              { name: "reference images", points: series("eval", "referenceReward"), dashed: true },
-            ],
-          }),
-        ],
-        tables: [
-          {
-            columns: ["epochs", "aligned-and-styled", "alignment", "style score", "DINO sim", "diversity", "reward gen", "reward ref"],
-            rows: records.filter((r) => r.kind === "eval").map((e) => [e.epoch, pct(e.metrics.alignedAndStyled), pct(e.metrics.alignment), num(e.metrics.styleScore), num(e.metrics.dinoSimilarity), num(e.metrics.diversity), num(e.metrics.generatedReward), num(e.metrics.referenceReward)]),
-          },
-        ],
-      },
-      { title: "Image grids over training", images: grids },
-      {
-        title: "Rollouts and the discriminator",
-        plots: [
-          linePlot({
-            title: "Rollout reward per epoch (mean +/- std)",
-            xLabel: "epoch",
-            yLabel: "reward",
-            series: [{ name: "reward", points: series("epoch", "rewardMean"), band: epochRecords.map((r) => [r.epoch, r.metrics.rewardMean! - r.metrics.rewardStd!, r.metrics.rewardMean! + r.metrics.rewardStd!] as const) }],
-          }),
-          linePlot({
-            title: "Discriminator",
-            xLabel: "epoch",
-            yLabel: "value",
-            series: [
-              { name: "accuracy", points: series("discriminator", "accuracy") },
-              { name: "hinge loss", points: series("discriminator", "loss") },
-            ],
-          }),
-        ],
-      },
-      {
-        title: "Generator steps",
-        plots: [
-          linePlot({
-            title: "Importance ratio (min / mean / max)",
-            xLabel: "optimiser step",
-            yLabel: "ratio",
-            series: [
-              { name: "mean", points: series("generator", "ratioMean", "step") },
-              { name: "min", points: series("generator", "ratioMin", "step"), dashed: true },
-              { name: "max", points: series("generator", "ratioMax", "step"), dashed: true },
-            ],
-            references: [{ name: "on-policy", y: 1, colour: "#888888" }],
-          }),
-          linePlot({
-            title: "Clip fraction and gradient norm",
-            xLabel: "optimiser step",
-            yLabel: "value",
-            series: [
-              { name: "clip fraction (high + low)", points: records.filter((r) => r.kind === "generator").map((r) => [r.step ?? r.epoch, r.metrics.clipFracHigh! + r.metrics.clipFracLow!] as const) },
-              { name: "gradient norm (pre-clip)", points: series("generator", "gradNorm", "step") },
-            ],
-          }),
-        ],
-      },
-      {
-        title: "Time and memory per epoch",
-        plots: [
-          linePlot({
-            title: "Seconds per epoch and peak RSS",
-            xLabel: "epoch",
-            yLabel: "seconds / 100 MB",
-            series: [
-              { name: "seconds", points: series("epoch", "seconds") },
-              { name: "RSS (100 MB)", points: series("epoch", "rssMB").map(([x, y]) => [x, y / 100] as const) },
-            ],
-          }),
-        ],
-      },
-    ],
+    sections: [evaluationSection(records, series), gridSection(folder), rolloutSection(records, series), generatorSection(records, series), resourceSection(series)],
   });
   writeFileSync(folder.report, html);
   return folder.report;

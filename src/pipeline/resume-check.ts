@@ -22,13 +22,13 @@ import { METRICS_FILE } from "../report/metrics-log.ts";
 import { listCheckpoints, type RunFolder } from "./run-folder.ts";
 import { processAlive } from "./run-lock.ts";
 
-export interface UsableCheckpoint {
+interface UsableCheckpoint {
   readonly file: string;
   readonly startEpoch: number;
   readonly state: TrainingState;
 }
 
-export class ResumeRefused extends Schema.TaggedError<ResumeRefused>()("ResumeRefused", {
+class ResumeRefused extends Schema.TaggedError<ResumeRefused>()("ResumeRefused", {
   root: Schema.String,
   problems: Schema.Array(Schema.String),
 }) {
@@ -42,7 +42,7 @@ export class ResumeRefused extends Schema.TaggedError<ResumeRefused>()("ResumeRe
 }
 
 /** Whether the log holds exactly `rows` rows in complete record batches ending at byte `bytes`; undefined when it does. */
-export const rolloutLogCoverageProblem = (file: string, bytes: number, rows: number): string | undefined => {
+const rolloutLogCoverageProblem = (file: string, bytes: number, rows: number): string | undefined => {
   if (!existsSync(file)) return `${file} is missing`;
   const size = statSync(file).size;
   if (size < bytes) return `${file} holds ${size} bytes, fewer than the ${bytes} the checkpoint recorded (the log lost its end)`;
@@ -73,7 +73,7 @@ export const rolloutLogCoverageProblem = (file: string, bytes: number, rows: num
 };
 
 /** Whether the metrics log holds `bytes` bytes of complete JSON lines; undefined when it does. */
-export const metricsLogCoverageProblem = (file: string, bytes: number): string | undefined => {
+const metricsLogCoverageProblem = (file: string, bytes: number): string | undefined => {
   if (bytes === 0) return undefined;
   if (!existsSync(file)) return `${file} is missing`;
   const text = readFileSync(file);
@@ -92,7 +92,7 @@ export const metricsLogCoverageProblem = (file: string, bytes: number): string |
 };
 
 /** Removes `*.partial-<pid>` files a kill or a full disk left mid-write; returns their names. */
-export const removeLeftoverPartials = (folder: RunFolder): string[] => {
+const removeLeftoverPartials = (folder: RunFolder): string[] => {
   if (!existsSync(folder.checkpoints)) return [];
   const leftovers = readdirSync(folder.checkpoints).filter((name) => {
     const pid = /\.partial-(\d+)$/.exec(name)?.[1];

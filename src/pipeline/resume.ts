@@ -13,7 +13,7 @@ import { cutBack, newestUsableCheckpoint } from "./resume-check.ts";
 import type { RunFolder } from "./run-folder.ts";
 import { applyState } from "./state.ts";
 
-interface Resumed {
+export interface Resumed {
   /** The checkpoint file the run continues from. */
   readonly file: string;
   readonly startEpoch: number;
@@ -35,10 +35,14 @@ export const startingPoint = async (folder: RunFolder, resume: boolean, configJs
   return resumed;
 };
 
-/** Loads the checkpoint into the models and cuts both logs back to it (never extending them). */
-export const restore = (resumed: Resumed, policy: Policy, rewards: RewardModel, folder: RunFolder): void => {
-  const { file, state } = resumed;
-  applyState(state, file, policy, rewards);
+/** Cuts the rollout and metrics logs back to the lengths a verified checkpoint recorded (never extending them). */
+export const cutLogsBack = ({ file, state }: Resumed, folder: RunFolder): void => {
   cutBack(folder.rollouts, Number(requireMetadata(state, file, "rolloutLogBytes")));
   cutBack(join(folder.root, METRICS_FILE), Number(requireMetadata(state, file, "metricsBytes")));
+};
+
+/** Loads the checkpoint into the models and cuts both logs back to it. */
+export const restore = (resumed: Resumed, policy: Policy, rewards: RewardModel, folder: RunFolder): void => {
+  applyState(resumed.state, resumed.file, policy, rewards);
+  cutLogsBack(resumed, folder);
 };

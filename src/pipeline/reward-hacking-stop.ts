@@ -6,7 +6,7 @@
 import { hackingWarnings, type EvalSummary, type HackingWarning } from "../report/hacking-monitor.ts";
 import type { MetricRecord } from "../report/metrics-log.ts";
 
-export const evalSummaries = (records: readonly MetricRecord[]): EvalSummary[] =>
+const evalSummaries = (records: readonly MetricRecord[]): EvalSummary[] =>
   records
     .filter((r) => r.kind === "eval")
     .map((r) => ({

@@ -4,10 +4,10 @@
  * references (positives) against the policy's samples (negatives). Patch indices are drawn from seeds derived
  * from (run seed, epoch, group), so replay draws the same patches.
  */
-import { readFileSync } from "node:fs";
+import { OnnxImportError } from "../graph/errors.ts";
 import type { RgbImage } from "../io/png.ts";
-import { DEFAULT_BACKBONE, DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE_PATCHES } from "../models/backbone/default.ts";
-import { FeatureExtractor, type Features } from "../models/backbone/features.ts";
+import { DEFAULT_BACKBONE, DEFAULT_BACKBONE_ONNX } from "../models/backbone/default.ts";
+import { type FeatureLayout, FeatureExtractor, type Features } from "../models/backbone/features.ts";
 import { Discriminator, type ScoredTokens, type StepMetrics } from "../models/discriminator/discriminator.ts";
 import { DEFAULT_HEAD, samplePatchIndices, type HeadConfig } from "../models/discriminator/head.ts";
 import { loadFrozenHead } from "./frozen-head.ts";
@@ -23,18 +23,16 @@ import type { ReferenceLibrary } from "./references.ts";
 
 export const loadBackbone = async (config: PipelineConfig, execution: ExecutionConfig): Promise<FeatureExtractor> => {
   const f = config.features;
-  if (f.backbone === "embedded") return FeatureExtractor.create(readFileSync(DEFAULT_BACKBONE_ONNX), DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE, execution);
-  const bytes = (() => {
-    try {
-      return readFileSync(f.backbone);
-    } catch (cause) {
-      throw new Error(`features.backbone: cannot read '${f.backbone}' (${(cause as Error).message})`);
-    }
-  })();
-  return FeatureExtractor.create(bytes, f.backbone, { size: f.inputSize, patchSize: 14, registers: f.registerTokens, pooling: "cls" }, execution);
+  if (f.backbone === "embedded") return FeatureExtractor.open(DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE, execution);
+  try {
+    return await FeatureExtractor.open(f.backbone, { size: f.inputSize, patchSize: 14, registers: f.registerTokens, pooling: "cls" }, execution);
+  } catch (error) {
+    if (error instanceof OnnxImportError) throw new OnnxImportError({ source: `${error.source} (features.backbone)`, reason: error.reason });
+    throw error;
+  }
 };
 
-export const headConfig = (config: PipelineConfig, dim: number): HeadConfig => {
+const headConfig = (config: PipelineConfig, dim: number): HeadConfig => {
   const d = config.discriminator;
   return {
     ...DEFAULT_HEAD,
@@ -50,10 +48,10 @@ export const headConfig = (config: PipelineConfig, dim: number): HeadConfig => {
 };
 
 /** Seeds patch draws by what identifies a batch, never by call order. */
-export const patchIndicesFor = (runSeed: number, label: string, batch: number, patchCount: number, perImage: number): Int32Array =>
+const patchIndicesFor = (runSeed: number, label: string, batch: number, patchCount: number, perImage: number): Int32Array =>
   samplePatchIndices(makeRng(runSeed).fork(`patches/${label}`), batch, patchCount, perImage);
 
-export interface ScoredBatch extends RewardScores {
+interface ScoredBatch extends RewardScores {
   readonly clsLogits: Float32Array;
   readonly patchLogits: Float32Array;
 }
@@ -136,7 +134,7 @@ export class RewardModel {
   }
 }
 
-export const concatFeatures = (parts: readonly Features[]): Features => {
+const concatFeatures = (parts: readonly Features[]): Features => {
   const first = parts[0]!;
   const join = (pick: (f: Features) => Float32Array) => {
     const out = new Float32Array(parts.reduce((n, f) => n + pick(f).length, 0));
@@ -146,15 +144,15 @@ export const concatFeatures = (parts: readonly Features[]): Features => {
   return { ...first, batch: parts.reduce((n, f) => n + f.batch, 0), cls: join((f) => f.cls), patches: join((f) => f.patches), pooled: join((f) => f.pooled) };
 };
 
-export const buildRewardModel = async (config: PipelineConfig, features: FeatureExtractor, references: ReferenceLibrary, execution: ExecutionConfig): Promise<RewardModel> => {
-  const dim = features.config.dim ?? 0;
-  const patchCount = config.features.backbone === "embedded" ? DEFAULT_BACKBONE_PATCHES : (features.config.size / features.config.patchSize) ** 2;
-  const head = headConfig(config, dim);
+/** `layout`: the shapes of `features`' output, which size the heads and the similarity reward. */
+export const buildRewardModel = async (config: PipelineConfig, features: FeatureExtractor, layout: FeatureLayout, references: ReferenceLibrary, execution: ExecutionConfig): Promise<RewardModel> => {
+  const { patchCount } = layout;
+  const head = headConfig(config, layout.dim);
   const optim = { lr: config.discriminator.lr, betas: config.discriminator.betas };
   const discriminator = new Discriminator(head, patchCount, config.run.seed, optim, execution);
   let frozen: Discriminator | undefined;
   const owned: { release(): Promise<void> }[] = [];
-  const similarity = () => dinoSimilarityReward({ width: features.config.dim ?? 0, byPrompt: references.pooledByPrompt });
+  const similarity = () => dinoSimilarityReward({ width: layout.pooledDim, byPrompt: references.pooledByPrompt });
   const components: WeightedComponent[] = [];
   for (const [index, reward] of config.rewards.entries()) {
     switch (reward.kind) {

@@ -21,7 +21,7 @@ interface Holder {
   readonly since: string;
 }
 
-export class RunFolderLocked extends Schema.TaggedError<RunFolderLocked>()("RunFolderLocked", {
+class RunFolderLocked extends Schema.TaggedError<RunFolderLocked>()("RunFolderLocked", {
   lockFile: Schema.String,
   holder: Schema.String,
   hint: Schema.String,
@@ -31,7 +31,7 @@ export class RunFolderLocked extends Schema.TaggedError<RunFolderLocked>()("RunF
   }
 }
 
-export interface RunLock {
+interface RunLock {
   readonly file: string;
   /** Set when a stale lock (its process gone) was taken over: what it said. */
   readonly tookOverFrom: string | undefined;

@@ -1,7 +1,7 @@
 /**
- * What a run's models are at an epoch boundary, shared by checkpoints (train.ts) and replay: the generator's
- * weights, EMA and AdamW state, and each discriminator head with its Adam state; plus the small facts both
- * must agree on (which heads learn in an epoch, how a batch names its patch draws).
+ * What a run's models are at an epoch boundary, shared by checkpoints (checkpoint.ts), resume and replay: the
+ * generator's weights, EMA and AdamW state, and each discriminator head with its Adam state; plus the small
+ * facts they must agree on (which heads learn in an epoch, how a batch names its patch draws).
  */
 import { copyParamsInto } from "../optim/param-set.ts";
 import { TrainingStateError, type TrainingState } from "../io/training-state.ts";

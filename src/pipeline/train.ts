@@ -1,32 +1,29 @@
 /**
  * `advgrpo run`: the Adv-GRPO loop, one epoch at a time through the stage operators (epoch-stages.ts), on the
- * models the composition root builds (compose.ts). Every epoch ends with a checkpoint holding everything a
- * resume needs (checkpoint.ts, resume.ts); metrics.jsonl gets each step and epoch (epoch-metrics.ts), the
- * console one line per epoch and evaluation (console-text.ts).
+ * models and ports the composition root builds (training-run.ts); this module only streams. Every epoch ends
+ * with a checkpoint holding everything a resume needs (checkpoint.ts, resume.ts); metrics.jsonl gets each step
+ * and epoch (epoch-metrics.ts), the console one line per epoch and evaluation (console-text.ts).
  */
-import { writeFileSync } from "node:fs";
 import { concatWith, defer, EMPTY, from, lastValueFrom, type Observable, tap } from "rxjs";
-import { openRemoteRollouts } from "../distributed/remote-rollouts.ts";
-import { encodePng } from "../io/png.ts";
-import { openRolloutLog } from "../io/rollout-log/index.ts";
 import { openMetricsLog, readMetricsLog, type MetricRecord } from "../report/metrics-log.ts";
+import { abortWhen } from "../stages/abortWhen.ts";
 import { forEachEpoch } from "../stages/forEachEpoch.ts";
 import type { PromptItem } from "../stages/types.ts";
-import { bindPorts, StageClock } from "./adapters.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
-import { buildRun, withRun } from "./compose.ts";
+import { withRun } from "./compose.ts";
 import { resolvedConfigJson } from "./config/canonical-json.ts";
 import type { PipelineConfig } from "./config/schema.ts";
-import { epochLine, evaluationLine } from "./console-text.ts";
+import { epochLine, evaluationLine, learnerMemoryLine } from "./console-text.ts";
 import { EpochTally, residentMB } from "./epoch-metrics.ts";
 import { epochStages, type Report } from "./epoch-stages.ts";
 import { writeRunReport } from "./report.ts";
-import { guardDivergence, requireSaneWeights } from "./divergence.ts";
 import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
-import { restore, startingPoint } from "./resume.ts";
+import { startingPoint } from "./resume.ts";
+import { suspendAtCheckpoint } from "./suspend.ts";
+import { NatsGone } from "../distributed/errors.ts";
 import { acquireRunLock } from "./run-lock.ts";
 import { createRunFolder, type RunFolder } from "./run-folder.ts";
-import { headsTrainedIn } from "./state.ts";
+import { buildTrainingRun } from "./training-run.ts";
 
 export interface RunOptions {
   readonly resume: boolean;
@@ -45,8 +42,10 @@ export interface RunSummary {
   readonly lastEvaluation: Readonly<Record<string, number>> | undefined;
   readonly generatorSteps: number;
   readonly rolloutRows: number;
-  /** Why the run stopped before run.epochs (eval.stopOnRewardHacking), when it did. */
+  /** Why the run stopped before run.epochs (eval.stopOnRewardHacking, NATS gone), when it did. */
   readonly stopReason?: string;
+  /** Stopped for a reason outside the run (NATS stayed away): nothing failed, `--resume` continues. */
+  readonly suspended?: boolean;
 }
 
 export const runTraining = async (config: PipelineConfig, folder: RunFolder, options: RunOptions): Promise<RunSummary> => {
@@ -64,36 +63,17 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
   const configJson = resolvedConfigJson(config);
   const resumed = await startingPoint(folder, options.resume, configJson, options.progress);
 
-  return withRun(buildRun(config, { runDir: folder.root }), async ({ prompts, policy, backbone, rewards, evaluator }) => {
-    if (resumed) restore(resumed, policy, rewards, folder);
-    requireSaneWeights(policy.params, "generator", resumed ? resumed.file : "generator.checkpoint");
-    writeFileSync(folder.config, `${configJson}\n`);
-
-    const log = openRolloutLog(folder.rollouts, {
-      runId: config.run.name,
-      createdAt: new Date().toISOString(),
-      pipelineConfig: configJson,
-      rewardComponents: rewards.components.map((c) => c.component.name),
-      tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: backbone.config.dim!, patchTokens: config.record.storeFeatures ? (backbone.config.size / backbone.config.patchSize) ** 2 : null },
-      latentDtype: config.record.latentDtype,
-      encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
-      batchRows: config.record.batchRows,
-      resume: resumed !== undefined,
-    });
+  const outcome = await withRun(buildTrainingRun(config, { folder, configJson, resumed, progress: options.progress }), async ({ prompts, policy, rewards, evaluator, ports, samplingConcurrency, clock, log, rolloutFault }): Promise<RunSummary | NatsGone> => {
+    options.progress(learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize));
     const metrics = openMetricsLog(folder.root);
-    const clock = new StageClock();
     const append = (record: MetricRecord) => metrics.append(record);
-    // With a distributed: section, workers sample, featurise and score; everything else stays here.
-    const remote = config.distributed ? await openRemoteRollouts(config, policy, rewards, { progress: options.progress, fresh: !resumed }) : undefined;
-    const bound = { ...bindPorts({ policy, rewards, evaluator, log, prompts, trainedHeads: (epoch) => headsTrainedIn(config, rewards, epoch), clock }), ...remote?.ports };
-    const trainedWeights = { generator: () => policy.params, discriminators: () => [rewards.discriminator.params, ...(rewards.frozen ? [rewards.frozen.params] : [])] };
-    const ports = { ...bound, ...guardDivergence(config, bound, trainedWeights, () => policy.optimizer.stepCount) };
     const checkpoint = { folder, policy, rewards, configJson, keep: config.run.keepCheckpoints };
     const startEpoch = resumed?.startEpoch ?? 0;
     let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
     let epochsCompleted = startEpoch;
     let stoppedEarly = false;
     let stopReason: string | undefined;
+    let ending: Promise<void> = Promise.resolve();
 
     const evaluationRecord = (epochsDone: number, values: Readonly<Record<string, number>>) => {
       lastEvaluation = { ...values };
@@ -135,8 +115,7 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
           epochStages(config, ports, {
             epoch,
             policyVersion: () => policy.optimizer.stepCount,
-            // Remote groups are all issued at once so that every worker has one to take.
-            samplingConcurrency: remote ? config.sampler.promptsPerEpoch : 1,
+            samplingConcurrency,
             onRollouts: (batch) => tally.rollouts(batch),
           }),
           tap((report: Report) => {
@@ -147,16 +126,38 @@ const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: R
               evaluationRecord(epoch + 1, report.metrics);
             }
           }),
-          concatWith(defer(() => from(endOfEpoch()))),
+          concatWith(defer(() => from((ending = endOfEpoch())))),
         );
       };
-      await lastValueFrom(forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream), { defaultValue: undefined });
+      const epochs = forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream);
+      await lastValueFrom(rolloutFault ? epochs.pipe(abortWhen(rolloutFault.fault$)) : epochs, { defaultValue: undefined });
       writeRunReport(folder, configJson, stopReason);
       return { folder, epochsCompleted, stoppedEarly, lastEvaluation, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten, ...(stopReason ? { stopReason } : {}) };
+    } catch (error) {
+      // A fault of the distributed run surfaces as whatever the stage that met it made of it: report the fault.
+      const fault = rolloutFault?.failure();
+      if (!fault) throw error;
+      if (!(fault instanceof NatsGone)) throw fault;
+      await ending.catch(() => {}); // a checkpoint being written when the fault came is kept
+      return fault;
     } finally {
-      log.close();
       metrics.close();
-      await remote?.close();
     }
   });
+  if (!(outcome instanceof NatsGone)) return outcome;
+  // NATS stayed away: with the logs closed (the run's scope has ended), keep what is complete.
+  const suspended = await suspendAtCheckpoint(folder, configJson, outcome, options.progress);
+  options.progress(suspended.reason);
+  writeRunReport(folder, configJson, suspended.reason);
+  const kept = readMetricsLog(folder.root).records;
+  return {
+    folder,
+    epochsCompleted: suspended.epochsCompleted,
+    stoppedEarly: true,
+    lastEvaluation: kept.filter((r) => r.kind === "eval").at(-1)?.metrics,
+    generatorSteps: kept.filter((r) => r.kind === "generator").length,
+    rolloutRows: suspended.rolloutRows,
+    stopReason: suspended.reason,
+    suspended: true,
+  };
 };

@@ -7,7 +7,7 @@ import type { RgbImage } from "../io/png.ts";
 import { resampleBilinear } from "../io/resample.ts";
 import type { Rng } from "../util/prng.ts";
 
-export interface CropScale {
+interface CropScale {
   readonly min: number;
   readonly max: number;
 }

@@ -18,7 +18,7 @@ import { compileTrainStep, runTrainStep } from "../train/train-graph.ts";
 import { patchCount, vitTokens, type VitConfig } from "../models/backbone/vit.ts";
 import { type Objective, stripBackbonePrefix } from "./objective.ts";
 
-export interface ContrastiveConfig {
+interface ContrastiveConfig {
   readonly projection: number;
   readonly hidden: number;
   readonly temperature: number;
@@ -50,7 +50,7 @@ export const ntXent = (graph: Graph, z: Tensor, temperature: number): Tensor => 
 const projectionHead = (scope: ParamScope, x: Tensor, c: ContrastiveConfig): Tensor =>
   linear(scope.child("fc2"), gelu(linear(scope.child("fc1"), x, c.hidden)), c.projection);
 
-export const contrastiveBuilder = (vit: VitConfig, c: ContrastiveConfig, rows: number) => (scope: ParamScope, graph: Graph) => {
+const contrastiveBuilder = (vit: VitConfig, c: ContrastiveConfig, rows: number) => (scope: ParamScope, graph: Graph) => {
   const pixels = graph.input("pixels", "float32", [rows, 3, vit.imageSize, vit.imageSize]);
   const tokens = vitTokens(scope.child("backbone"), pixels, vit);
   const n = patchCount(vit);

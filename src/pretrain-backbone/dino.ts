@@ -17,7 +17,7 @@ import { f32 } from "../runtime/tensors.ts";
 import { compileForward, compileTrainStep, paramFeeds, runTrainStep } from "../train/train-graph.ts";
 import { type Objective, stripBackbonePrefix } from "./objective.ts";
 
-export interface DinoConfig {
+interface DinoConfig {
   readonly prototypes: number;
   readonly headHidden: number;
   readonly bottleneck: number;
@@ -44,7 +44,7 @@ const dinoLogits = (scope: ParamScope, pixels: Tensor, vit: VitConfig, c: DinoCo
 };
 
 /** Teacher graph: logits [batch, K] for the global views. */
-export const teacherBuilder = (vit: VitConfig, c: DinoConfig, batch: number) => (scope: ParamScope, graph: Graph) => ({
+const teacherBuilder = (vit: VitConfig, c: DinoConfig, batch: number) => (scope: ParamScope, graph: Graph) => ({
   logits: dinoLogits(scope, graph.input("pixels", "float32", [batch, 3, vit.imageSize, vit.imageSize]), vit, c),
 });
 
@@ -53,7 +53,7 @@ export const teacherBuilder = (vit: VitConfig, c: DinoConfig, batch: number) => 
  * the *other* global views of its image, so one weighted cross-entropy covers every (teacher, student) pair.
  * `pairs` normalises the loss to the mean over pairs and images.
  */
-export const studentBuilder = (vit: VitConfig, c: DinoConfig, batch: number, pairs: number, images: number) => (scope: ParamScope, graph: Graph) => {
+const studentBuilder = (vit: VitConfig, c: DinoConfig, batch: number, pairs: number, images: number) => (scope: ParamScope, graph: Graph) => {
   const pixels = graph.input("pixels", "float32", [batch, 3, vit.imageSize, vit.imageSize]);
   const targets = graph.input("targets", "float32", [batch, c.prototypes]);
   const z = mul(dinoLogits(scope, pixels, vit, c), 1 / c.studentTemp);

@@ -10,7 +10,7 @@ export interface Objective {
   backbone(): ParamSet;
 }
 
-export const BACKBONE_PREFIX = "backbone.";
+const BACKBONE_PREFIX = "backbone.";
 
 export const stripBackbonePrefix = (set: ParamSet): ParamSet =>
   set.filter((p) => p.name.startsWith(BACKBONE_PREFIX)).map((p) => paramTensor(p.name.slice(BACKBONE_PREFIX.length), p.shape, p.data));

@@ -15,7 +15,7 @@ import { promptsOf, type PromptSplit } from "../world/prompt.ts";
 import { render, type ReferenceStyle } from "../world/render.ts";
 import type { ShapeAttributes } from "../world/vocabulary.ts";
 
-export interface ExperimentOptions {
+interface ExperimentOptions {
   readonly trainImages: number;
   readonly testImages: number;
   /** Full-batch discriminator steps (the robustness probe uses the head after all of them). */
@@ -39,7 +39,7 @@ export const DEFAULT_EXPERIMENT: ExperimentOptions = {
   seed: 11,
 };
 
-export interface ExperimentResult {
+interface ExperimentResult {
   /** First evaluated step at which held-out accuracy reached the target, or undefined. */
   readonly stepsToTarget: number | undefined;
   /** Held-out accuracy after all steps. */

@@ -9,7 +9,7 @@ import type { OptimizerState } from "../optim/optimizer.ts";
 import type { ParamSet } from "../optim/param-set.ts";
 import type { RngState } from "../util/prng.ts";
 
-export interface PretrainCheckpoint {
+interface PretrainCheckpoint {
   /** Training steps completed. */
   readonly step: number;
   readonly params: ParamSet;

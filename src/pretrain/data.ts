@@ -11,7 +11,7 @@ import { bagOfWords } from "../models/text/bag-of-words.ts";
 import { writeModelImage } from "../models/generator/pixels.ts";
 import { TRAIN_INPUTS } from "../models/generator/network.ts";
 
-export interface BatchOptions {
+interface BatchOptions {
   readonly batch: number;
   readonly size: number;
   /** Fraction of prompts replaced by the empty prompt, so the model also learns the unconditional velocity for CFG. */

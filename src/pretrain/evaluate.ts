@@ -17,7 +17,7 @@ import { checkAlignment } from "../world/analyse.ts";
 import { formatPrompt } from "../world/prompt.ts";
 import type { ShapeAttributes } from "../world/vocabulary.ts";
 
-export interface EvaluateOptions {
+interface EvaluateOptions {
   readonly prompts: readonly ShapeAttributes[];
   /** Seeds per prompt; sample (p, s) uses seed `seedBase + s`. */
   readonly seeds: number;
@@ -32,7 +32,7 @@ export interface EvaluateOptions {
   readonly batch?: number;
 }
 
-export interface AttributeRates {
+interface AttributeRates {
   readonly aligned: number;
   readonly background: number;
   readonly colour: number;
@@ -41,7 +41,7 @@ export interface AttributeRates {
   readonly position: number;
 }
 
-export interface Evaluation {
+interface Evaluation {
   /** images[p][s]: prompt p, seed s. */
   readonly images: readonly (readonly RgbImage[])[];
   /** Fraction of images fully aligned, and per attribute. */

@@ -62,7 +62,7 @@ export interface PretrainOptions {
   readonly execution?: ExecutionConfig;
 }
 
-export interface PretrainResult {
+interface PretrainResult {
   /** Steps completed in total (including those before a resume). */
   readonly step: number;
   /** Loss of every step this call ran. */
@@ -72,7 +72,7 @@ export interface PretrainResult {
   readonly seconds: number;
 }
 
-export const CHECKPOINT_FILE = "checkpoint.safetensors";
+const CHECKPOINT_FILE = "checkpoint.safetensors";
 export const WEIGHTS_FILE = "generator.safetensors";
 
 /** Linear warm-up to `lr`, then a half cosine down to `lr * minFraction` at the last step. */

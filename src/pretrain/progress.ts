@@ -1,7 +1,7 @@
 import { formatDuration } from "../util/duration.ts";
 
 /** One progress line of a training loop: step, mean loss over the window, speed and time left. */
-export interface Progress {
+interface Progress {
   readonly step: number;
   readonly steps: number;
   /** Mean loss over the window's steps. */

@@ -7,7 +7,7 @@ import type { Scores, ScoredTokens } from "../models/discriminator/discriminator
 import { requireField, type RewardComponent } from "./reward.ts";
 
 /** What a reward needs from a discriminator: scoring only, so a frozen one cannot be stepped through it. */
-export interface DiscriminatorScorer {
+interface DiscriminatorScorer {
   score(tokens: ScoredTokens): Promise<Scores>;
 }
 

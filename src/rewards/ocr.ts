@@ -30,7 +30,7 @@ export const ocrScore = (output: string, target: string): number => {
   return 1 - dist / t.length;
 };
 
-export interface OcrRewardOptions {
+interface OcrRewardOptions {
   readonly ocr: OcrPort;
   /** Weight of the OCR term; 1 uses OCR alone. */
   readonly lambda: number;

@@ -18,7 +18,7 @@ import { f32 } from "../runtime/tensors.ts";
 import type { OcrPort } from "./ocr.ts";
 import { resampleBilinear } from "../io/resample.ts";
 
-export interface PpOcrFiles {
+interface PpOcrFiles {
   readonly detection: string;
   readonly recognition: string;
   readonly dictionary: string;

@@ -5,12 +5,12 @@
 import { requireField, RewardInputError, type RewardComponent } from "./reward.ts";
 
 /** Pooled, L2-normalised features of each prompt's references: rows of `width` values. */
-export interface ReferenceFeatures {
+interface ReferenceFeatures {
   readonly width: number;
   readonly byPrompt: ReadonlyMap<string, Float32Array>;
 }
 
-export const maxCosine = (query: Float32Array, references: Float32Array, width: number): number => {
+const maxCosine = (query: Float32Array, references: Float32Array, width: number): number => {
   let best = -Infinity;
   for (let r = 0; r < references.length / width; r++) {
     let dot = 0;

@@ -25,7 +25,7 @@ const glyphHeight = 7;
 const advance = glyphWidth + 1;
 const lineAdvance = glyphHeight + 3;
 
-export const renderableCharacters: readonly string[] = Object.keys(glyphs);
+const renderableCharacters: readonly string[] = Object.keys(glyphs);
 
 export class TextImageError extends Schema.TaggedError<TextImageError>()("TextImageError", {
   character: Schema.String,
@@ -36,7 +36,7 @@ export class TextImageError extends Schema.TaggedError<TextImageError>()("TextIm
   }
 }
 
-export interface TextImageOptions {
+interface TextImageOptions {
   /** Image pixels per font pixel. */
   readonly scale?: number;
   /** Blank border on every side, in image pixels. */

@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect";
 
-export type StdScope = "global" | "group";
+type StdScope = "global" | "group";
 
 export interface AdvantageOptions {
   readonly stdScope: StdScope;
@@ -16,7 +16,7 @@ export interface AdvantageOptions {
 
 export const defaultAdvantageOptions: AdvantageOptions = { stdScope: "global", epsilon: 1e-4, clip: 5 };
 
-export interface GroupAdvantages {
+interface GroupAdvantages {
   /** Same shape as the rewards: one advantage per member of each group. */
   readonly advantages: readonly (readonly number[])[];
   /** Fraction of groups whose rewards are all identical; NaN when there are no groups. */

@@ -17,7 +17,7 @@ import type { ModelBuilder } from "../train/train-graph.ts";
 import { forwardInputs, perSampleMean, velocityAt, withReferenceKl } from "./forward-process.ts";
 import type { PolicyConfig } from "./policy-graph.ts";
 
-export type AwmWeighting = "uniform" | "ghuber";
+type AwmWeighting = "uniform" | "ghuber";
 
 export interface AwmOptions {
   readonly weighting: AwmWeighting;
@@ -25,7 +25,7 @@ export interface AwmOptions {
   readonly advantageClip: number;
 }
 
-export interface AwmInputs {
+interface AwmInputs {
   readonly velocity: Tensor;
   readonly clean: Tensor;
   readonly noise: Tensor;
@@ -45,7 +45,7 @@ export const awmLoss = (inputs: AwmInputs, options: AwmOptions) => {
   };
 };
 
-export interface AwmGraphConfig extends PolicyConfig, AwmOptions {
+interface AwmGraphConfig extends PolicyConfig, AwmOptions {
   readonly klBeta: number;
 }
 

@@ -24,7 +24,7 @@ export const forwardNoised = (clean: Tensor, noise: Tensor, t: Tensor): Tensor =
 /** beta * mean over samples of mean((v - v_ref)^2): the velocity-space KL both papers regularise with. */
 export const velocityKl = (velocity: Tensor, referenceVelocity: Tensor, beta: number): Tensor => mul(meanAll(perSampleMean(square(sub(velocity, referenceVelocity)))), beta);
 
-export interface ForwardInputs extends Pick<VelocityInputs, "pooled" | "pooledUncond" | "tokens" | "tokensUncond"> {
+interface ForwardInputs extends Pick<VelocityInputs, "pooled" | "pooledUncond" | "tokens" | "tokensUncond"> {
   readonly clean: Tensor;
   readonly noise: Tensor;
   readonly t: Tensor;

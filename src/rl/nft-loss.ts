@@ -19,7 +19,7 @@ import type { ModelBuilder } from "../train/train-graph.ts";
 import { broadcastTime, forwardInputs, perSampleMean, velocityAt, withReferenceKl } from "./forward-process.ts";
 import { OLD_SCOPE, type PolicyConfig } from "./policy-graph.ts";
 
-export interface NftInputs {
+interface NftInputs {
   readonly velocity: Tensor;
   readonly oldVelocity: Tensor;
   readonly noised: Tensor;
@@ -30,7 +30,7 @@ export interface NftInputs {
   readonly advantages: Tensor;
 }
 
-export interface NftOptions {
+interface NftOptions {
   readonly beta: number;
   readonly advantageClip: number;
 }
@@ -38,7 +38,7 @@ export interface NftOptions {
 /** The floor of the adaptive weight, as released. */
 const WEIGHT_FLOOR = 1e-5;
 
-export const optimalityProbability = (advantages: Tensor, advantageClip: number): Tensor => clip(add(div(advantages, 2 * advantageClip), 0.5), 0, 1);
+const optimalityProbability = (advantages: Tensor, advantageClip: number): Tensor => clip(add(div(advantages, 2 * advantageClip), 0.5), 0, 1);
 
 const adaptiveError = (velocity: Tensor, inputs: NftInputs): Tensor => {
   const error = sub(sub(inputs.noised, mul(broadcastTime(inputs.t, inputs.noised), velocity)), inputs.clean);
@@ -62,7 +62,7 @@ export const nftLoss = (inputs: NftInputs, options: NftOptions) => {
   };
 };
 
-export interface NftGraphConfig extends PolicyConfig, NftOptions {
+interface NftGraphConfig extends PolicyConfig, NftOptions {
   readonly klBeta: number;
 }
 

@@ -146,7 +146,7 @@ export const guidedVelocityModel = (config: PolicyConfig): ModelBuilder => (scop
   velocity: guidedVelocity(scope, velocityInputs(graph, config), config),
 });
 
-export interface LearnerGraphConfig extends PolicyConfig {
+interface LearnerGraphConfig extends PolicyConfig {
   readonly method: StochasticMethod;
   /** PPO clip range eps. */
   readonly clipRange: number;

@@ -9,11 +9,13 @@
 import type { Tensor } from "../graph/graph.ts";
 import { add, cast, clip, div, exp, greater, less, maximum, meanAll, mul, neg, reduceMax, reduceMean, sqrt, square, sub } from "../graph/ops.ts";
 
-export interface SurrogateTerms {
+interface SurrogateTerms {
   readonly loss: Tensor;
   readonly ratioMean: Tensor;
   readonly ratioMin: Tensor;
   readonly ratioMax: Tensor;
+  /** mean((ratio - ratioMean)^2), centred in the graph (ratios sit near 1, so E[r^2] - E[r]^2 would cancel to noise in float32). */
+  readonly ratioVariance: Tensor;
   /** Fraction of samples whose ratio lies above 1 + eps / below 1 - eps. */
   readonly clipFracHigh: Tensor;
   readonly clipFracLow: Tensor;
@@ -29,9 +31,11 @@ export const clippedSurrogate = (logProb: Tensor, logProbOld: Tensor, advantages
   const clipped = mul(negA, clip(ratio, 1 - clipRange, 1 + clipRange));
   const fraction = (mask: Tensor) => reduceMean(cast(mask, ratio.dtype), undefined, false);
   const surrogate = meanAll(maximum(unclipped, clipped));
+  const ratioMean = meanAll(ratio);
   return {
     loss: guard ? div(surrogate, meanAll(guard.stepSize)) : surrogate,
-    ratioMean: meanAll(ratio),
+    ratioMean,
+    ratioVariance: meanAll(square(sub(ratio, ratioMean))),
     ratioMin: neg(reduceMax(neg(ratio), undefined, false)),
     ratioMax: reduceMax(ratio, undefined, false),
     clipFracHigh: fraction(greater(ratio, 1 + clipRange)),
@@ -57,7 +61,7 @@ export interface RatioNormInputs {
  * dominate the clip. Adding the bias back and scaling by s centres and equalises the ratio across steps:
  *   log r' = (log r + mean(|mu - mu_old|^2) / (2 s^2)) * s
  */
-export const ratioNormalisedLogRatio = (logRatio: Tensor, guard: RatioNormInputs): Tensor => {
+const ratioNormalisedLogRatio = (logRatio: Tensor, guard: RatioNormInputs): Tensor => {
   const perSampleAxes = guard.mean.shape.slice(1).map((_, i) => i + 1);
   const bias = div(reduceMean(square(sub(guard.mean, guard.oldMean)), perSampleAxes, false), mul(guard.variance, 2));
   return mul(add(logRatio, bias), sqrt(guard.variance));

@@ -36,7 +36,7 @@ export const awmStepIndices = (rng: Rng, steps: number, count: number, fraction:
   });
 };
 
-export interface TrainingDraw {
+interface TrainingDraw {
   readonly sigma: number;
   readonly noise: Float32Array;
 }

@@ -17,6 +17,7 @@ const ortType: Readonly<Record<DType, ort.Tensor.Type>> = {
   int64: "int64",
   int32: "int32",
   bool: "bool",
+  float16: "float16",
 };
 
 export const hostTensor = (dtype: DType, shape: readonly number[], data: AnyTypedArray): HostTensor => ({ dtype, shape, data });

@@ -2,7 +2,7 @@ import { describe, it } from "vitest";
 import type { RolloutKey, SampledRollout } from "../rollout/rollout.ts";
 import { assembleGroups, type AssembleGroupsOptions } from "./assembleGroups.ts";
 import { GroupAssemblyError, GroupMemberFailed, IncompleteGroups, TooManyOpenGroups } from "./errors.ts";
-import { fakeKey, fakeSampled, marbleScheduler } from "./testing.ts";
+import { fakeKey, fakeSampled, marbleScheduler } from "../../test/stages/testing.ts";
 import { failedMember, type Member } from "./types.ts";
 
 const row = (groupId: number, member: number, epoch = 0): SampledRollout => fakeSampled(fakeKey(groupId, member, epoch));

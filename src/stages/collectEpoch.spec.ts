@@ -2,7 +2,7 @@ import { describe, it } from "vitest";
 import type { RolloutKey } from "../rollout/rollout.ts";
 import { collectEpoch } from "./collectEpoch.ts";
 import { EpochMismatch } from "./errors.ts";
-import { fakeKey, fakeSampled, marbleScheduler } from "./testing.ts";
+import { fakeKey, fakeSampled, marbleScheduler } from "../../test/stages/testing.ts";
 
 const group = (groupId: number, epoch: number) => [fakeSampled(fakeKey(groupId, 0, epoch)), fakeSampled(fakeKey(groupId, 1, epoch))];
 const groups = { a: group(8, 2), b: group(9, 2), x: group(10, 3) };

@@ -2,7 +2,7 @@ import { tap } from "rxjs";
 import { describe, expect, it } from "vitest";
 import type { ScoredRollout } from "../rollout/rollout.ts";
 import { computeAdvantages } from "./computeAdvantages.ts";
-import { fakeKey, fakeScored, marbleScheduler } from "./testing.ts";
+import { fakeKey, fakeScored, marbleScheduler } from "../../test/stages/testing.ts";
 import type { AdvantagedEpoch, EpochBatch } from "./types.ts";
 
 const batch = (epoch: number, rewards: readonly (readonly number[])[]): EpochBatch<ScoredRollout> => ({

@@ -1,7 +1,7 @@
 import { concatMap, map, type OperatorFunction } from "rxjs";
 import { describe, expect, it } from "vitest";
 import { dgSchedule, intervalPhase } from "./dgSchedule.ts";
-import { fakeEpoch, marbleScheduler } from "./testing.ts";
+import { fakeEpoch, marbleScheduler } from "../../test/stages/testing.ts";
 import type { AdvantagedEpoch } from "./types.ts";
 
 const letters = "abcdefghijklmnopqrst";

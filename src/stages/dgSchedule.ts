@@ -18,7 +18,7 @@ export type DgScheduleOptions =
   | { readonly mode: "interval"; readonly dTimes: number }
   | { readonly mode: "trigger"; readonly referenceReward: ReferenceRewardPort };
 
-export interface PhaseBranches<D, G> {
+interface PhaseBranches<D, G> {
   readonly discriminator: OperatorFunction<AdvantagedEpoch, D>;
   readonly generator: OperatorFunction<AdvantagedEpoch, G>;
 }

@@ -42,7 +42,7 @@ export class GroupMemberFailed extends Schema.TaggedError<GroupMemberFailed>()("
   override get message(): string {
     return (
       `member ${this.member} of group ${this.groupId} (epoch ${this.epoch}) failed in ${this.stage}: ` +
-      `${String(this.cause)}; set onMemberError: "drop-group" to skip such groups instead`
+      `${this.cause instanceof Error ? this.cause.message : String(this.cause)}; set onMemberError: "drop-group" to skip such groups instead`
     );
   }
 }

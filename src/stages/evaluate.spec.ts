@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { evaluate } from "./evaluate.ts";
-import { marbleScheduler } from "./testing.ts";
+import { marbleScheduler } from "../../test/stages/testing.ts";
 
 describe("evaluate", () => {
   it("appends an evaluation after a due epoch's stream completes, and nothing otherwise", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { RolloutKey } from "../rollout/rollout.ts";
 import { expandGroup, type ExpandGroupOptions, memberSeed } from "./expandGroup.ts";
-import { marbleScheduler } from "./testing.ts";
+import { marbleScheduler } from "../../test/stages/testing.ts";
 import type { PromptItem } from "./types.ts";
 
 const p: PromptItem = { epoch: 3, prompt: "a red circle", promptIndex: 1, groupId: 13 };

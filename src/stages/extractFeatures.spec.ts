@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { extractFeatures } from "./extractFeatures.ts";
 import type { SampledRollout } from "../rollout/rollout.ts";
-import { fakeFeatured, fakeKey, fakeSampled, marbleScheduler } from "./testing.ts";
+import { fakeFeatured, fakeKey, fakeSampled, marbleScheduler } from "../../test/stages/testing.ts";
 import { failedMember } from "./types.ts";
 
 const keys = [fakeKey(0, 0), fakeKey(0, 1), fakeKey(1, 0)] as const;

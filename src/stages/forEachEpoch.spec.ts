@@ -16,7 +16,7 @@ import type { SampledRollout } from "../rollout/rollout.ts";
 import { recordRollouts } from "./recordRollouts.ts";
 import { sampleBatches } from "./sampleBatches.ts";
 import { scoreRewards } from "./scoreRewards.ts";
-import { fakeSampled, marbleScheduler } from "./testing.ts";
+import { fakeSampled, marbleScheduler } from "../../test/stages/testing.ts";
 
 const source = { prompts: ["p0", "p1", "p2", "p3"], promptsPerEpoch: 4, epochs: 3, seed: 5 };
 const groupSize = 2;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AdvantagedRollout } from "../rollout/rollout.ts";
 import { evenSplit, learnerStep } from "./learnerStep.ts";
-import { fakeEpoch, marbleScheduler } from "./testing.ts";
+import { fakeEpoch, marbleScheduler } from "../../test/stages/testing.ts";
 
 const epochs = { a: fakeEpoch(0, [[1, 2], [3, 4], [5, 6]]), b: fakeEpoch(1, [[7, 8]]) };
 const report = (epoch: number, step: number, groups: number) => ({ kind: "generator", epoch, step, stats: { groups } });

@@ -1,7 +1,8 @@
 /**
  * The stages' view of the models. Every call returns a cold Observable that emits one result and
- * completes, so marble tests drive fakes in virtual time and the pipeline layer binds the real,
- * ORT-backed implementations (src/pipeline/adapters.ts).
+ * completes, so marble tests drive fakes in virtual time and the composition root binds the real ones:
+ * ORT-backed (src/pipeline/adapters.ts), or rollout workers' results (src/distributed/remote-rollouts.ts),
+ * chosen in src/pipeline/training-run.ts.
  */
 import type { Observable } from "rxjs";
 import type {

@@ -2,7 +2,7 @@ import { lastValueFrom, toArray } from "rxjs";
 import { describe, expect, it } from "vitest";
 import { StageOptionError } from "./errors.ts";
 import { promptSource, type PromptSourceOptions } from "./promptSource.ts";
-import { marbleScheduler } from "./testing.ts";
+import { marbleScheduler } from "../../test/stages/testing.ts";
 import type { PromptItem } from "./types.ts";
 
 const prompts = ["a red circle", "a blue square", "a green triangle", "two yellow stars", "a purple ring"];

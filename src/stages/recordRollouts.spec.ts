@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AdvantagedRollout } from "../rollout/rollout.ts";
 import { recordRollouts } from "./recordRollouts.ts";
-import { fakeEpoch, marbleScheduler } from "./testing.ts";
+import { fakeEpoch, marbleScheduler } from "../../test/stages/testing.ts";
 
 const epochs = { a: fakeEpoch(0, [[1, 2], [3, 4]]), b: fakeEpoch(1, [[5, 6]]) };
 

@@ -4,7 +4,7 @@ import type { RolloutKey, SampledRollout } from "../rollout/rollout.ts";
 import { PortContractError } from "./errors.ts";
 import type { SamplerPort } from "./ports.ts";
 import { sampleBatches } from "./sampleBatches.ts";
-import { fakeKey, fakeSampled, marbleScheduler } from "./testing.ts";
+import { fakeKey, fakeSampled, marbleScheduler } from "../../test/stages/testing.ts";
 import { failedMember } from "./types.ts";
 
 const keys = { a: fakeKey(0, 0), b: fakeKey(0, 1), c: fakeKey(1, 0), d: fakeKey(1, 1), e: fakeKey(2, 0), f: fakeKey(2, 1) };

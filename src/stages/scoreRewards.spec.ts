@@ -1,7 +1,7 @@
 import { describe, it } from "vitest";
 import type { FeaturedRollout } from "../rollout/rollout.ts";
 import { scoreRewards } from "./scoreRewards.ts";
-import { fakeFeatured, fakeKey, fakeScored, marbleScheduler } from "./testing.ts";
+import { fakeFeatured, fakeKey, fakeScored, marbleScheduler } from "../../test/stages/testing.ts";
 import { failedMember } from "./types.ts";
 
 const keys = [fakeKey(0, 0), fakeKey(0, 1), fakeKey(1, 0)] as const;

@@ -1,4 +1,5 @@
 import { gradients } from "../autodiff/gradients.ts";
+import { recastHalfWeights } from "../autodiff/recast-half-weights.ts";
 import { graphFlops } from "../graph/flops.ts";
 import { Graph, type Tensor } from "../graph/graph.ts";
 import { toOnnx } from "../graph/serialize.ts";
@@ -79,8 +80,10 @@ export const compileTrainStep = (name: string, build: ModelBuilder, trainable?: 
     })();
     if (loss.shape.length !== 0) throw new Error(`training graph '${name}': loss must be a scalar, got shape [${loss.shape.join(",")}]`);
     const selected = scope.specs.filter((s) => trainable?.(s.name) ?? true).map((s) => s.name);
+    const firstBackward = loss.graph.nodes.length;
     const grads = gradients(loss, selected.map((n) => scope.tensor(n)));
     grads.forEach((g, i) => loss.graph.output(g, gradName(selected[i]!)));
+    recastHalfWeights(loss.graph, firstBackward);
     return selected;
   });
   // not spread: that would serialise the graph now, which a graph past 2 GB cannot be

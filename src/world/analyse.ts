@@ -34,7 +34,7 @@ import {
   type Size,
 } from "./vocabulary.ts";
 
-export interface ImageAnalysis {
+interface ImageAnalysis {
   readonly background: Background | null;
   readonly colour: Colour | null;
   readonly shape: ShapeKind | null;
@@ -44,7 +44,7 @@ export interface ImageAnalysis {
   readonly problem: string | null;
 }
 
-export interface Alignment {
+interface Alignment {
   /** Every attribute matches the prompt. */
   readonly aligned: boolean;
   readonly background: boolean;

@@ -55,7 +55,7 @@ export function signedDistance(shape: ShapeKind, u: number, v: number): number {
 }
 
 /** Area and centroid of a shape in radius units, so a blob's measured area and centroid give its placement. */
-export interface UnitMoments {
+interface UnitMoments {
   readonly area: number;
   readonly centroidU: number;
   readonly centroidV: number;

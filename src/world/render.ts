@@ -26,7 +26,7 @@ export type StyleName = (typeof STYLES)[number];
 export type ReferenceStyle = Exclude<StyleName, "base">;
 export const REFERENCE_STYLES: readonly ReferenceStyle[] = STYLES.filter((s): s is ReferenceStyle => s !== "base");
 
-export interface RenderOptions {
+interface RenderOptions {
   /** Side of the square image in pixels (default 32). */
   readonly size?: number;
 }

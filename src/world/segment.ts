@@ -15,7 +15,7 @@ const EDGE_FRACTION = 0.45;
 /** Ring of border pixels (each side) used for the background estimate. */
 const BORDER_RING = 2;
 
-export interface Background {
+interface Background {
   readonly rgb: Rgb;
   /** Fraction of border pixels within tolerance of `rgb`: low for noise or a shape across the border. */
   readonly agreement: number;
@@ -37,7 +37,7 @@ export interface ShapeRegion {
   readonly right: number;
 }
 
-export function pixelRgb(image: RgbImage, p: number): Rgb {
+function pixelRgb(image: RgbImage, p: number): Rgb {
   const plane = image.height * image.width;
   return [image.data[p], image.data[plane + p], image.data[2 * plane + p]];
 }
@@ -58,7 +58,7 @@ function medianRgb(image: RgbImage, pixels: readonly number[]): Rgb {
   return [channel(0), channel(1), channel(2)];
 }
 
-export function estimateBackground(image: RgbImage): Background {
+function estimateBackground(image: RgbImage): Background {
   const { height, width } = image;
   const ring = Math.min(BORDER_RING, Math.floor(Math.min(height, width) / 2));
   const border: number[] = [];

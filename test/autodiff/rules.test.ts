@@ -126,14 +126,48 @@ const cases: Record<string, GradCase> = {
     inputs: { x: { shape: [2, 3, 4] } },
     build: (t) => op.layerNorm(t.x!, t.x!.graph.constant(new Float64Array(4).fill(1), "float64", [4], "ones"), undefined, -1),
   },
+  "LayerNorm with per-sample scale and bias (adaLN's modulation)": {
+    inputs: { x: { shape: [2, 3, 4] }, s: { shape: [2, 1, 4] }, b: { shape: [2, 1, 4] } },
+    build: (t) => op.layerNorm(t.x!, t.s!, t.b!, -1),
+  },
   "GroupNorm with a constant scale of ones": {
     dtype: "float32",
     inputs: { x: { shape: [2, 4, 3, 3] }, b: { shape: [4] } },
     build: (t) => op.groupNorm(t.x!, t.x!.graph.constant(new Float32Array(4).fill(1), "float32", [4], "ones"), t.b!, 2),
   },
-  "Attention (MatMul + Softmax)": {
+  "Attention (FusedMatMul + Softmax + MatMul, float32)": {
+    dtype: "float32",
     inputs: { q: { shape: [1, 2, 3, 4] }, k: { shape: [1, 2, 3, 4] }, v: { shape: [1, 2, 3, 4] } },
     build: (t) => op.attention(t.q!, t.k!, t.v!),
+  },
+  "Attention (MatMul + Softmax, float64)": {
+    inputs: { q: { shape: [1, 2, 3, 4] }, k: { shape: [1, 2, 3, 4] }, v: { shape: [1, 2, 3, 4] } },
+    build: (t) => op.attention(t.q!, t.k!, t.v!),
+  },
+  "FusedMatMul with alpha, batch broadcast": {
+    dtype: "float32",
+    inputs: { a: { shape: [2, 2, 3, 4] }, b: { shape: [2, 4, 5] } },
+    build: (t) => op.fusedMatMul(t.a!, t.b!, { alpha: 0.5 }),
+  },
+  "FusedMatMul transA": {
+    dtype: "float32",
+    inputs: { a: { shape: [2, 4, 3] }, b: { shape: [2, 4, 5] } },
+    build: (t) => op.fusedMatMul(t.a!, t.b!, { transA: true, alpha: -1.5 }),
+  },
+  "FusedMatMul transB, 2-D B broadcast over the batch": {
+    dtype: "float32",
+    inputs: { a: { shape: [2, 3, 4] }, b: { shape: [5, 4] } },
+    build: (t) => op.fusedMatMul(t.a!, t.b!, { transB: true }),
+  },
+  "FusedMatMul transA and transB": {
+    dtype: "float32",
+    inputs: { a: { shape: [2, 4, 3] }, b: { shape: [2, 5, 4] } },
+    build: (t) => op.fusedMatMul(t.a!, t.b!, { transA: true, transB: true, alpha: 0.25 }),
+  },
+  "Batched MatMul in float32 (its backward is FusedMatMul)": {
+    dtype: "float32",
+    inputs: { a: { shape: [2, 3, 4] }, b: { shape: [2, 4, 5] } },
+    build: (t) => op.matmul(t.a!, t.b!),
   },
 };
 
@@ -175,15 +209,27 @@ describe("backward graphs hold only what the gradients need", () => {
     expect(ops.filter((o) => o === "Gemm")).toHaveLength(2);
   });
 
-  it("differentiates q k^T through k itself, not through a transpose of k^T", () => {
+  it("differentiates q k^T through k itself, not through a transpose of k^T (float64, explicit transposes)", () => {
     const g = new Graph("attention");
-    const [q, k, v] = ["q", "k", "v"].map((name) => g.input(name, "float32", [1, 2, 3, 4]));
+    const [q, k, v] = ["q", "k", "v"].map((name) => g.input(name, "float64", [1, 2, 3, 4]));
     const loss = op.sumAll(op.attention(q!, k!, v!));
     const before = g.nodes.length;
     gradients(loss, [q!, k!, v!]);
     const transposeOf = new Map(g.nodes.filter((n) => n.op === "Transpose").map((n) => [n.outputs[0]!, n.inputs[0]!]));
     const doubled = g.nodes.slice(before).filter((n) => n.op === "Transpose" && transposeOf.has(n.inputs[0]!) && n.outputs[0]!.shape.join() === transposeOf.get(n.inputs[0]!)!.shape.join());
     expect(doubled.map((n) => n.name)).toEqual([]);
+  });
+
+  it("builds no Transpose and no scaling Mul for float32 attention, forward or backward", () => {
+    const ops = backwardOps((g) => {
+      const [q, k, v] = ["q", "k", "v"].map((name) => g.input(name, "float32", [1, 2, 3, 4]));
+      return { loss: op.sumAll(op.attention(q!, k!, v!)), wrt: [q!, k!, v!] };
+    });
+    expect(ops).not.toContain("Transpose");
+    const g = new Graph("forward");
+    const [q, k, v] = ["q", "k", "v"].map((name) => g.input(name, "float32", [1, 2, 3, 4]));
+    op.attention(q!, k!, v!);
+    expect(g.nodes.map((n) => n.op)).toEqual(["FusedMatMul", "Softmax", "MatMul"]);
   });
 
   it("reuses a float32 LayerNorm's saved statistics instead of recomputing them", () => {

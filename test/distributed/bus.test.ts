@@ -5,7 +5,7 @@ import { NatsUnreachable, WeightsMissing } from "../../src/distributed/errors.ts
 import { EpochResults, publishGroup } from "../../src/distributed/results.ts";
 import { decodeGroup, encodeGroup, type WireMetadata } from "../../src/distributed/rollout-wire.ts";
 import { parseTask, publishTask, type GroupTask } from "../../src/distributed/tasks.ts";
-import { fetchWeights, latestWeights, publishWeights, snapshotVersion } from "../../src/distributed/weights.ts";
+import { fetchWeights, publishWeights, snapshotVersion } from "../../src/distributed/weights.ts";
 import type { ScoredRollout } from "../../src/rollout/rollout.ts";
 import { makeRng } from "../../src/util/prng.ts";
 import { startNatsServer, type NatsServer } from "../../src/distributed/local-server.ts";
@@ -35,7 +35,7 @@ let server: NatsServer;
 let bus: RunBus;
 beforeAll(async () => {
   server = await startNatsServer();
-  bus = await openBus({ url: server.url, runName: "bus test/1", ackDeadlineMs: 1000 });
+  bus = await openBus({ url: server.url, runName: "bus test/1", ackDeadlineMs: 1000, outageTimeoutMs: 5000 });
 });
 afterAll(async () => {
   await bus?.close();
@@ -56,6 +56,14 @@ describe("rollout wire format", () => {
     garbage.fill(7, 0, 64);
     expect(() => decodeGroup("message 9", garbage, metadata)).toThrow(/message 9: not an Arrow IPC stream/);
     expect(() => decodeGroup("message 9", bytes, { ...metadata, rewardComponents: ["ocr"] })).toThrow(/rewardComponents/);
+  });
+
+  it("carries each rollout's final latent when the learner trains on it (nft/awm through a VAE), and refuses a mismatch", () => {
+    const withClean: WireMetadata = { ...metadata, cleanLatents: true };
+    const rng = makeRng(9);
+    const rows = group(1, 5).map((r) => ({ ...r, steps: [], clean: rng.fillNormal(new Float32Array(SIZES.latent)) }));
+    expect(decodeGroup("m", encodeGroup(withClean, rows), withClean)).toEqual(rows);
+    expect(() => decodeGroup("message 3", encodeGroup(withClean, rows), metadata)).toThrow(/message 3: cleanLatents true, expected false/);
   });
 });
 
@@ -112,7 +120,7 @@ describe("weights", () => {
     await publishWeights(bus, "weights/epoch-0", sets, 7);
     expect(await snapshotVersion(bus, "weights/epoch-0")).toBe(7);
     expect(await snapshotVersion(bus, "weights/nope")).toBeUndefined();
-    expect(await latestWeights(bus)).toBe("weights/epoch-0");
+    expect((await bus.kv.get("weights.latest"))?.string()).toBe("weights/epoch-0");
     expect(await fetchWeights(bus, "weights/epoch-0")).toEqual(sets);
     await expect(fetchWeights(bus, "weights/nope")).rejects.toBeInstanceOf(WeightsMissing);
   });
@@ -121,7 +129,7 @@ describe("weights", () => {
 describe("connection", () => {
   it("names the URL when no server listens there", async () => {
     const url = `nats://127.0.0.1:${server.port + 1}`;
-    const error = await openBus({ url, runName: "x", ackDeadlineMs: 1000 }).catch((e) => e);
+    const error = await openBus({ url, runName: "x", ackDeadlineMs: 1000, outageTimeoutMs: 5000 }).catch((e) => e);
     expect(error).toBeInstanceOf(NatsUnreachable);
     expect(error.message).toContain(url);
   });

@@ -18,6 +18,7 @@ import { loadTrainingState, type TrainingState } from "../../src/io/training-sta
 import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
 import { listCheckpoints, runFolderOf } from "../../src/pipeline/run-folder.ts";
 import { runTraining } from "../../src/pipeline/train.ts";
+import { replayRun } from "../../src/pipeline/replay.ts";
 import { readMetricsLog } from "../../src/report/metrics-log.ts";
 import { writeTinyGenerator, writeTinyPipeline } from "../pipeline/fixtures.ts";
 import { startNatsServer, type NatsServer } from "../../src/distributed/local-server.ts";
@@ -194,6 +195,12 @@ describe("learner + workers over NATS JetStream", () => {
     expect(generator.map((r) => r.metrics.policyLag)).toEqual([0, 1, 2, 3, 2, 3, 2, 3]);
     expect([generator[0]!.metrics.ratioMin, generator[0]!.metrics.ratioMax]).toEqual([1, 1]);
     for (const r of generator) expect(Number.isFinite(r.metrics.loss)).toBe(true);
+    // Every step logs the ratio's mean and std: 0 spread only where sampling and learning weights are the same.
+    expect(generator[0]!.metrics.ratioStd).toBe(0);
+    for (const r of first) expect(r.metrics.ratioStd).toBeGreaterThan(0);
+    // Replay checks "ratio exactly 1" only on steps recorded at lag 0 (epoch 0's first step), not on rows sampled ahead.
+    const replay = await replayRun(folder.root);
+    expect(replay.columns.find((c) => c.column === "generator.onPolicyRatio")).toMatchObject({ compared: 1, differing: 0 });
   });
 
   it("NATS restarting mid-run: learner and worker say so, wait, and the run ends equal to the undisturbed one", async () => {
@@ -213,6 +220,85 @@ describe("learner + workers over NATS JetStream", () => {
     expect(got.rows).toEqual(baseline.rows);
     expect(got.state).toEqual(baseline.state);
     expect(w.exitCode).toBeNull();
+    await stopWorkers();
+  });
+
+  it("NATS gone past distributed.outageTimeout: the learner stops at its last verified checkpoint with the logs cut back to it, workers exit 75, and --resume ends where the undisturbed run ends", async () => {
+    const pipeline = distributedPipeline("gone", "");
+    writeFileSync(pipeline, readFileSync(pipeline, "utf8").replace("ackDeadline: 2 }", "ackDeadline: 2, outageTimeout: 0.5 }"));
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    expect(config.distributed!.outageTimeout).toBe(0.5);
+    const folder = runFolderOf(config);
+    const lines: string[] = [];
+    const w = worker(pipeline);
+    const run = runTraining(config, folder, { ...quiet, progress: (l) => lines.push(l) });
+    await until("the first checkpoint", async () => listCheckpoints(folder).length >= 1);
+    await server.kill();
+    const summary = await run;
+    await exited(w);
+    expect(w.exitCode).toBe(75);
+    expect(w.output).toMatch(/NatsGone: NATS at nats:\/\/127\.0\.0\.1:\d+ stayed away for 0\.5 s \(distributed\.outageTimeout\)/);
+    // Epoch 1's results may all have arrived before the kill; epoch 2 cannot have been sampled without the server.
+    const kept = summary.epochsCompleted;
+    expect(kept === 1 || kept === 2).toBe(true);
+    expect(summary).toMatchObject({ stoppedEarly: true, suspended: true });
+    expect(summary.stopReason).toMatch(new RegExp(`stayed away for 0\\.5 s .*stopped with the verified checkpoint of epoch ${kept} .*continue with --resume`));
+    expect(lines.at(-1)).toBe(summary.stopReason);
+    // The folder holds exactly the completed epochs: rows, metrics and checkpoints of the interrupted one are gone.
+    const rows = withoutTimings(readRolloutLog(folder.rollouts).rows);
+    expect(rows).toEqual(baseline.rows.filter((r) => (r as { epoch: number }).epoch < kept));
+    expect(summary.rolloutRows).toBe(rows.length);
+    expect(Math.max(...readMetricsLog(folder.root).records.map((r) => r.epoch ?? 0))).toBeLessThanOrEqual(kept);
+    expect(listCheckpoints(folder).length).toBe(kept);
+    await server.restart();
+    worker(pipeline);
+    const resumed = await runTraining(config, folder, { ...quiet, resume: true });
+    expect(resumed.epochsCompleted).toBe(EPOCHS);
+    const got = await outcome(pipeline);
+    expect(got.rows).toEqual(baseline.rows);
+    expect(got.state).toEqual(baseline.state);
+    await stopWorkers();
+  });
+
+  it("a stream of the run deleted mid-run stops learner and worker at once with an error naming it; --resume re-creates it and ends where the undisturbed run ends", async () => {
+    const pipeline = distributedPipeline("deleted");
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    const folder = runFolderOf(config);
+    const admin = await natsAdmin();
+    const w = worker(pipeline);
+    const run = runTraining(config, folder, quiet).catch((e: Error) => e);
+    await until("the first checkpoint", async () => listCheckpoints(folder).length >= 1);
+    await admin.jsm.streams.delete(admin.names.rolloutStream);
+    await admin.nc.close();
+    const stream = admin.names.rolloutStream.replace(/[-]/g, "\\-");
+    const named = new RegExp(`JetStream stream '${stream}' of run 'tiny' on nats://127\\.0\\.0\\.1:\\d+ was deleted while the run used it`);
+    const error = await run;
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error & { _tag?: string })._tag).toBe("StreamDeleted");
+    expect((error as Error).message).toMatch(named);
+    await exited(w);
+    expect(w.exitCode).toBe(1);
+    expect(w.output).toMatch(named);
+    worker(pipeline);
+    await runTraining(config, folder, { ...quiet, resume: true });
+    const got = await outcome(pipeline);
+    expect(got.rows).toEqual(baseline.rows);
+    expect(got.state).toEqual(baseline.state);
+    await stopWorkers();
+  });
+
+  it("with no worker, the learner says so every distributed.noWorkerWarning seconds, naming the URL and stream; a worker that comes later finishes the run", async () => {
+    const pipeline = distributedPipeline("no-worker");
+    writeFileSync(pipeline, readFileSync(pipeline, "utf8").replace("ackDeadline: 2 }", "ackDeadline: 2, noWorkerWarning: 0.05 }"));
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    const lines: string[] = [];
+    const warning = new RegExp(`^no worker has taken a task for [\\d.]+ s \\(\\d+ waiting\\); is an advgrpo worker running against ${server.url.replace(/\./g, "\\.")}, stream ${runNames("tiny").taskStream}\\?`);
+    const run = runTraining(config, runFolderOf(config), { ...quiet, progress: (l) => lines.push(l) });
+    await until("the warning, twice", async () => lines.filter((l) => warning.test(l)).length >= 2);
+    worker(pipeline);
+    await run;
+    const got = await outcome(pipeline);
+    expect(got.rows).toEqual(baseline.rows);
     await stopWorkers();
   });
 

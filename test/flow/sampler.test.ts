@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Graph } from "../../src/graph/graph.ts";
 import { FlowConfigError, VelocityOutputError } from "../../src/flow/errors.ts";
-import { referenceStep } from "../../src/flow/reference.ts";
+import { referenceStep } from "./reference.ts";
 import { FlowSampler, initialNoise, type SamplerConfig, stepNoise, type VelocityFn } from "../../src/flow/sampler.ts";
 import { sdeWindow, sigmaSchedule } from "../../src/flow/schedule.ts";
 import { cpsMethod, logProbOf, odeMethod, sdeMethod, type StochasticMethod } from "../../src/flow/steps.ts";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { typedArrayFrom } from "../../src/graph/dtype.ts";
 import { Graph } from "../../src/graph/graph.ts";
 import { FlowConfigError } from "../../src/flow/errors.ts";
-import { referenceEuler, referenceStep } from "../../src/flow/reference.ts";
+import { referenceEuler, referenceStep } from "./reference.ts";
 import { sigmaSchedule } from "../../src/flow/schedule.ts";
 import { cpsMethod, eulerStep, guide, logProbOf, sdeMethod, type StochasticMethod, stepGraph, stepIO, stochasticStep } from "../../src/flow/steps.ts";
 import { toOnnx } from "../../src/graph/serialize.ts";

@@ -1,13 +1,17 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { decodeSafetensors, toParamSet } from "../../src/io/safetensors.ts";
-import { DEFAULT_BACKBONE_WEIGHTS, loadDefaultBackbone } from "../../src/models/backbone/default.ts";
+import { loadDefaultBackbone } from "../../src/models/backbone/default.ts";
 import { ridgeProbeAccuracy } from "../../src/models/backbone/probe.ts";
 import { DEFAULT_VIT, vitBackbone } from "../../src/models/backbone/vit.ts";
 import { compileForward } from "../../src/train/train-graph.ts";
 import { makeRng } from "../../src/util/prng.ts";
 import { promptsOf, type PromptSplit } from "../../src/world/prompt.ts";
 import { render } from "../../src/world/render.ts";
+
+/** The backbone's weights as pretraining wrote them; the ONNX file the product loads embeds the same. */
+const DEFAULT_BACKBONE_WEIGHTS = fileURLToPath(new URL("../../weights/backbone/backbone.safetensors", import.meta.url));
 
 describe("the committed default backbone", () => {
   it("loads through the DINOv2 feature path: 1 CLS + 64 patches of width 64", async () => {

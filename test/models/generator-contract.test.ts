@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Graph, type Tensor } from "../../src/graph/graph.ts";
 import { add, mul, reduceMean, reshape } from "../../src/graph/ops.ts";
 import { toOnnx } from "../../src/graph/serialize.ts";
-import { GeneratorContractError, loadExternalGenerator } from "../../src/models/generator/contract.ts";
+import { GeneratorContractError, loadGeneratorModel } from "../../src/models/generator/contract.ts";
 import { f32 } from "../../src/runtime/tensors.ts";
 
 interface FixtureSpec {
@@ -32,6 +32,8 @@ const fixture = (spec: FixtureSpec): string => {
   writeFileSync(file, toOnnx(g));
   return file;
 };
+
+const loadExternalGenerator = (file: string) => loadGeneratorModel(readFileSync(file), file);
 
 const loadError = async (file: string): Promise<GeneratorContractError> => {
   const error = await loadExternalGenerator(file).then(

@@ -67,10 +67,37 @@ describe("Adam SIMD kernel", () => {
     });
   }
 
+  // Tensors of three or more 8192-element chunks are shared with the helper thread; "helper-only" makes it run
+  // every staged chunk (the adaptive split depends on scheduling, so it alone would not prove the helper's path).
+  for (const sharing of ["helper-only", "adaptive"] as const) {
+    it(`with a helper thread (${sharing}) is bit-identical to the scalar loop, edge-case values included`, () => {
+      const sizes = [8192 * 5 + 3, 8192 * 3, 30001, 100];
+      // Subnormals, zeros of both signs, values near float32's largest (whose squares overflow v to Infinity),
+      // and ordinary ones.
+      const special = [0, -0, 1e-45, -1e-40, 1.1754942e-38, 3e38, -3.4e38, 1e-30, 65504, -1];
+      const withEdges = (data: Float32Array) => data.map((x, i) => (i % 7 === 0 ? special[(i / 7) % special.length]! : x));
+      const kernel = new AdamKernel(sizes, undefined, sharing);
+      const reference = sizes.map((n) => ({ p: withEdges(normal(n, 1)), m: new Float32Array(n), v: new Float32Array(n) }));
+      const ps = reference.map((r) => r.p.slice());
+      for (let step = 1; step <= 4; step++) {
+        const c = constantsAt(step, 1e-3 * step, step % 2 === 0 ? "decoupled" : "l2", 0.05);
+        const gs = sizes.map((n) => withEdges(normal(n, 10 ** (step - 3))));
+        kernel.update(ps, gs, c);
+        reference.forEach((r, k) => scalarAdam(r.p, gs[k]!, r.m, r.v, c));
+      }
+      reference.forEach((r, k) => {
+        expect(sameBits(ps[k]!, r.p)).toBe(true);
+        expect(sameBits(kernel.read("m", k), r.m)).toBe(true);
+        expect(sameBits(kernel.read("v", k), r.v)).toBe(true);
+      });
+      expect(reference[0]!.v.some((x) => x === Infinity)).toBe(true);
+    });
+  }
+
   it("splits tensors over arenas and pieces without changing a bit, and reads and writes the moments across them", () => {
-    // 96 KiB arenas: 32 KiB of moments beside the 64 KiB scratch, so 1024-element pieces, one arena each.
+    // 352 KiB arenas: 32 KiB of moments beside the 320 KiB of scratch and staging, so 1024-element pieces, one arena each.
     const sizes = [3000, 7, 2048, 5000];
-    const kernel = new AdamKernel(sizes, 96 * 1024);
+    const kernel = new AdamKernel(sizes, 352 * 1024);
     const whole = new AdamKernel(sizes);
     const m0 = sizes.map((n) => normal(n, 0.01));
     const v0 = sizes.map((n) => normal(n, 0.01).map(Math.abs));
@@ -80,10 +107,8 @@ describe("Adam SIMD kernel", () => {
     const split = ps.map((p) => p.slice());
     const gs = sizes.map((n) => normal(n, 0.1));
     const c = constantsAt(3, 0.01, "decoupled", 0.01);
-    sizes.forEach((_, k) => {
-      kernel.update(k, split[k]!, gs[k]!, c);
-      whole.update(k, ps[k]!, gs[k]!, c);
-    });
+    kernel.update(split, gs, c);
+    whole.update(ps, gs, c);
     sizes.forEach((_, k) => {
       expect(sameBits(split[k]!, ps[k]!)).toBe(true);
       expect(sameBits(kernel.read("m", k), whole.read("m", k))).toBe(true);

@@ -14,9 +14,12 @@ const target = new URL("../../src/optim/kernels/update-wasm.ts", import.meta.url
 
 export const assembleUpdateKernel = async (): Promise<string> => {
   const wabt = await initWabt();
-  const module = wabt.parseWat("update.wat", readFileSync(source, "utf8"), { simd: true });
+  // threads: the arena memory is shared with the optimiser's helper thread.
+  const features = { simd: true, threads: true };
+  const module = wabt.parseWat("update.wat", readFileSync(source, "utf8"), features);
   try {
-    module.validate();
+    // wabt's typings omit validate's features argument; without it, validation rejects the shared memory.
+    (module as unknown as { validate(features: object): void }).validate(features);
     const base64 = Buffer.from(module.toBinary({}).buffer).toString("base64");
     return `// Generated from update.wat by test/optim/assemble-kernel.ts: do not edit.\nexport const updateKernelBase64 =\n  "${base64}";\n`;
   } finally {

@@ -35,6 +35,23 @@ describe("gradient-norm clipping", () => {
     expect(() => assertFiniteGradients(grads())).not.toThrow();
   });
 
+  it("finds a single NaN or Infinity anywhere: in a tail of fewer than 4 values, across chunks, among finite extremes", () => {
+    // Extremes that are finite: largest float32, smallest subnormal, zeros of both signs.
+    const finite = (n: number) => Float32Array.from({ length: n }, (_, i) => [3.4028235e38, -3.4028235e38, 1e-45, -0, 0, 1][i % 6]!);
+    for (const n of [1, 3, 4, 5, 8191, 8192, 8193, 20001]) {
+      expect(() => assertFiniteGradients([paramTensor("ok", [n], finite(n))])).not.toThrow();
+      for (const at of new Set([0, n - 1, Math.floor(n / 2), Math.min(8192, n - 1)])) {
+        for (const bad of [Number.NaN, Infinity, -Infinity]) {
+          const data = finite(n);
+          data[at] = bad;
+          expect(() => assertFiniteGradients([paramTensor("ok", [3], Float32Array.from([1, 2, 3])), paramTensor("w", [n], data)])).toThrow(
+            `gradient of "w" is ${bad} at flat index ${at}`,
+          );
+        }
+      }
+    }
+  });
+
   it("rejects a non-positive maxNorm", () => {
     expect(() => clipGradNorm(grads(), 0)).toThrow(OptimizerConfigError);
     expect(() => clipGradNorm(grads(), 0)).toThrow("maxGradNorm = 0, expected a positive number");

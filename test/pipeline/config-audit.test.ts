@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
 import { saveTrainingState } from "../../src/io/training-state.ts";
+import { featureLayout } from "../../src/models/backbone/features.ts";
 import { decodePipelineConfig, loadPipelineFile } from "../../src/pipeline/config/index.ts";
 import { loadReferences } from "../../src/pipeline/references.ts";
 import { buildRewardModel, loadBackbone } from "../../src/pipeline/reward-model.ts";
@@ -18,7 +19,7 @@ const rewardModelFor = async (dir: string, rewards: string) => {
   const config = await Effect.runPromise(loadPipelineFile(writeTinyPipeline(dir, await writeTinyGenerator(dir), 1, `rewards: ${rewards}`)));
   const features = await loadBackbone(config, defaultExecution);
   const references = await loadReferences(config, trainingPrompts(config), features, config.world.imageSize);
-  return { config, model: await buildRewardModel(config, features, references, defaultExecution) };
+  return { config, model: await buildRewardModel(config, features, featureLayout(features.config, features.config.dim!), references, defaultExecution) };
 };
 
 describe("rewards[].checkpoint of a frozen discriminator", () => {
@@ -58,6 +59,18 @@ describe("fields nothing reads are refused", () => {
     if (error._tag !== "PipelineInvariantError") throw error;
     expect(error.violations[0]).toMatchObject({ path: "learner.stepsPerEpoch" });
     expect(error.violations[0]!.fix).toContain("at most 4");
+  });
+
+  it("learner.microBatch must divide the group and is bounded", async () => {
+    const error = await Effect.runPromise(Effect.flip(decodePipelineConfig({ sampler: { groupSize: 6 }, learner: { microBatch: 4 } }, "p.yaml")));
+    if (error._tag !== "PipelineInvariantError") throw error;
+    expect(error.violations[0]).toMatchObject({ path: "learner.microBatch" });
+    expect(error.violations[0]!.fix).toContain("(1, 2, 3, 6)");
+    const bound = await Effect.runPromise(Effect.flip(decodePipelineConfig({ learner: { microBatch: 2048 } }, "p.yaml")));
+    if (bound._tag !== "PipelineFieldError") throw bound;
+    expect(bound.issues[0]).toMatchObject({ path: "learner.microBatch" });
+    const ok = await Effect.runPromise(decodePipelineConfig({ sampler: { groupSize: 6 }, learner: { microBatch: 3 } }, "p.yaml"));
+    expect(ok.learner.microBatch).toBe(3);
   });
 });
 

@@ -3,7 +3,7 @@
  * transformer, its VAE decoder, the DINOv2 export and the prompt-embeddings file (all torch-exported fixtures).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Effect } from "effect";
@@ -17,6 +17,7 @@ import { replayRun } from "../../src/pipeline/replay.ts";
 import { listCheckpoints, runFolderOf } from "../../src/pipeline/run-folder.ts";
 import { runTraining } from "../../src/pipeline/train.ts";
 import { readMetricsLog } from "../../src/report/metrics-log.ts";
+import { halfModelBytes } from "../graph/onnx-fixtures.ts";
 import { tinySd3Pipeline } from "./fixtures.ts";
 
 const quiet = { progress: () => {}, stopRequested: () => false };
@@ -93,17 +94,43 @@ describe("the SD3 architecture end to end (tiny torch exports)", () => {
     expect([first.metrics.ratioMin, first.metrics.ratioMax]).toEqual([1, 1]);
   });
 
-  it("the external-data transformer (3 files) trains bit-identically to the embedded one", async () => {
-    const losses = async (model: string) => {
+  it("the external-data transformer (3 files), VAE decoder and DINOv2 backbone train bit-identically to the embedded ones", async () => {
+    const losses = async (suffix: string) => {
       const dir = mkdtempSync(join(tmpdir(), "advgrpo-sd3-ext-"));
-      const config = await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(dir, `generator: { onnx: { velocityModel: ${model} } }`, 2)));
+      const files = `generator: { onnx: { velocityModel: test/fixtures/onnx/sd3_transformer${suffix}.onnx, vaeDecoder: test/fixtures/onnx/vae_decoder${suffix}.onnx } }\nfeatures: { backbone: test/fixtures/onnx/dinov2${suffix}.onnx }`;
+      const config = await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(dir, files, 2)));
       await runTraining(config, runFolderOf(config), { ...quiet, resume: false });
-      return readMetricsLog(runFolderOf(config).root).records.filter((r) => r.kind === "generator").map((r) => r.metrics.loss);
+      const rewards = readRolloutLog(runFolderOf(config).rollouts).rows.map((r) => r.reward);
+      return { rewards, losses: readMetricsLog(runFolderOf(config).root).records.filter((r) => r.kind === "generator").map((r) => r.metrics.loss) };
     };
-    const embedded = await losses("test/fixtures/onnx/sd3_transformer.onnx");
-    const external = await losses("test/fixtures/onnx/sd3_transformer_external.onnx");
-    expect(embedded.length).toBe(2); // one generator epoch of two optimiser steps
+    const embedded = await losses("");
+    const external = await losses("_external");
+    expect(embedded.losses.length).toBe(2); // one generator epoch of two optimiser steps
     expect(external).toEqual(embedded);
+  });
+
+  it("fp16 weights kept fp16 train bit-identically to them widened; micro-batches of 2 keep the first ratio at 1 and the losses", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-sd3-half-"));
+    const half = join(dir, "sd3_transformer_fp16.onnx");
+    writeFileSync(half, halfModelBytes("test/fixtures/onnx/sd3_transformer.onnx"));
+    const run = async (name: string, learner: string, weights: "widen" | "keep") => {
+      const config = await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(dir, `generator: { onnx: { velocityModel: ${half}, float16Weights: ${weights} } }\nlearner: { ${learner} }`, 2)));
+      const named = { ...config, run: { ...config.run, name } };
+      await runTraining(named, runFolderOf(named), { ...quiet, resume: false });
+      return readMetricsLog(runFolderOf(named).root).records.filter((r) => r.kind === "generator").map((r) => r.metrics);
+    };
+    const widened = await run("widen", "lr: 1.0e-2", "widen");
+    const kept = await run("keep", "lr: 1.0e-2", "keep");
+    expect(widened.length).toBe(2);
+    expect(kept.map((m) => m.loss)).toEqual(widened.map((m) => m.loss));
+    expect(kept.map((m) => m.gradNorm)).toEqual(widened.map((m) => m.gradNorm));
+    const sliced = await run("micro", "microBatch: 2", "keep");
+    expect(sliced[0]!.microBatches).toBe(2 * widened[0]!.microBatches!);
+    expect([sliced[0]!.ratioMin, sliced[0]!.ratioMax]).toEqual([1, 1]);
+    for (const [i, m] of sliced.entries()) {
+      expect(Math.abs(m.loss! - widened[i]!.loss!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(widened[i]!.loss!)));
+      expect(Math.abs(m.gradNorm! - widened[i]!.gradNorm!)).toBeLessThanOrEqual(1e-4 * widened[i]!.gradNorm!);
+    }
   });
 
   it("a run killed with SIGKILL resumes to the same rollouts and adapters as an uninterrupted run", async () => {

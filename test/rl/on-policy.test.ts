@@ -61,10 +61,16 @@ describe("on-policy check: the first ratio of an epoch is exactly 1", () => {
       expect(first!.clipFracHigh).toBe(0);
       expect(first!.clipFracLow).toBe(0);
       expect(first!.approxKl).toBe(0);
+      expect(first!.ratioStd).toBe(0);
       expect(first!.gradNorm).toBeGreaterThan(0);
       // After the update the same transitions are off-policy: the ratio moves.
       const second = await learner.step(batches);
       expect(second!.ratioMax - second!.ratioMin).toBeGreaterThan(0);
+      // The step's ratio spread (pooled over its window-step micro-batches) is positive and, like any std,
+      // at most half the range; the per-micro-batch variance it is pooled from is not a step statistic.
+      expect(second!.ratioStd).toBeGreaterThan(0);
+      expect(second!.ratioStd).toBeLessThanOrEqual((second!.ratioMax - second!.ratioMin) / 2);
+      expect(Object.keys(second!)).not.toContain("ratioVariance");
     });
   }
 });

@@ -31,6 +31,9 @@ describe("clipped surrogate", () => {
     expect(out.clipFracHigh).toBeCloseTo(2 / 3, 12);
     expect(out.clipFracLow).toBeCloseTo(1 / 3, 12);
     expect(out.approxKl).toBeCloseTo(0.5 * (0.04 * 3) / 3, 12);
+    const mean = (r[0]! + r[1]! + r[2]!) / 3;
+    expect(out.ratioMean).toBeCloseTo(mean, 12);
+    expect(out.ratioVariance).toBeCloseTo(r.reduce((s, x) => s + (x - mean) ** 2, 0) / 3, 12);
   });
 
   it("on-policy (logp == logp_old) gives ratio exactly 1, no clipping, zero KL, loss = -mean(A)", async () => {
@@ -40,6 +43,7 @@ describe("clipped surrogate", () => {
     expect(out.clipFracHigh).toBe(0);
     expect(out.clipFracLow).toBe(0);
     expect(out.approxKl).toBe(0);
+    expect(out.ratioVariance).toBe(0);
     expect(out.loss).toBeCloseTo(0.5, 15);
   });
 

@@ -1,7 +1,7 @@
 import type { InferContext, OpDef } from "./types.ts";
 import { required } from "./types.ts";
 
-export interface EinsumEquation {
+interface EinsumEquation {
   readonly operands: readonly string[];
   readonly output: string;
 }

@@ -1,4 +1,4 @@
-import { intAttr, normaliseAxis, type OpDef, required } from "./types.ts";
+import { broadcastShapes, intAttr, normaliseAxis, type OpDef, required } from "./types.ts";
 
 export const normOps: Record<string, OpDef> = {
   Softmax: {
@@ -14,10 +14,13 @@ export const normOps: Record<string, OpDef> = {
     infer: (ctx) => {
       const x = required(ctx, 0, "X");
       const axis = normaliseAxis(ctx, intAttr(ctx, "axis", -1), x.shape.length);
-      const normalised = x.shape.slice(axis).join(",");
+      // As in the op's function body (Mul and Add after the normalisation), Scale and B broadcast to X, so they may
+      // differ per sample: adaLN's per-sample scale and shift are then part of this one kernel.
       for (const [i, what] of [[1, "Scale"], [2, "B"]] as const) {
         const p = ctx.inputs[i];
-        if (p && p.shape.join(",") !== normalised) ctx.fail(`${what} must have shape [${normalised}], got [${p.shape.join(",")}]`);
+        if (p && (p.shape.length > x.shape.length || broadcastShapes(ctx, [x.shape, p.shape]).join(",") !== x.shape.join(","))) {
+          ctx.fail(`${what} of shape [${p.shape.join(",")}] does not broadcast to X's [${x.shape.join(",")}]`);
+        }
       }
       // The optional Mean and InvStdDev outputs are always declared: the backward rule reuses them instead of
       // recomputing the statistics (ORT computes them anyway; Y is the same with or without them).

@@ -11,6 +11,8 @@ export interface InferContext {
 
 /** What the builder knows about an op: its attributes (for validation and serialisation) and its output specs. */
 export interface OpDef {
+  /** Operator set the op belongs to; absent for ai.onnx (com.microsoft: ORT's contrib ops). */
+  readonly domain?: string;
   readonly attrs: Readonly<Record<string, AttrKind>>;
   readonly infer: (ctx: InferContext) => TensorSpec[];
 }

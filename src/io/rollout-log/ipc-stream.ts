@@ -19,13 +19,13 @@ const CONTINUATION = 0xffffffff;
 const PREFIX_BYTES = 8;
 const ARROW_FILE_MAGIC = "ARROW1";
 
-export interface ByteRange {
+interface ByteRange {
   readonly offset: number;
   readonly length: number;
 }
 
 /** One record batch and the dictionary messages in force for it: decodable on their own after the schema. */
-export interface IndexedBatch {
+interface IndexedBatch {
   readonly rows: number;
   /** Where the bytes this batch appended start: the end of the batch before it (or of the schema). */
   readonly start: number;
@@ -38,7 +38,7 @@ export interface IndexedBatch {
   readonly bodyLength: number;
 }
 
-export interface StreamIndex {
+interface StreamIndex {
   readonly file: string;
   readonly schema: ArrowSchema;
   readonly schemaMessage: ByteRange;

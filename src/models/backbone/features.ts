@@ -5,7 +5,7 @@
  * the output shape again at the first run (exports may leave token count and width symbolic).
  */
 import { Schema } from "effect";
-import { readSignature, type ValueSignature } from "../../graph/import.ts";
+import { readModelFile, readSignature, type ValueSignature } from "../../graph/import.ts";
 import type { RgbImage } from "../../io/png.ts";
 import type { ExecutionConfig } from "../../runtime/execution.ts";
 import { defaultExecution } from "../../runtime/execution.ts";
@@ -37,19 +37,26 @@ export class BackboneSignatureError extends Schema.TaggedError<BackboneSignature
   }
 }
 
-/** Tokens of a batch of images, row-major: cls [B,D], patches [B,N,D], pooled [B,P] with unit rows. */
-export interface Features {
-  readonly batch: number;
+/** One image's token shapes: D (token width), N (patch tokens) and P (pooled width). */
+export interface FeatureLayout {
   readonly dim: number;
   readonly patchCount: number;
+  readonly pooledDim: number;
+}
+
+/** Tokens of a batch of images, row-major: cls [B,D], patches [B,N,D], pooled [B,P] with unit rows. */
+export interface Features extends FeatureLayout {
+  readonly batch: number;
   readonly cls: Float32Array;
   readonly patches: Float32Array;
-  readonly pooledDim: number;
   readonly pooled: Float32Array;
 }
 
-export const patchesFor = (c: BackboneConfig): number => (c.size / c.patchSize) ** 2;
-export const tokensFor = (c: BackboneConfig): number => 1 + c.registers + patchesFor(c);
+const patchesFor = (c: BackboneConfig): number => (c.size / c.patchSize) ** 2;
+const tokensFor = (c: BackboneConfig): number => 1 + c.registers + patchesFor(c);
+
+/** The shapes a backbone of config `c` produces at token width `dim`. */
+export const featureLayout = (c: BackboneConfig, dim: number): FeatureLayout => ({ dim, patchCount: patchesFor(c), pooledDim: c.pooling === "cls" ? dim : 2 * dim });
 
 const describe = (v: ValueSignature | undefined): string => (v ? `'${v.name}' ${v.dtype} [${v.shape.join(", ")}]` : "nothing");
 
@@ -91,8 +98,8 @@ const l2normaliseRows = (x: Float32Array, width: number): Float32Array => {
 };
 
 /** Splits `last_hidden_state` rows into CLS and patches (dropping registers) and pools. */
-export const splitTokens = (hidden: Float32Array, batch: number, dim: number, c: BackboneConfig): Features => {
-  const n = patchesFor(c);
+const splitTokens = (hidden: Float32Array, batch: number, dim: number, c: BackboneConfig): Features => {
+  const { patchCount: n, pooledDim } = featureLayout(c, dim);
   const tokens = tokensFor(c);
   const cls = new Float32Array(batch * dim);
   const patches = new Float32Array(batch * n * dim);
@@ -101,7 +108,6 @@ export const splitTokens = (hidden: Float32Array, batch: number, dim: number, c:
     const first = (b * tokens + 1 + c.registers) * dim;
     patches.set(hidden.subarray(first, first + n * dim), b * n * dim);
   }
-  const pooledDim = c.pooling === "cls" ? dim : 2 * dim;
   const pooled = new Float32Array(batch * pooledDim);
   for (let b = 0; b < batch; b++) {
     pooled.set(cls.subarray(b * dim, (b + 1) * dim), b * pooledDim);
@@ -129,16 +135,28 @@ export class FeatureExtractor {
     this.execution = execution;
   }
 
-  /** A file that leaves its token width open gets it from one probe run, so heads can be sized before any sampling. */
+  /** A model in memory (weights embedded). A file that leaves its token width open gets it from one probe run, so heads can be sized before any sampling. */
   static async create(bytes: Uint8Array, source: string, config: BackboneConfig, execution: ExecutionConfig = defaultExecution): Promise<FeatureExtractor> {
+    return FeatureExtractor.start(bytes, source, config, () => LocalSession.create(source, bytes, execution), execution);
+  }
+
+  /**
+   * A model file, loaded by ORT from its path so that weights in external data files beside it (exports past
+   * 2 GB) are found; those files are checked first, so a missing or truncated one fails naming it.
+   */
+  static async open(path: string, config: BackboneConfig, execution: ExecutionConfig = defaultExecution): Promise<FeatureExtractor> {
+    return FeatureExtractor.start(readModelFile(path), path, config, () => LocalSession.createFromFile(path, path, execution), execution);
+  }
+
+  private static async start(bytes: Uint8Array, source: string, config: BackboneConfig, session: () => Promise<LocalSession>, execution: ExecutionConfig): Promise<FeatureExtractor> {
     const { batch, dim } = validateBackboneSignature(bytes, source, config);
-    const session = await LocalSession.create(source, bytes, execution);
+    const backbone = await session();
     const declared = config.dim ?? dim;
-    if (declared !== undefined) return new FeatureExtractor(source, { ...config, dim: declared }, batch, session, execution);
-    const probe = new FeatureExtractor(source, config, batch, session, execution);
+    if (declared !== undefined) return new FeatureExtractor(source, { ...config, dim: declared }, batch, backbone, execution);
+    const probe = new FeatureExtractor(source, config, batch, backbone, execution);
     const { width } = await probe.runChunk([], batch ?? 1, config.size, config.size);
     await probe.releasePreprocessors();
-    return new FeatureExtractor(source, { ...config, dim: width }, batch, session, execution);
+    return new FeatureExtractor(source, { ...config, dim: width }, batch, backbone, execution);
   }
 
   /** Features of images that share one size; a fixed-batch file runs in chunks, the last one padded. */

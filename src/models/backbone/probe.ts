@@ -2,7 +2,7 @@
  * Linear probes: what a backbone's pooled features encode, measured as held-out accuracy of a ridge
  * classifier (one-vs-rest least squares on standardised features; closed form, so deterministic).
  */
-export interface ProbeData {
+interface ProbeData {
   readonly features: Float32Array;
   readonly width: number;
   readonly labels: readonly number[];

@@ -53,7 +53,7 @@ export const vitBackbone = (c: VitConfig, batch: number) => (scope: ParamScope, 
 });
 
 /** Metadata keys the export writes, so a loader can recover the configuration from the file alone. */
-export const VIT_METADATA_KEY = "advgrpo.vit";
+const VIT_METADATA_KEY = "advgrpo.vit";
 
 /**
  * A standalone ONNX file of the backbone with its weights as initialisers (what a user's DINOv2 export

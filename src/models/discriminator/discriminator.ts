@@ -42,7 +42,7 @@ export interface Scores {
 }
 
 /** Everything a checkpoint needs to resume the discriminator exactly. */
-export interface DiscriminatorState {
+interface DiscriminatorState {
   readonly params: ParamSet;
   readonly optimizer: OptimizerState;
 }

@@ -14,7 +14,7 @@ import { linear } from "../../nn/layers.ts";
 import type { ParamScope } from "../../nn/params.ts";
 import type { Rng } from "../../util/prng.ts";
 
-export type TokenTransform = "raw" | "l2";
+type TokenTransform = "raw" | "l2";
 
 export interface HeadConfig {
   readonly dim: number;
@@ -42,7 +42,7 @@ const transform = (x: Tensor, kind: TokenTransform): Tensor =>
   kind === "raw" ? x : div(x, sqrt(add(reduceSum(mul(x, x), [-1], true), 1e-12)));
 
 /** h over rows [M, D] -> [M]. */
-export const head = (scope: ParamScope, tokens: Tensor, c: HeadConfig): Tensor => {
+const head = (scope: ParamScope, tokens: Tensor, c: HeadConfig): Tensor => {
   const hidden = gelu(linear(scope.child("fc1"), transform(tokens, c.tokenTransform), c.hidden));
   return reshape(linear(scope.child("fc2"), hidden, 1), [tokens.shape[0]!]);
 };

@@ -8,7 +8,7 @@ import type { ParamScope } from "../../nn/params.ts";
  * Sinusoidal features of sigma * 1000 (the timestep scale of SD3-style models), [B] -> [B, dims]: half sines, half
  * cosines at frequencies geometrically spaced from 1 to 1/10000, as in DDPM/DiT.
  */
-export const sigmaFeatures = (sigma: Tensor, dims: number): Tensor => {
+const sigmaFeatures = (sigma: Tensor, dims: number): Tensor => {
   const half = dims / 2;
   const frequencies = Float32Array.from({ length: half }, (_, i) => 1000 * Math.exp((-Math.log(10000) * i) / half));
   const phase = mul(reshape(sigma, [sigma.shape[0]!, 1]), sigma.graph.constant(frequencies, "float32", [1, half], "sigma_frequencies"));

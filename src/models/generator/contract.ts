@@ -12,7 +12,6 @@
  * Dimensions may be fixed numbers or symbolic names (a dynamic batch); fixed ones must agree across tensors.
  * No other inputs are allowed: an input the sampler cannot feed would fail at the first step instead of at load.
  */
-import { readFile } from "node:fs/promises";
 import { Schema } from "effect";
 import { type ModelSignature, readSignature, type ValueSignature } from "../../graph/import.ts";
 import type { ExecutionConfig } from "../../runtime/execution.ts";
@@ -30,7 +29,7 @@ export const GENERATOR_NAMES = {
 } as const;
 
 /** HF optimum's names for diffusers' SD3Transformer2DModel export (its timestep is sigma * 1000 too). */
-export const OPTIMUM_NAMES = {
+const OPTIMUM_NAMES = {
   latents: "hidden_states",
   timestep: "timestep",
   text: "encoder_hidden_states",
@@ -38,7 +37,7 @@ export const OPTIMUM_NAMES = {
   velocity: "out_hidden_states",
 } as const;
 
-export type GeneratorRole = keyof typeof GENERATOR_NAMES;
+type GeneratorRole = keyof typeof GENERATOR_NAMES;
 /** The file's tensor name for each contract role it uses (e.g. from the pipeline file's generator.onnx.names). */
 export type NameMapping = Readonly<Partial<Record<GeneratorRole, string>>>;
 
@@ -46,7 +45,7 @@ export type NameMapping = Readonly<Partial<Record<GeneratorRole, string>>>;
  * Which names the file uses: an explicit mapping (roles it leaves out keep the contract names), else HF
  * optimum's when the file has its latents input, else the contract's.
  */
-export const generatorNamesOf = (signature: ModelSignature, explicit?: NameMapping): { convention: "explicit" | "optimum" | "contract"; names: Readonly<Record<GeneratorRole, string>> } => {
+const generatorNamesOf = (signature: ModelSignature, explicit?: NameMapping): { convention: "explicit" | "optimum" | "contract"; names: Readonly<Record<GeneratorRole, string>> } => {
   if (explicit && Object.keys(explicit).length > 0) return { convention: "explicit", names: { ...GENERATOR_NAMES, ...explicit } };
   if (signature.inputs.some((i) => i.name === OPTIMUM_NAMES.latents)) return { convention: "optimum", names: { ...GENERATOR_NAMES, ...OPTIMUM_NAMES } };
   return { convention: "contract", names: GENERATOR_NAMES };
@@ -70,7 +69,7 @@ export const checkNamedGeneratorSignature = (signature: ModelSignature, source: 
 };
 
 /** Sigma is fed as `timestep` = sigma * TIMESTEP_SCALE to models that take timesteps. */
-export const TIMESTEP_SCALE = 1000;
+const TIMESTEP_SCALE = 1000;
 
 const EXPECTED_INPUTS = [
   "latents float32 [B, C, H, W]",
@@ -80,7 +79,7 @@ const EXPECTED_INPUTS = [
 const EXPECTED_OUTPUTS = ["velocity float32 [B, C, H, W]"];
 
 const Problem = Schema.Struct({ tensor: Schema.String, expected: Schema.String, found: Schema.String });
-export type ContractProblem = typeof Problem.Type;
+type ContractProblem = typeof Problem.Type;
 
 /** The model's signature breaks the contract: every problem, then the whole expected and found signatures. */
 export class GeneratorContractError extends Schema.TaggedError<GeneratorContractError>()("GeneratorContractError", {
@@ -101,7 +100,7 @@ export class GeneratorContractError extends Schema.TaggedError<GeneratorContract
   }
 }
 
-export type Dim = number | string;
+type Dim = number | string;
 
 /** What a generator file was found to take and give, once it meets the contract. */
 export interface GeneratorSignature {
@@ -221,7 +220,3 @@ export const loadGeneratorModel = async (bytes: Uint8Array, source: string, exec
     release: () => session.release(),
   };
 };
-
-/** Loads a user's (or an exported) ONNX generator, failing at load when it does not meet the contract. */
-export const loadExternalGenerator = async (path: string, execution?: ExecutionConfig): Promise<GeneratorModel> =>
-  loadGeneratorModel(new Uint8Array(await readFile(path)), path, execution);

@@ -36,23 +36,20 @@ export interface DiTConfig {
 export const defaultDiTConfig: DiTConfig = { channels: 3, size: 32, patch: 4, width: 128, depth: 4, heads: 4, mlpRatio: 2, textWidth: 64 };
 
 /** Inputs of the velocity network (all float32): latents [B,C,H,W], sigma [B], pooled text [B, textWidth]. */
-export interface VelocityInputs {
+interface VelocityInputs {
   readonly latents: Tensor;
   readonly sigma: Tensor;
   readonly pooledText: Tensor;
 }
 
-/** LayerNorm without its own affine: adaLN supplies scale and shift. */
-const plainLayerNorm = (x: Tensor): Tensor => {
-  const d = x.shape[x.shape.length - 1]!;
-  const g = x.graph;
-  return layerNormOp(x, g.constant(new Float32Array(d).fill(1), "float32", [d], "ln_ones"), g.constant(new Float32Array(d), "float32", [d], "ln_zeros"), -1, 1e-6);
-};
-
 /** [B, D] per-sample vectors broadcast over the tokens of [B, T, D]. */
 const perSample = (v: Tensor): Tensor => unsqueeze(v, [1]);
 
-const modulate = (x: Tensor, shift: Tensor, scale: Tensor): Tensor => add(mul(plainLayerNorm(x), add(perSample(scale), 1)), perSample(shift));
+/**
+ * adaLN: LayerNorm(x) * (1 + scale) + shift with per-sample scale and shift, given to LayerNormalization as its
+ * affine (it broadcasts them), so the kernel writes the modulated tokens in one pass.
+ */
+const modulate = (x: Tensor, shift: Tensor, scale: Tensor): Tensor => layerNormOp(x, perSample(add(scale, 1)), perSample(shift), -1, 1e-6);
 
 const ditBlock = (scope: ParamScope, x: Tensor, cond: Tensor, config: DiTConfig): Tensor => {
   const d = config.width;

@@ -10,7 +10,7 @@ import type { Tensor } from "../../graph/graph.ts";
 import type { NetworkInputs, VelocityNetwork } from "../../rl/policy-graph.ts";
 import { checkNamedGeneratorSignature, GeneratorContractError, type GeneratorSignature, type NameMapping } from "./contract.ts";
 
-export interface OnnxNetworkOptions {
+interface OnnxNetworkOptions {
   /** The latent size [C, H, W] the pipeline samples; the file's fixed dimensions must agree. */
   readonly latentShape: readonly [number, number, number];
   /** Widths the text encoder gives: pooled D' and per-token [T, D] when it has them. */
@@ -19,7 +19,7 @@ export interface OnnxNetworkOptions {
   readonly names?: NameMapping;
 }
 
-export interface OnnxNetwork extends VelocityNetwork {
+interface OnnxNetwork extends VelocityNetwork {
   readonly signature: GeneratorSignature;
   /** The adapters of the last graph built (the same sites in every graph). */
   readonly adapters: () => readonly AdapterSite[];

@@ -9,7 +9,7 @@ import { loadConfiguredWeights, saveConfiguredWeights, type ConfiguredWeights } 
 import type { DiTConfig } from "./dit.ts";
 import { flowMatchingModel } from "./network.ts";
 
-export const DiTConfigSchema = Schema.Struct({
+const DiTConfigSchema = Schema.Struct({
   channels: Schema.Number,
   size: Schema.Number,
   patch: Schema.Number,
@@ -21,7 +21,7 @@ export const DiTConfigSchema = Schema.Struct({
 });
 
 /** The metadata lacks the architecture, or it does not decode. */
-export class GeneratorWeightsError extends Schema.TaggedError<GeneratorWeightsError>()("GeneratorWeightsError", {
+class GeneratorWeightsError extends Schema.TaggedError<GeneratorWeightsError>()("GeneratorWeightsError", {
   file: Schema.String,
   reason: Schema.String,
 }) {

@@ -16,13 +16,13 @@ import { BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES } from "../../world/voca
 import type { TextEncoderPort, TextEncoding } from "./port.ts";
 
 /** Token 0 stands for the empty prompt; the grammar's filler words ("a", "the", ...) carry nothing and are skipped. */
-export const EMPTY_TOKEN = "<empty>";
+const EMPTY_TOKEN = "<empty>";
 const FILLER = new Set(["a", "an", "on", "in", "the", "background"]);
 
 export const VOCABULARY: readonly string[] = [EMPTY_TOKEN, ...SIZES, ...COLOURS, ...SHAPES, ...POSITIONS, ...BACKGROUNDS];
 
 /** Parameter name of the embedding table [vocabulary, width]. */
-export const EMBEDDING_PARAM = "text.embedding";
+const EMBEDDING_PARAM = "text.embedding";
 
 /** A prompt word outside the vocabulary: an embedding for it was never trained. */
 export class UnknownWordError extends Schema.TaggedError<UnknownWordError>()("UnknownWordError", {

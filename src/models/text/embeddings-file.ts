@@ -17,15 +17,15 @@ import { decodeSafetensors, type SafeTensor, toFloat32 } from "../../io/safetens
 import { hostTensor } from "../../runtime/tensors.ts";
 import type { TextEncoderPort, TextEncoding } from "./port.ts";
 
-export const EMBEDDINGS_TENSORS = {
+const EMBEDDINGS_TENSORS = {
   tokens: "prompt_embeds",
   pooled: "pooled_prompt_embeds",
   emptyTokens: "negative_prompt_embeds",
   emptyPooled: "negative_pooled_prompt_embeds",
 } as const;
-export const EMBEDDINGS_PROMPTS_KEY = "prompts";
+const EMBEDDINGS_PROMPTS_KEY = "prompts";
 
-export class EmbeddingsFileError extends Schema.TaggedError<EmbeddingsFileError>()("EmbeddingsFileError", {
+class EmbeddingsFileError extends Schema.TaggedError<EmbeddingsFileError>()("EmbeddingsFileError", {
   file: Schema.String,
   /** The tensor, metadata key or prompt at fault. */
   field: Schema.String,
@@ -37,7 +37,7 @@ export class EmbeddingsFileError extends Schema.TaggedError<EmbeddingsFileError>
   }
 }
 
-export interface EmbeddingsFile extends TextEncoderPort {
+interface EmbeddingsFile extends TextEncoderPort {
   readonly file: string;
   readonly prompts: readonly string[];
   /** [T, D] of the per-token embeddings. */

@@ -9,15 +9,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { Schema } from "effect";
-import { readSignature, type ValueSignature } from "../../graph/import.ts";
+import { readModelFile, readSignature, type ValueSignature } from "../../graph/import.ts";
 import type { ExecutionConfig } from "../../runtime/execution.ts";
 import { LocalSession } from "../../runtime/local-session.ts";
 import { hostTensor, type HostTensor } from "../../runtime/tensors.ts";
 import type { TextEncoderPort, TextEncoding } from "./port.ts";
 
-export const TEXT_ENCODER_NAMES = { ids: "input_ids", tokens: "last_hidden_state", pooled: ["text_embeds", "pooler_output"] } as const;
+const TEXT_ENCODER_NAMES = { ids: "input_ids", tokens: "last_hidden_state", pooled: ["text_embeds", "pooler_output"] } as const;
 
-export class TextEncoderError extends Schema.TaggedError<TextEncoderError>()("TextEncoderError", {
+class TextEncoderError extends Schema.TaggedError<TextEncoderError>()("TextEncoderError", {
   file: Schema.String,
   field: Schema.String,
   expected: Schema.String,
@@ -28,7 +28,7 @@ export class TextEncoderError extends Schema.TaggedError<TextEncoderError>()("Te
   }
 }
 
-export interface PromptTokenizer {
+interface PromptTokenizer {
   /** Token ids [B * maxLength], row-major. */
   encode(prompts: readonly string[]): number[];
   readonly maxLength: number;
@@ -70,7 +70,7 @@ export const loadTokenizer = (file: string, maxLength: number): PromptTokenizer 
 
 const describe = (v: ValueSignature | undefined): string => (v ? `${v.name} ${v.dtype} [${v.shape.join(", ")}]` : "no such tensor");
 
-export interface OnnxTextEncoderOptions {
+interface OnnxTextEncoderOptions {
   readonly model: string;
   readonly tokenizer: string;
   readonly maxLength: number;
@@ -80,9 +80,9 @@ export const loadOnnxTextEncoder = async (options: OnnxTextEncoderOptions, execu
   const { model: file, maxLength } = options;
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = readModelFile(file);
   } catch (cause) {
-    throw new TextEncoderError({ file, field: "file", expected: "a readable ONNX file", found: (cause as Error).message });
+    throw new TextEncoderError({ file, field: "file", expected: "a readable ONNX file (with its external data files, if any)", found: (cause as Error).message });
   }
   const signature = readSignature(bytes, file);
   const fail = (field: string, expected: string, found: string): never => {

@@ -3,11 +3,12 @@
 ;; (no fused multiply-add, same association; test/optim/adam.test.ts keeps that loop as its reference)
 ;; and rounded to float32 once per stored value, so results are bit-identical to it while the square
 ;; root and the division, which bound the loop, run two lanes at a time. Offsets are byte offsets into the imported
-;; memory (one per slot arena, sized by arena.ts); `pairs` counts element pairs, so the caller pads
-;; every buffer to an even length.
+;; memory (one per slot arena, see adam-kernel.ts); `pairs` counts element pairs, so the caller pads
+;; every buffer to an even length. The memory is shared: a helper thread runs this same kernel over other
+;; elements of the same arena (adam-helper.ts).
 ;; After editing, regenerate update-wasm.ts: npx node test/optim/assemble-kernel.ts
 (module
-  (import "arena" "memory" (memory 1))
+  (import "arena" "memory" (memory 1 65536 shared))
 
   ;; Adam/AdamW: g' = g + l2 p; m' = b1 m + c1 g'; v' = b2 v + (c2 g') g';
   ;; p' = p shrink - (step m') / (sqrt(v') invSqrtBias2 + eps).
@@ -53,4 +54,19 @@
         (local.set $m (i32.add (local.get $m) (i32.const 8)))
         (local.set $v (i32.add (local.get $v) (i32.const 8)))
         (br $next))))
+
+  ;; 1 when none of the `quads` x 4 float32 values at byte offset $x is NaN or +-Infinity (exponent bits all ones),
+  ;; else 0.
+  (func (export "finite") (param $x i32) (param $quads i32) (result i32)
+    (local $end i32) (local $bad v128) (local $exponent v128)
+    (local.set $exponent (i32x4.splat (i32.const 0x7f800000)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $quads) (i32.const 4))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $bad (v128.or (local.get $bad)
+          (i32x4.eq (v128.and (v128.load (local.get $x)) (local.get $exponent)) (local.get $exponent))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $next)))
+    (i32.eqz (v128.any_true (local.get $bad))))
 )

@@ -5,7 +5,7 @@
  */
 import { Effect, Schema } from "effect";
 
-export interface FieldDoc<T> {
+interface FieldDoc<T> {
   readonly description: string;
   /** Physical or logical unit ("learning rate", "pixels", "epochs"); omitted for names, switches and enums. */
   readonly unit?: string;

@@ -107,6 +107,13 @@ const optimiserStepsHaveGroups: Invariant = ({ learner, sampler }) =>
     fix: `set learner.stepsPerEpoch to at most ${sampler.promptsPerEpoch}, or raise sampler.promptsPerEpoch`,
   });
 
+const microBatchDividesGroup: Invariant = ({ learner, sampler }) =>
+  when(learner.microBatch !== undefined && sampler.groupSize % learner.microBatch !== 0, {
+    path: ["learner", "microBatch"],
+    problem: `micro-batches of ${learner.microBatch} members do not divide a group of ${sampler.groupSize} (every slice must be the same size for the averaged gradients to be the group's)`,
+    fix: `set learner.microBatch to a divisor of sampler.groupSize (${Array.from({ length: sampler.groupSize }, (_, i) => i + 1).filter((d) => sampler.groupSize % d === 0).join(", ")})`,
+  });
+
 const emaEvaluationNeedsEma: Invariant = ({ eval: evaluation, learner }) =>
   when(evaluation.useEma && !learner.ema.enabled, {
     path: ["eval", "useEma"],
@@ -141,6 +148,7 @@ const invariants: ReadonlyArray<Invariant> = [
   frozenDiscriminatorIsTrained,
   discriminatorWeightsPositive,
   optimiserStepsHaveGroups,
+  microBatchDividesGroup,
   emaEvaluationNeedsEma,
   objectiveInvariants,
 ];

@@ -23,7 +23,7 @@ const setOwn = (target: Record<string, unknown>, key: string, value: unknown): v
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 };
 
-export const mergeLayer = (parent: Readonly<Record<string, unknown>>, child: Readonly<Record<string, unknown>>): Record<string, unknown> => {
+const mergeLayer = (parent: Readonly<Record<string, unknown>>, child: Readonly<Record<string, unknown>>): Record<string, unknown> => {
   const merged: Record<string, unknown> = { ...parent };
   for (const [key, value] of Object.entries(child)) {
     const inherited = Object.hasOwn(merged, key) ? merged[key] : undefined;

@@ -85,6 +85,11 @@ const OnnxGenerator = Schema.Struct({
     unit: "timestep units per sigma",
     default: 1000,
   }),
+  float16Weights: field(Schema.Literals(["widen", "keep"]), {
+    description:
+      "fp16 weights of the velocity model and the VAE decoder: widen = decoded to fp32 at import (4 bytes a weight in every policy graph and in the scratch weight file); keep = held as fp16 initialisers (2 bytes a weight), each cast to fp32 where it is used, so the arithmetic is fp32 either way and the results are the same bit for bit; the cast runs every step, and the learner's backward pass casts again rather than keeping fp32 copies. bf16 weights are widened either way.",
+    default: "widen",
+  }),
   textEmbeddings: optionalField(NonEmptyString, {
     description:
       "Prompt embeddings computed ahead (safetensors: prompt_embeds [N,T,D], pooled_prompt_embeds [N,D'], negative_prompt_embeds and negative_pooled_prompt_embeds of the empty prompt, the prompts in metadata 'prompts'; the README shows how to write it with diffusers' encode_prompt). Every training and held-out prompt must be in it.",
@@ -386,6 +391,11 @@ const Learner = section("The policy update: GRPO (docs/algorithm.md §5, §6) or
     unit: "steps",
     default: 2,
   }),
+  microBatch: optionalField(BoundedInt(1, 1024, "the activations the loss graph keeps for backward grow with it"), {
+    description:
+      "Group members per learner graph run: each micro-batch (a window step of a group) is cut into slices of this many members and their gradients averaged, the same step up to float rounding. The activations the loss graph keeps for backward grow with it (the run prints the estimate at start). Must divide sampler.groupSize. Unit: samples. At most 1024: the activations the loss graph keeps for backward grow with it.",
+    whenAbsent: "the whole group (sampler.groupSize) per run",
+  }),
   ema: section("EMA of the trained weights, used for evaluation and export.", {
     enabled: field(Schema.Boolean, { description: "Keep an EMA copy of the trained weights.", default: true }),
     maxDecay: field(Probability, { description: "Decay is min((1 + k) / (10 + k), maxDecay) at EMA update k.", unit: "fraction", default: 0.9 }),
@@ -449,6 +459,17 @@ const Distributed = Schema.Struct({
     description: "Group tasks one worker holds at once: fetched together, sampled one after another; more lets a worker start the next group without a round trip, fewer leaves more for other workers.",
     unit: "groups",
     default: 1,
+  }),
+  outageTimeout: field(PositiveNumber, {
+    description:
+      "How long the learner and workers wait for an unreachable NATS server (or a JetStream operation that keeps failing) before stopping: the learner keeps the checkpoint of its last complete epoch, cuts the logs back to it and exits with status 75; `--resume` continues once NATS is back.",
+    unit: "seconds",
+    default: 60,
+  }),
+  noWorkerWarning: field(PositiveNumber, {
+    description: "While tasks wait and no worker has taken one for this long, the learner says so (naming the NATS URL and the task stream), and again after every further such interval.",
+    unit: "seconds",
+    default: 60,
   }),
 }).annotate({ description: "Rollout workers in other processes or on other machines, feeding this learner over NATS JetStream." });
 

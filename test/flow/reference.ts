@@ -2,9 +2,9 @@
  * Float64 transcriptions of docs/algorithm.md §2, element by element, for tests to check the step graphs
  * against. Nothing outside tests uses them: sampling and training run the graphs.
  */
-import type { StochasticMethod } from "./steps.ts";
+import type { StochasticMethod } from "../../src/flow/steps.ts";
 
-export interface ReferenceStep {
+interface ReferenceStep {
   readonly next: number[];
   readonly mean: number[];
   readonly std: number;

@@ -1,8 +1,8 @@
 /** Fakes for the marble specs beside each stage: rows with tiny tensors and a TestScheduler. */
 import { TestScheduler } from "rxjs/testing";
 import { expect } from "vitest";
-import type { AdvantagedRollout, FeaturedRollout, RolloutKey, SampledRollout, ScoredRollout } from "../rollout/rollout.ts";
-import type { AdvantagedEpoch } from "./types.ts";
+import type { AdvantagedRollout, FeaturedRollout, RolloutKey, SampledRollout, ScoredRollout } from "../../src/rollout/rollout.ts";
+import type { AdvantagedEpoch } from "../../src/stages/types.ts";
 
 export function marbleScheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
