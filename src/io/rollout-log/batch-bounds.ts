@@ -22,7 +22,7 @@ interface Region {
 }
 
 /** The parts of a record batch (or dictionary batch) header the check reads. */
-interface BatchHeader {
+export interface BatchHeader {
   readonly length: number;
   readonly nodes: ReadonlyArray<{ readonly length: number; readonly nullCount: number }>;
   readonly buffers: ReadonlyArray<Region>;
