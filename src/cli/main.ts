@@ -7,6 +7,7 @@ import { runPolicyMemoryBench } from "../bench/policy-memory.ts";
 import { evalCommand } from "./eval.ts";
 import { exportCommand } from "./export.ts";
 import { inspectCommand } from "./inspect.ts";
+import { planCommand } from "./plan.ts";
 import { pretrainCommand } from "./pretrain.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
@@ -15,6 +16,7 @@ import { EXIT_NATS_GONE, NatsGone } from "../distributed/errors.ts";
 
 const commands: Readonly<Record<string, { readonly summary: string; readonly run: (args: readonly string[]) => Promise<number | void> }>> = {
   run: { summary: "train with a pipeline file (advgrpo run pipelines/default.yaml [--resume])", run: runCommand },
+  plan: { summary: "check the files a pipeline names against each other and print their weights' memory, loading no weights (advgrpo plan p.yaml)", run: planCommand },
   learner: { summary: "the learner of a distributed run: run with the pipeline's distributed: section required (advgrpo learner p.yaml [--resume])", run: (args) => runCommand(args, "learner") },
   worker: { summary: "a rollout worker for the run of a pipeline with a distributed: section (advgrpo worker p.yaml)", run: workerCommand },
   pretrain: { summary: "flow-matching pretraining of the embedded generator (advgrpo pretrain pipelines/presets/pretrain.yaml)", run: pretrainCommand },

@@ -36,7 +36,7 @@ const fail = (model: OnnxModel, tensor: string, expected: string, found: string)
 };
 
 /** Checks the decoder's declared signature against the latents before anything is built; returns its input and output names. */
-const checkDecoder = (model: OnnxModel, o: VaeOptions): { input: string; output: string } => {
+export const checkVaeDecoder = (model: OnnxModel, o: VaeOptions): { input: string; output: string } => {
   const [input, ...more] = model.signature.inputs;
   if (!input || more.length > 0) fail(model, "inputs", "exactly one latent input [B, C, h, w]", `${model.signature.inputs.length}`);
   if (input!.dtype !== "float32" || input!.shape.length !== 4) fail(model, input!.name, "float32 [B, C, h, w]", describeValue(input!));
@@ -74,7 +74,7 @@ const decodeGraph = (model: OnnxModel, names: { input: string; output: string },
  * it ORT's weight prepacking); the decoder releases it with itself.
  */
 export const loadVaeDecoder = async (model: OnnxModel, o: VaeOptions, execution?: ExecutionConfig, sessions = new GraphSessions(EMBED_LIMIT_BYTES)): Promise<LatentDecoder> => {
-  const names = checkDecoder(model, o);
+  const names = checkVaeDecoder(model, o);
   const { compiled, imageSize } = decodeGraph(model, names, o, o.batch);
   const session = await sessions.open(compiled, execution ?? defaultExecution).catch((error: unknown) => {
     sessions.release();
