@@ -20,7 +20,7 @@ import { type Resumed, restore } from "./resume.ts";
 import type { RunFolder } from "./run-folder.ts";
 import { headsTrainedIn } from "./state.ts";
 
-interface TrainingRun extends EvaluatedRunModels {
+export interface TrainingRun extends EvaluatedRunModels {
   readonly ports: Ports;
   /** Sampler batches (groups) in flight at once. */
   readonly samplingConcurrency: number;
