@@ -8,6 +8,7 @@ import { defaultDiTConfig } from "../models/generator/dit.ts";
 import { benchOptimizers } from "./optimizer.ts";
 import { loadPipelineFile } from "../pipeline/config/load.ts";
 import type { PipelineConfig } from "../pipeline/config/schema.ts";
+import { runGraphOptimisationBench, SD3_BENCH_MODEL_ENV } from "./graph-optimisation.ts";
 import { benchFeaturesAndReward } from "./reward.ts";
 import { benchMatMul, openMatMul } from "./matmul.ts";
 import { compareWithPytorch, pytorchMissing } from "./pytorch.ts";
@@ -87,6 +88,8 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
   log("  (learner and workers share this machine's cores: the ratios show the protocol's cost and the lag-1 overlap, not multi-machine scaling)");
   log("expected at SD3.5-Medium shapes, 1 learner GPU + N worker GPUs (assumptions in src/bench/scale-out.ts)");
   for (const p of projectScaleOut([1, 2, 4, 8])) log(`  N=${p.workers}: lag 0 ${p.lag0.toFixed(2)} rollouts/s, lag 1 ${p.lag1.toFixed(2)} rollouts/s`);
+
+  await runGraphOptimisationBench(process.env[SD3_BENCH_MODEL_ENV], log);
 };
 
 /** SD3.5-Medium as the paper trains it: 512 px (VAE latent 16 x 64 x 64), SDE window 2, DINOv2 ViT-B/14 at 518 px. */

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /** The `advgrpo` command: one subcommand per job; errors are shown once, here, with their context. */
+import { runGraphOptimisationBench } from "../bench/graph-optimisation.ts";
 import { runImportBench } from "../bench/import.ts";
 import { runBenchmarks } from "../bench/main.ts";
 import { runPolicyMemoryBench } from "../bench/policy-memory.ts";
 import { evalCommand } from "./eval.ts";
 import { exportCommand } from "./export.ts";
 import { inspectCommand } from "./inspect.ts";
+import { planCommand } from "./plan.ts";
 import { pretrainCommand } from "./pretrain.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
@@ -14,6 +16,7 @@ import { EXIT_NATS_GONE, NatsGone } from "../distributed/errors.ts";
 
 const commands: Readonly<Record<string, { readonly summary: string; readonly run: (args: readonly string[]) => Promise<number | void> }>> = {
   run: { summary: "train with a pipeline file (advgrpo run pipelines/default.yaml [--resume])", run: runCommand },
+  plan: { summary: "check the files a pipeline names against each other and print their weights' memory, loading no weights (advgrpo plan p.yaml)", run: planCommand },
   learner: { summary: "the learner of a distributed run: run with the pipeline's distributed: section required (advgrpo learner p.yaml [--resume])", run: (args) => runCommand(args, "learner") },
   worker: { summary: "a rollout worker for the run of a pipeline with a distributed: section (advgrpo worker p.yaml)", run: workerCommand },
   pretrain: { summary: "flow-matching pretraining of the embedded generator (advgrpo pretrain pipelines/presets/pretrain.yaml)", run: pretrainCommand },
@@ -21,7 +24,7 @@ const commands: Readonly<Record<string, { readonly summary: string; readonly run
   replay: { summary: "recompute a run's recorded features, rewards, advantages and steps; report differences (advgrpo replay runs/default)", run: replayCommand },
   inspect: { summary: "per-epoch statistics of a run; --images <epoch> --out grid.png exports its images", run: inspectCommand },
   export: { summary: "merge a LoRA file (peft naming) into its ONNX model (advgrpo export model.onnx --lora lora.safetensors --out merged.onnx)", run: exportCommand },
-  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run; `bench import <model.onnx>` for an imported generator (src/bench/import.ts), `bench weights <model.onnx> [--keep-float16]` for its policy graphs' memory (src/bench/policy-memory.ts)", run: (args) => (args[0] === "import" ? runImportBench(args.slice(1)) : args[0] === "weights" ? runPolicyMemoryBench(args.slice(1)) : runBenchmarks()) },
+  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run; `bench import <model.onnx>` for an imported generator (src/bench/import.ts), `bench weights <model.onnx> [--keep-float16]` for its policy graphs' memory (src/bench/policy-memory.ts), `bench graph-optimisation <model.onnx>` for ORT's optimisation levels on one (src/bench/graph-optimisation.ts)", run: (args) => (args[0] === "import" ? runImportBench(args.slice(1)) : args[0] === "weights" ? runPolicyMemoryBench(args.slice(1)) : args[0] === "graph-optimisation" ? runGraphOptimisationBench(args[1]) : runBenchmarks()) },
 };
 
 const usage = () =>

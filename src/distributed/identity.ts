@@ -25,5 +25,7 @@ export const wireMetadata = (config: PipelineConfig, policy: Policy, rewards: Re
     tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: f.dim!, patchTokens: (f.size / f.patchSize) ** 2 },
     // The learner trains on these latents, so the wire never rounds them (record.latentDtype is the log's choice).
     latentDtype: "float32",
+    // nft/awm through a VAE learn from each rollout's final latent, so it travels with the group.
+    ...(policy.sampler.recordsClean ? { cleanLatents: true } : {}),
   };
 };

@@ -54,7 +54,7 @@ export const decodeGroup = (source: string, bytes: Uint8Array, expected: WireMet
     return fail((e as Error).message);
   }
   if (metadata.runId !== expected.runId) fail(`run '${metadata.runId}', expected '${expected.runId}'`);
-  for (const key of ["rewardComponents", "tensorSizes", "latentDtype"] as const) {
+  for (const key of ["rewardComponents", "tensorSizes", "latentDtype", "cleanLatents"] as const) {
     if (JSON.stringify(metadata[key]) !== JSON.stringify(expected[key])) fail(`${key} ${JSON.stringify(metadata[key])}, expected ${JSON.stringify(expected[key])}`);
   }
   let recorded;

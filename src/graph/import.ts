@@ -29,7 +29,7 @@ import { cast } from "./ops.ts";
 import { fromFloat16 } from "../util/float16.ts";
 import type { AttrValue } from "./tensor.ts";
 import { type AttributeMessage, attributeTypes, decodeModel, type ModelMessage, type NodeMessage, type ValueInfo } from "./onnx-proto.ts";
-import { type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
+import { checkExternalTensors, type ConstValue, decodeTensor, ExternalData } from "./onnx-tensors.ts";
 import { type AdapterSite, LoraAttacher } from "./import-lora.ts";
 import type { LoraConfig, ParamScope } from "../nn/params.ts";
 
@@ -111,16 +111,31 @@ export const parseOnnx = (bytes: Uint8Array, source: string, baseDir?: string, o
   }
 };
 
-/** Reads a model file and the external data files beside it. */
-export const loadOnnx = (path: string, options: LoadOptions = {}): OnnxModel => {
-  let bytes: Uint8Array;
+const readBytes = (path: string): Uint8Array => {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (cause) {
     throw new OnnxImportError({ source: path, reason: `cannot read the file (${(cause as Error).message})` });
   }
-  return parseOnnx(bytes, path, dirname(path), options);
 };
+
+/**
+ * Reads a model file that ORT will load from its path (so external data beside it is found): its bytes, with
+ * every external data file they name checked first (missing, outside the folder, truncated: an error naming it).
+ */
+export const readModelFile = (path: string): Uint8Array => {
+  const bytes = readBytes(path);
+  const external = new ExternalData(path, dirname(path));
+  try {
+    checkExternalTensors(parseModel(bytes, path).graph!.initializer ?? [], external);
+  } finally {
+    external.close();
+  }
+  return bytes;
+};
+
+/** Reads a model file and the external data files beside it. */
+export const loadOnnx = (path: string, options: LoadOptions = {}): OnnxModel => parseOnnx(readBytes(path), path, dirname(path), options);
 
 const CAST_TO_FLOAT32 = 1;
 
@@ -298,10 +313,10 @@ export const importInto = (graph: Graph, model: OnnxModel, options: ImportOption
       values.set(outNames[0]!, ins[0]!);
       continue;
     }
-    const constants = ins.map((v) => (v && "constant" in v ? foldingValue(v.constant) : undefined));
+    const constants = ins.map((v) => (v && "constant" in v ? v.constant : undefined));
     if (opType === "Transpose") adapters?.noteTranspose(outNames[0]!, inputNames[0] ?? "");
     if (ins.every((v, i) => !v || constants[i]) && foldable(opType, constants)) {
-      folders[opType]!(constants, attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
+      folders[opType]!(constants.map((c) => c && foldingValue(c)), attrs as Record<string, AttrValue>).forEach((c, i) => setConst(c, i));
       continue;
     }
 

@@ -36,7 +36,8 @@ export class ExternalData {
     this.baseDir = baseDir;
   }
 
-  read(tensor: string, location: string, offset: number, length: number): Uint8Array {
+  /** The open data file holding bytes offset..offset+length of `tensor`, checked to exist, lie inside the model's folder and be long enough. */
+  private locate(tensor: string, location: string, offset: number, length: number): { fd: number; size: number } {
     const fail = (reason: string): never => {
       throw new OnnxImportError({ source: this.source, reason: `initialiser '${tensor}': ${reason}` });
     };
@@ -54,6 +55,16 @@ export class ExternalData {
       this.fds.set(path, file);
     }
     if (offset + length > file.size) fail(`external data file '${path}' has ${file.size} bytes but the tensor needs bytes ${offset}..${offset + length} (truncated file?)`);
+    return file;
+  }
+
+  /** Checks where the bytes are without reading them. */
+  check(tensor: string, location: string, offset: number, length: number): void {
+    this.locate(tensor, location, offset, length);
+  }
+
+  read(tensor: string, location: string, offset: number, length: number): Uint8Array {
+    const file = this.locate(tensor, location, offset, length);
     const bytes = new Uint8Array(length);
     let done = 0;
     while (done < length) done += readSync(file.fd, bytes, done, length - done, offset + done);
@@ -66,17 +77,35 @@ export class ExternalData {
   }
 }
 
-const externalBytes = (t: TensorMessage, byteCount: number, external: ExternalData): Uint8Array => {
+/** An external tensor's file, offset and length, checked against the bytes its shape needs (when its element size is known). */
+const externalRange = (t: TensorMessage, byteCount: number | undefined, external: ExternalData) => {
   const entries = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
   const fail = (reason: string): never => {
     throw new OnnxImportError({ source: external.source, reason: `initialiser '${t.name}': ${reason}` });
   };
   const location = entries.location ?? fail("external data without a 'location'");
   const offset = Number(entries.offset ?? 0);
-  const length = entries.length === undefined ? byteCount : Number(entries.length);
+  const length = entries.length === undefined ? (byteCount ?? fail("external data of an element type of unknown size without a 'length'")) : Number(entries.length);
   if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(length)) fail(`bad external data offset '${entries.offset}' or length '${entries.length}'`);
-  if (length !== byteCount) fail(`external data length ${length} does not match ${byteCount} bytes of its shape [${(t.dims ?? []).join(",")}]`);
-  return external.read(t.name ?? "?", location, offset, length);
+  if (byteCount !== undefined && length !== byteCount) fail(`external data length ${length} does not match ${byteCount} bytes of its shape [${(t.dims ?? []).join(",")}]`);
+  return [t.name ?? "?", location, offset, length] as const;
+};
+
+const externalBytes = (t: TensorMessage, byteCount: number, external: ExternalData): Uint8Array => external.read(...externalRange(t, byteCount, external));
+
+/** Bytes of a tensor of its element type and shape (undefined for element types the importer does not read). */
+const tensorBytes = (t: TensorMessage): number | undefined => {
+  const bytes = elementBytes(t.dataType ?? 0);
+  return bytes === undefined ? undefined : (t.dims ?? []).reduce((a, b) => a * b, 1) * bytes;
+};
+
+/**
+ * Checks every external initialiser of a model that ORT will load from its path (exports past 2 GB): the data
+ * file exists inside the model's folder and holds the tensor's bytes. ORT's own error for a missing or short
+ * file does not always name it; this one names the model, the tensor and the file.
+ */
+export const checkExternalTensors = (initialisers: readonly TensorMessage[], external: ExternalData): void => {
+  for (const t of initialisers) if (t.dataLocation === EXTERNAL) external.check(...externalRange(t, tensorBytes(t), external));
 };
 
 /** Copies into a fresh, aligned buffer: Node Buffers share a pool and protobuf's bytes are views into the file. */

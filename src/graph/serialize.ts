@@ -41,6 +41,19 @@ const attribute = (name: string, kind: AttrKind, value: AttrValue): AttributeMes
   }
 };
 
+/**
+ * ONNX Runtime orders execution by a depth-first walk back from the outputs that enters a node's producers
+ * highest index first, and runs a node on leaving it. A Cast of an fp16 weight (graph/import.ts, float16 "keep")
+ * written after the producer of its consumer's other input would therefore run before that whole branch, and
+ * every weight's fp32 copy would be live from the start of a run. Written first, each runs just before its consumer.
+ */
+const isHalfWeightCast = (node: Graph["nodes"][number]): boolean => node.op === "Cast" && node.inputs[0]?.dtype === "float16" && node.inputs[0].constValue !== undefined;
+
+const executionOrder = (graph: Graph): Graph["nodes"] => {
+  const casts = graph.nodes.filter(isHalfWeightCast);
+  return casts.length === 0 ? graph.nodes : [...casts, ...graph.nodes.filter((n) => !isHalfWeightCast(n))];
+};
+
 /** The graph as an ONNX ModelProto; its inputs, outputs and every node keep their names. Initialisers share the graph's data. */
 export const onnxModel = (graph: Graph, metadata: Readonly<Record<string, string>> = {}): ModelMessage => ({
     irVersion: IR_VERSION,
@@ -55,7 +68,7 @@ export const onnxModel = (graph: Graph, metadata: Readonly<Record<string, string
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
       initializer: graph.initializers.map(tensorMessage),
-      node: graph.nodes.map((node) => ({
+      node: executionOrder(graph).map((node) => ({
         name: node.name,
         opType: node.op,
         ...(opDefinitions[node.op]!.domain ? { domain: opDefinitions[node.op]!.domain } : {}),

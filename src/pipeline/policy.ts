@@ -26,7 +26,7 @@ import type { Optimizer } from "../optim/optimizer.ts";
 import { cloneParams, type ParamSet, type ParamTensor } from "../optim/param-set.ts";
 import { awmLossModel } from "../rl/awm-loss.ts";
 import { forwardPlan } from "../rl/forward-plan.ts";
-import { GeneratorLearner, windowPlan } from "../rl/learner.ts";
+import { type CleanSource, GeneratorLearner, windowPlan } from "../rl/learner.ts";
 import { nftLossModel } from "../rl/nft-loss.ts";
 import { ditNetwork, guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLossModel, REFERENCE_SCOPE, type TextEmbeddings, type VelocityNetwork } from "../rl/policy-graph.ts";
 import { PolicySampler } from "../rl/policy-sampler.ts";
@@ -74,7 +74,7 @@ const requireStochastic = (method: StepMethod): StochasticMethod => {
  * The objective's loss graph, its micro-batch plan, and whether it reads the sampling policy's weights. The plan
  * cuts whole sampler batches; the graph is compiled for learner.microBatch members of them (the learner slices).
  */
-const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod) => {
+const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepMethod, clean: CleanSource) => {
   const { learner: l, sampler: s } = config;
   // CFG-free training evaluates the conditional branch alone, whatever guided the samples.
   const planned: PolicyConfig = l.guidance === "none" ? { ...policy, cfgWeight: 1 } : policy;
@@ -83,14 +83,14 @@ const objectiveOf = (config: PipelineConfig, policy: PolicyConfig, method: StepM
   if (l.objective === "nft") {
     return {
       model: nftLossModel({ ...trained, beta: l.nft.beta, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, planned),
+      plan: forwardPlan({ kind: "nft", count: l.nft.timesteps }, schedule, planned, clean),
       readsSamplingPolicy: true,
     };
   }
   if (l.objective === "awm") {
     return {
       model: awmLossModel({ ...trained, weighting: l.awm.weighting, ghuberPower: l.awm.ghuberPower, advantageClip: l.advantageClip, klBeta: l.klBeta }),
-      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, planned),
+      plan: forwardPlan({ kind: "awm", count: l.awm.timesteps, fraction: l.awm.timestepFraction }, schedule, planned, clean),
       readsSamplingPolicy: false,
     };
   }
@@ -142,6 +142,16 @@ const embedder = (text: TextEncoderPort) => {
   };
 };
 
+/**
+ * ORT's graph optimisations depend on each graph's consumers. On an imported SD3 transformer one basic rule,
+ * DivMulFusion (Div(1, x) * y -> Div(y, x), taken only where the reciprocal has no other consumer), fires in the
+ * sampler's forward graph but not in the learner's training graph, whose backward reuses the reciprocal of the RMS
+ * norms: the two then round differently (log-probs 1e-10 apart, first ratios of 0.99999994). Without that rule the
+ * other basic optimisations keep both bit-identical (measured on the tiny fixture and an SD3.5-Medium-width export,
+ * src/bench/graph-optimisation.ts), and the forward is faster than with none.
+ */
+export const IMPORTED_POLICY_EXECUTION = { graphOptimization: "basic", disabledOptimizers: ["DivMulFusion"] } as const satisfies Partial<ExecutionConfig>;
+
 /** What differs between the embedded generator and an imported one; everything else is built the same way. */
 interface GeneratorParts {
   readonly net: VelocityNetwork;
@@ -151,12 +161,8 @@ interface GeneratorParts {
   readonly pretrained: ReadonlyMap<string, ParamTensor>;
   /** Where the imported network's adapters sit, for the peft-named LoRA file. */
   readonly adapters?: () => readonly AdapterSite[];
-  /**
-   * ONNX Runtime's graph fusions depend on each graph's consumers, and on an imported SD3 transformer they
-   * round the sampler's and the learner's forward passes differently (first ratios of 0.99999994 measured);
-   * with them off both run the same arithmetic and the first ratio of an epoch is exactly 1.
-   */
-  readonly policyGraphOptimization?: "disabled";
+  /** How the policy graphs run, where it differs from the pipeline's execution. */
+  readonly policyExecution?: Partial<ExecutionConfig>;
   release(): Promise<void>;
 }
 
@@ -224,7 +230,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
       decoder,
       pretrained: new Map(),
       adapters: net.adapters,
-      policyGraphOptimization: "disabled",
+      policyExecution: IMPORTED_POLICY_EXECUTION,
       release: async () => void (await Promise.all(owned.map((r) => r.release()))),
     };
   } catch (error) {
@@ -234,9 +240,6 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
 };
 
 export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
-  if (config.generator.kind === "onnx" && config.learner.objective !== "grpo" && config.generator.onnx?.vaeDecoder !== undefined) {
-    throw new Error(`learner.objective '${config.learner.objective}' reads each rollout's clean sample x0 from its recorded image; a latent generator's x0 is its VAE latent, which the rollout log does not hold: use learner.objective: grpo`);
-  }
   const parts = config.generator.kind === "embedded" ? await embeddedParts(config) : await onnxParts(config, { train: trainingPrompts(config), heldOut: heldOutPrompts(config) }, execution);
   const { net } = parts;
   const { sampler: s, learner: l } = config;
@@ -244,7 +247,9 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const policy: PolicyConfig = { net, batch: s.groupSize, cfgWeight: s.cfgWeight };
   const method = samplingMethod(s);
   const latentShape = net.latentShape;
-  const objective = objectiveOf(config, policy, method);
+  // A VAE's image cannot give the latent x0 back, so a latent generator's sampler keeps it for nft and awm.
+  const clean: CleanSource = config.generator.kind === "onnx" && config.generator.onnx?.vaeDecoder !== undefined ? "latent" : "image";
+  const objective = objectiveOf(config, policy, method, clean);
   const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
   const frozen = [REFERENCE_SCOPE, OLD_SCOPE].map((scope) => `${scope}.`);
   const trainable = (name: string) => !frozen.some((prefix) => name.startsWith(prefix)) && (lora ? isAdapterParam(name) : true);
@@ -260,7 +265,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const ema = l.ema.enabled ? new Ema(params, { maxDecay: l.ema.maxDecay, every: l.ema.every }) : undefined;
 
   const schedule = sigmaSchedule(s.steps, s.shift);
-  const policyExecution = parts.policyGraphOptimization ? { ...execution, graphOptimization: parts.policyGraphOptimization } : execution;
+  const policyExecution = { ...execution, ...parts.policyExecution };
   const sessions = new GraphSessions();
   const velocitySession = await sessions.open(velocityGraph, policyExecution);
   const flow = FlowSampler.create({ latentShape, schedule, window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution });
@@ -279,8 +284,8 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     ema,
     ...(parts.adapters ? { adapters: parts.adapters } : {}),
     ...(lora ? { lora: { rank: lora.rank, alpha: lora.alpha } } : {}),
-    // Only GRPO learns from the window's transitions; the other objectives need the image alone.
-    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo" }),
+    // Only GRPO learns from the window's transitions; the other objectives need x0 alone (the image, or a latent generator's final latent).
+    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo", recordClean: l.objective !== "grpo" && clean === "latent" }),
     learner: new GeneratorLearner({
       graph: lossGraph,
       runner: lossSession,

@@ -4,7 +4,7 @@
  * references (positives) against the policy's samples (negatives). Patch indices are drawn from seeds derived
  * from (run seed, epoch, group), so replay draws the same patches.
  */
-import { readFileSync } from "node:fs";
+import { OnnxImportError } from "../graph/errors.ts";
 import type { RgbImage } from "../io/png.ts";
 import { DEFAULT_BACKBONE, DEFAULT_BACKBONE_ONNX } from "../models/backbone/default.ts";
 import { type FeatureLayout, FeatureExtractor, type Features } from "../models/backbone/features.ts";
@@ -23,15 +23,13 @@ import type { ReferenceLibrary } from "./references.ts";
 
 export const loadBackbone = async (config: PipelineConfig, execution: ExecutionConfig): Promise<FeatureExtractor> => {
   const f = config.features;
-  if (f.backbone === "embedded") return FeatureExtractor.create(readFileSync(DEFAULT_BACKBONE_ONNX), DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE, execution);
-  const bytes = (() => {
-    try {
-      return readFileSync(f.backbone);
-    } catch (cause) {
-      throw new Error(`features.backbone: cannot read '${f.backbone}' (${(cause as Error).message})`);
-    }
-  })();
-  return FeatureExtractor.create(bytes, f.backbone, { size: f.inputSize, patchSize: 14, registers: f.registerTokens, pooling: "cls" }, execution);
+  if (f.backbone === "embedded") return FeatureExtractor.open(DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE, execution);
+  try {
+    return await FeatureExtractor.open(f.backbone, { size: f.inputSize, patchSize: 14, registers: f.registerTokens, pooling: "cls" }, execution);
+  } catch (error) {
+    if (error instanceof OnnxImportError) throw new OnnxImportError({ source: `${error.source} (features.backbone)`, reason: error.reason });
+    throw error;
+  }
 };
 
 const headConfig = (config: PipelineConfig, dim: number): HeadConfig => {

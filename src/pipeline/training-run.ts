@@ -80,6 +80,7 @@ const openLog = (config: PipelineConfig, models: EvaluatedRunModels, o: Training
       patchTokens: config.record.storeFeatures ? models.layout.patchCount : null,
     },
     latentDtype: config.record.latentDtype,
+    cleanLatents: models.policy.sampler.recordsClean && config.record.latentDtype !== "none",
     encodePng: (data, height, width) => (config.record.storeImages ? encodePng({ data, height, width }) : new Uint8Array()),
     batchRows: config.record.batchRows,
     resume: o.resumed !== undefined,

@@ -4,7 +4,6 @@
  *
  *   node src/pretrain-backbone/evaluate.ts [weights/backbone/backbone.onnx]
  */
-import { readFileSync } from "node:fs";
 import { DEFAULT_BACKBONE } from "../models/backbone/default.ts";
 import { FeatureExtractor } from "../models/backbone/features.ts";
 import { benchFeaturesAndReward } from "../bench/reward.ts";
@@ -15,7 +14,7 @@ import { DEFAULT_EXPERIMENT, styleDiscriminatorExperiment } from "./style-experi
 const REFERENCE_STYLES: readonly ReferenceStyle[] = ["shaded", "striped"];
 
 const [file = "weights/backbone/backbone.onnx"] = process.argv.slice(2);
-const extractor = await FeatureExtractor.create(readFileSync(file), file, DEFAULT_BACKBONE);
+const extractor = await FeatureExtractor.open(file, DEFAULT_BACKBONE);
 for (const [name, accuracy] of Object.entries(await linearProbes(extractor, 600))) console.log(`probe ${name}: ${(100 * accuracy).toFixed(1)}%`);
 for (const referenceStyle of REFERENCE_STYLES) {
   const r = await styleDiscriminatorExperiment(extractor, {

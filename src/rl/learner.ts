@@ -58,11 +58,20 @@ const pooledRatioStd = (means: readonly number[], variances: readonly number[]):
   return Math.sqrt(average(variances) + average(means.map((x) => (x - m) ** 2)));
 };
 
-/** The clean sample x0 of a pixel-space generator is its recorded image mapped back to [-1, 1]. */
-export const cleanSamples = (rollouts: readonly AdvantagedRollout[], latentSize: number): Float32Array => {
+/** Where a generator's clean sample x0 is read: a pixel-space generator's image, or a latent generator's kept final latent. */
+export type CleanSource = "image" | "latent";
+
+/** The rollouts' clean samples x0 [B*C*H*W]: the final latent as sampled, or the 8-bit image mapped back to [-1, 1]. */
+export const cleanSamples = (rollouts: readonly AdvantagedRollout[], latentSize: number, source: CleanSource): Float32Array => {
   const out = new Float32Array(rollouts.length * latentSize);
   rollouts.forEach((r, i) => {
-    if (r.image.length !== latentSize) throw new Error(`rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}: image of ${r.image.length} values, the generator's latent has ${latentSize}`);
+    const where = `rollout epoch ${r.epoch} group ${r.groupId} member ${r.member}`;
+    if (source === "latent") {
+      if (r.clean?.length !== latentSize) throw new Error(`${where}: the generator's final latent of ${latentSize} values was not kept (found ${r.clean ? `${r.clean.length} values` : "none"})`);
+      out.set(r.clean, i * latentSize);
+      return;
+    }
+    if (r.image.length !== latentSize) throw new Error(`${where}: image of ${r.image.length} values, the generator's latent has ${latentSize}`);
     for (let k = 0; k < latentSize; k++) out[i * latentSize + k] = 2 * r.image[k]! - 1;
   });
   return out;

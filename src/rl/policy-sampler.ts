@@ -24,14 +24,26 @@ export class PolicySampler {
   private readonly sampler: FlowSampler;
   private readonly decoder: LatentDecoder;
   private readonly recordTrajectories: boolean;
+  /** Whether each rollout keeps its final latent (`clean`). */
+  readonly recordsClean: boolean;
 
-  /** `recordTrajectories: false` keeps only the image: the forward-process objectives need no transitions. */
-  constructor(config: PolicyConfig, velocity: GraphRunner, sampler: FlowSampler, decoder: LatentDecoder, options: { readonly recordTrajectories: boolean } = { recordTrajectories: true }) {
+  /**
+   * `recordTrajectories: false` keeps only the image: the forward-process objectives need no transitions.
+   * `recordClean` keeps the final latent x0 too, which those objectives train on when the image is a VAE's decoding.
+   */
+  constructor(
+    config: PolicyConfig,
+    velocity: GraphRunner,
+    sampler: FlowSampler,
+    decoder: LatentDecoder,
+    options: { readonly recordTrajectories: boolean; readonly recordClean?: boolean } = { recordTrajectories: true },
+  ) {
     this.config = config;
     this.velocity = velocity;
     this.sampler = sampler;
     this.decoder = decoder;
     this.recordTrajectories = options.recordTrajectories;
+    this.recordsClean = options.recordClean ?? false;
   }
 
   /** Samples one rollout per key with `params`; keys.length must equal the policy graph's batch. */
@@ -53,9 +65,11 @@ export class PolicySampler {
     }, keys.map((k) => k.seed));
     const images = await this.decoder.decode(result.latents, batch);
     const perSampleMs = (performance.now() - start) / batch;
+    const size = result.latents.length / batch;
     return keys.map((key, i) => ({
       ...key,
       steps: this.recordTrajectories ? result.trajectories[i]! : [],
+      ...(this.recordsClean ? { clean: result.latents.slice(i * size, (i + 1) * size) } : {}),
       image: quantise(images[i]!.data),
       imageHeight: images[i]!.height,
       imageWidth: images[i]!.width,

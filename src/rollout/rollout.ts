@@ -39,6 +39,11 @@ export interface SampledRollout extends RolloutKey {
   readonly steps: readonly TrajectoryStep[];
   /** Decoded image, [3,H,W] in [0,1]. */
   readonly image: Float32Array;
+  /**
+   * The final latent x0, flattened [C*H*W], kept only where a forward-process objective (nft, awm) trains a
+   * latent generator: its image is the VAE's decoding, from which x0 cannot be recovered.
+   */
+  readonly clean?: Float32Array;
   readonly imageHeight: number;
   readonly imageWidth: number;
   /**

@@ -27,6 +27,8 @@ export interface ExecutionConfig {
    * file is ORT's read-only mapping of it, shared by every session on that file (train/open-graph.ts).
    */
   readonly prepackWeights?: boolean;
+  /** ORT optimisers (transformers or rules, by their ORT names) left out at the chosen level. */
+  readonly disabledOptimizers?: readonly string[];
 }
 
 export const defaultExecution: ExecutionConfig = { providers: ["cpu"], intraOpThreads: 2, spinning: false };
@@ -75,5 +77,8 @@ export const sessionOptions = (config: ExecutionConfig): ort.InferenceSession.Se
   intraOpNumThreads: config.intraOpThreads,
   interOpNumThreads: 1,
   graphOptimizationLevel: config.graphOptimization ?? "basic",
-  extra: { session: { intra_op: { allow_spinning: config.spinning ? "1" : "0" }, ...(config.prepackWeights === false ? { disable_prepacking: "1" } : {}) } },
+  extra: {
+    session: { intra_op: { allow_spinning: config.spinning ? "1" : "0" }, ...(config.prepackWeights === false ? { disable_prepacking: "1" } : {}) },
+    ...(config.disabledOptimizers?.length ? { optimization: { disable_specified_optimizers: config.disabledOptimizers.join(";") } } : {}),
+  },
 });

@@ -48,4 +48,12 @@ export function float16Value(bits: number): number {
 
 export const toFloat16 = (values: Float32Array): Uint16Array => Uint16Array.from(values, float16Bits);
 
-export const fromFloat16 = (bits: Uint16Array): Float32Array => Float32Array.from(bits, float16Value);
+let values16: Float32Array | undefined;
+
+/** A lookup in a table of all 65536 patterns' values (built once): a call per element made widening a model's weights take minutes. */
+export const fromFloat16 = (bits: Uint16Array): Float32Array => {
+  values16 ??= Float32Array.from({ length: 1 << 16 }, (_, b) => float16Value(b));
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = values16[bits[i]!]!;
+  return out;
+};

@@ -430,6 +430,48 @@ describe("latent storage", () => {
   });
 });
 
+describe("final latents (clean column)", () => {
+  const withClean = (rows: readonly AdvantagedRollout[], seed: number) => {
+    const rng = makeRng(seed);
+    return rows.map((r) => ({ ...r, steps: [], clean: tensor(rng, SIZES.latent) }));
+  };
+
+  it("keeps each row's final latent as float32 or rounded float16, and resumes only a log of the same kind", () => {
+    const rows = withClean(rolloutsFor(30, 6), 31);
+    const file = freshPath();
+    writeLog(file, rows, { cleanLatents: true });
+    const log = readRolloutLog(file);
+    expect(log.metadata.cleanLatents).toBe(true);
+    expect(log.rows.map((r) => r.clean)).toEqual(rows.map((r) => r.clean));
+    expect(() => openRolloutLog(file, options(SIZES, { resume: true }))).toThrow(expect.objectContaining({ key: MetadataKey.cleanLatents, expected: "false", found: "true" }));
+    openRolloutLog(file, options(SIZES, { resume: true, cleanLatents: true })).close();
+
+    const half = freshPath();
+    writeLog(half, rows, { cleanLatents: true, latentDtype: "float16" });
+    expect(readRolloutLog(half).rows.map((r) => r.clean)).toEqual(rows.map((r) => fromFloat16(toFloat16(r.clean))));
+  });
+
+  it("leaves other logs' layout alone: no key, no column, no clean field", () => {
+    const file = freshPath();
+    writeLog(file, rolloutsFor(32, 2));
+    const log = readRolloutLog(file);
+    expect(log.metadata.cleanLatents).toBeUndefined();
+    expect(log.rows.every((r) => !("clean" in r))).toBe(true);
+    const schema = rolloutLogSchema(log.metadata);
+    expect(schema.fields.some((f) => f.name === "clean")).toBe(false);
+    expect(schema.metadata.has(MetadataKey.cleanLatents)).toBe(false);
+  });
+
+  it("refuses a row without its final latent, a latent of the wrong size, and clean latents in a log without latents", () => {
+    const [row] = rolloutsFor(33, 1);
+    const writer = openRolloutLog(freshPath(), options(SIZES, { cleanLatents: true }));
+    expect(() => writer.append([row!])).toThrow(expect.objectContaining({ field: "rows[0].clean" }));
+    expect(() => writer.append([{ ...row!, clean: new Float32Array(5) }])).toThrow(expect.objectContaining({ field: "rows[0].clean", expected: "a Float32Array of 6 values" }));
+    writer.close();
+    expect(() => openRolloutLog(freshPath(), options(SIZES, { cleanLatents: true, latentDtype: "none" }))).toThrow(expect.objectContaining({ option: "cleanLatents" }));
+  });
+});
+
 describe("bad input", () => {
   it("a file that is not Arrow is a tagged error naming the file", () => {
     const file = freshPath();
@@ -487,7 +529,8 @@ describe("metadata keys", () => {
     const reader = RecordBatchReader.from(fs.readFileSync(file));
     reader.open();
     const metadata = reader.schema.metadata;
-    expect([...metadata.keys()].sort()).toEqual(Object.values(MetadataKey).sort());
+    // clean_latents is written only by logs that keep final latents
+    expect([...metadata.keys()].sort()).toEqual(Object.values(MetadataKey).filter((k) => k !== MetadataKey.cleanLatents).sort());
     expect(metadata.get(MetadataKey.rewardComponents)).toBe(JSON.stringify(COMPONENTS));
     expect(metadata.get(MetadataKey.pipeline)).toBe(options(SIZES).pipelineConfig);
     expect(metadata.get(MetadataKey.formatVersion)).toBe("2");

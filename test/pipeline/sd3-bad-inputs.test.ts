@@ -10,6 +10,7 @@ import { toOnnx } from "../../src/graph/serialize.ts";
 import { decodeSafetensors, encodeSafetensors } from "../../src/io/safetensors.ts";
 import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
 import { buildPolicy } from "../../src/pipeline/policy.ts";
+import { loadBackbone } from "../../src/pipeline/reward-model.ts";
 import { runFolderOf } from "../../src/pipeline/run-folder.ts";
 import { runTraining } from "../../src/pipeline/train.ts";
 import { defaultExecution } from "../../src/runtime/execution.ts";
@@ -80,22 +81,38 @@ describe("bad inputs to the SD3 path", () => {
     expect(message).toMatch(/sd3_transformer\.onnx.*LoRA target 'to_qkv' match no MatMul\/Gemm weight or node scope \(modules here look like: .*transformer_blocks\.0\.attn\.to_q/s);
   });
 
-  const externalCopy = (change: (dir: string) => void): string => {
+  /** A copy of an external-data fixture (`<model>.onnx` + `.data0..n-1`) in a fresh folder, changed by `change`. */
+  const externalCopy = (model: string, files: number, change: (dir: string) => void): string => {
     const dir = mkdtempSync(join(tmpdir(), "bad-external-"));
-    for (const f of ["sd3_transformer_external.onnx", "sd3_transformer_external.onnx.data0", "sd3_transformer_external.onnx.data1", "sd3_transformer_external.onnx.data2"]) copyFileSync(fixture(f), join(dir, f));
+    for (const f of [model, ...Array.from({ length: files }, (_, k) => `${model}.data${k}`)]) copyFileSync(fixture(f), join(dir, f));
     change(dir);
-    return join(dir, "sd3_transformer_external.onnx");
+    return join(dir, model);
   };
+  const halve = (file: string) => truncateSync(file, Math.floor(statSync(file).size / 2));
 
   it("a missing or truncated external-data file", async () => {
-    const missing = externalCopy((dir) => unlinkSync(join(dir, "sd3_transformer_external.onnx.data1")));
+    const missing = externalCopy("sd3_transformer_external.onnx", 3, (dir) => unlinkSync(join(dir, "sd3_transformer_external.onnx.data1")));
     expect(await buildError(`generator: { onnx: { velocityModel: ${missing} } }`)).toMatch(
       /sd3_transformer_external\.onnx \(generator\.onnx\.velocityModel\)': initialiser '.+': cannot open external data file '.*sd3_transformer_external\.onnx\.data1'/,
     );
-    const truncated = externalCopy((dir) => {
-      const data = join(dir, "sd3_transformer_external.onnx.data2");
-      truncateSync(data, Math.floor(statSync(data).size / 2));
-    });
+    const truncated = externalCopy("sd3_transformer_external.onnx", 3, (dir) => halve(join(dir, "sd3_transformer_external.onnx.data2")));
     expect(await buildError(`generator: { onnx: { velocityModel: ${truncated} } }`)).toMatch(/sd3_transformer_external\.onnx \(generator\.onnx\.velocityModel\)': initialiser '.+'.*data2/);
+    const vae = externalCopy("vae_decoder_external.onnx", 1, (dir) => halve(join(dir, "vae_decoder_external.onnx.data0")));
+    expect(await buildError(`generator: { onnx: { vaeDecoder: ${vae} } }`)).toMatch(
+      /vae_decoder_external\.onnx \(generator\.onnx\.vaeDecoder\)': initialiser '.+': external data file '.*vae_decoder_external\.onnx\.data0' has \d+ bytes but the tensor needs bytes \d+\.\.\d+ \(truncated file\?\)/,
+    );
+  });
+
+  it("a DINOv2 backbone with a missing or truncated external-data file, before ORT sees it", async () => {
+    const backboneError = async (path: string) =>
+      loadBackbone(await configWith(`features: { backbone: ${path} }`), defaultExecution).then(
+        async (features) => (await features.release(), "loaded"),
+        (e: Error) => e.message,
+      );
+    const missing = externalCopy("dinov2_external.onnx", 2, (dir) => unlinkSync(join(dir, "dinov2_external.onnx.data0")));
+    expect(await backboneError(missing)).toMatch(/dinov2_external\.onnx \(features\.backbone\)': initialiser '.+': cannot open external data file '.*dinov2_external\.onnx\.data0' \(ENOENT/);
+    const truncated = externalCopy("dinov2_external.onnx", 2, (dir) => halve(join(dir, "dinov2_external.onnx.data1")));
+    expect(await backboneError(truncated)).toMatch(/dinov2_external\.onnx \(features\.backbone\)': initialiser '.+': external data file '.*dinov2_external\.onnx\.data1' has \d+ bytes .* \(truncated file\?\)/);
+    expect(await backboneError(externalCopy("dinov2_external.onnx", 2, () => {}))).toBe("loaded");
   });
 });

@@ -94,16 +94,18 @@ describe("the SD3 architecture end to end (tiny torch exports)", () => {
     expect([first.metrics.ratioMin, first.metrics.ratioMax]).toEqual([1, 1]);
   });
 
-  it("the external-data transformer (3 files) trains bit-identically to the embedded one", async () => {
-    const losses = async (model: string) => {
+  it("the external-data transformer (3 files), VAE decoder and DINOv2 backbone train bit-identically to the embedded ones", async () => {
+    const losses = async (suffix: string) => {
       const dir = mkdtempSync(join(tmpdir(), "advgrpo-sd3-ext-"));
-      const config = await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(dir, `generator: { onnx: { velocityModel: ${model} } }`, 2)));
+      const files = `generator: { onnx: { velocityModel: test/fixtures/onnx/sd3_transformer${suffix}.onnx, vaeDecoder: test/fixtures/onnx/vae_decoder${suffix}.onnx } }\nfeatures: { backbone: test/fixtures/onnx/dinov2${suffix}.onnx }`;
+      const config = await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(dir, files, 2)));
       await runTraining(config, runFolderOf(config), { ...quiet, resume: false });
-      return readMetricsLog(runFolderOf(config).root).records.filter((r) => r.kind === "generator").map((r) => r.metrics.loss);
+      const rewards = readRolloutLog(runFolderOf(config).rollouts).rows.map((r) => r.reward);
+      return { rewards, losses: readMetricsLog(runFolderOf(config).root).records.filter((r) => r.kind === "generator").map((r) => r.metrics.loss) };
     };
-    const embedded = await losses("test/fixtures/onnx/sd3_transformer.onnx");
-    const external = await losses("test/fixtures/onnx/sd3_transformer_external.onnx");
-    expect(embedded.length).toBe(2); // one generator epoch of two optimiser steps
+    const embedded = await losses("");
+    const external = await losses("_external");
+    expect(embedded.losses.length).toBe(2); // one generator epoch of two optimiser steps
     expect(external).toEqual(embedded);
   });
 

@@ -46,6 +46,7 @@ export function decodeBatch(
   const [stepIndex, sigma, sigmaNext, logProb] = steps.children[0]!.children as [Data<Int32>, Data<Float64>, Data<Float64>, Data<Float64>];
   const latents = metadata.latentDtype === "none" ? undefined : column<Data<List<FixedSizeList<Float32 | Float16>>>>("latents");
   const chainItems = latents?.children[0] as Data<FixedSizeList<Float32 | Float16>> | undefined;
+  const clean = metadata.cleanLatents ? column<Data<FixedSizeList<Float32 | Float16>>>("clean") : undefined;
   const unrecorded = new Float32Array(0);
   const rewards = metadata.rewardComponents.map((c) => [c, float64(rewardColumn(c))] as const);
   const [reward, advantage, discLogitCls, discLogitPatch] = ["reward", "advantage", "discLogitCls", "discLogitPatch"].map(float64) as [
@@ -91,6 +92,7 @@ export function decodeBatch(
     member: readNumber(member, i),
     seed: readInt64(seed, i),
     steps: decodeSteps(i),
+    ...(clean === undefined ? {} : { clean: readTensor(clean, i) }),
     imageHeight: readNumber(imageHeight, i),
     imageWidth: readNumber(imageWidth, i),
     timings: readMap(timings, i),

@@ -74,6 +74,10 @@ export function validateRow(file: string, metadata: RolloutLogMetadata, row: Adv
     const differs = step.x.findIndex((v, j) => !Object.is(v, before.xNext[j]));
     if (differs >= 0) fail(`steps[${i}].x[${differs}]`, `steps[${i - 1}].xNext[${differs}] = ${before.xNext[differs]} (one chain of latents)`, step.x[differs]);
   });
+  if (metadata.cleanLatents) {
+    if (row.clean === undefined) fail("clean", `a Float32Array of ${sizes.latent} values (the log keeps each row's final latent)`, row.clean);
+    latent("clean", row.clean!);
+  }
   record("rewards", row.rewards);
   const components = Object.keys(row.rewards);
   const expectedComponents = metadata.rewardComponents;
@@ -131,6 +135,7 @@ export function encodeBatch(
     seed: int64Column(BigInt64Array.from(rows, (r) => BigInt(r.seed))),
     steps: listColumn(typeOf<List<Struct>>("steps"), rows.map((r) => r.steps.length), stepColumn),
     ...(metadata.latentDtype === "none" ? {} : { latents: latentColumn(metadata.latentDtype) }),
+    ...(metadata.cleanLatents ? { clean: tensorColumn(typeOf<FixedSizeList<Float32 | Float16>>("clean"), rows.map((r) => r.clean!)) } : {}),
     ...Object.fromEntries(metadata.rewardComponents.map((c) => [rewardColumn(c), float64((r) => r.rewards[c]!)])),
     reward: float64((r) => r.reward),
     advantage: float64((r) => r.advantage),

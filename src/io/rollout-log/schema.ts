@@ -36,6 +36,7 @@ export const MetadataKey = {
   rewardComponents: "advgrpo.reward_components",
   tensorSizes: "advgrpo.tensor_sizes",
   latentDtype: "advgrpo.latent_dtype",
+  cleanLatents: "advgrpo.clean_latents",
 } as const;
 
 const PositiveInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThan(0));
@@ -71,6 +72,11 @@ export interface RolloutLogMetadata {
   readonly rewardComponents: readonly string[];
   readonly tensorSizes: TensorSizes;
   readonly latentDtype: LatentDtype;
+  /**
+   * Each row also holds its final latent x0 (column `clean`, in latentDtype): a latent generator trained by nft or
+   * awm learns from it. Written to the metadata only when true, so other logs keep their layout; absent = false.
+   */
+  readonly cleanLatents?: boolean;
 }
 
 export const rewardColumn = (component: string): string => `reward.${component}`;
@@ -90,9 +96,14 @@ export const stepType = () =>
     field("logProb", new Float64()),
   ]);
 
+const latentItem = (dtype: "float32" | "float16") => (dtype === "float16" ? new Float16() : new Float32());
+
 /** The window's latents x_s .. x_{s+k} of k consecutive trained steps: step j goes from item j to item j+1. */
 export const latentChainType = (sizes: TensorSizes, dtype: "float32" | "float16") =>
-  new List(new Field("item", tensor(sizes.latent, dtype === "float16" ? new Float16() : new Float32()), false));
+  new List(new Field("item", tensor(sizes.latent, latentItem(dtype)), false));
+
+/** The final latent x0 of a row, present when the metadata's cleanLatents is set. */
+const cleanLatentType = (sizes: TensorSizes, dtype: "float32" | "float16") => tensor(sizes.latent, latentItem(dtype));
 
 const timingsType = () =>
   new Map_<Utf8, Float64>(
@@ -118,6 +129,7 @@ export function rolloutLogSchema(metadata: RolloutLogMetadata): ArrowSchema {
       field("seed", new Int64()),
       field("steps", new List(new Field("item", stepType(), false))),
       ...(metadata.latentDtype === "none" ? [] : [field("latents", latentChainType(sizes, metadata.latentDtype))]),
+      ...(metadata.cleanLatents ? [field("clean", cleanLatentType(sizes, metadata.latentDtype === "float16" ? "float16" : "float32"))] : []),
       ...metadata.rewardComponents.map((name) => field(rewardColumn(name), new Float64())),
       field("reward", new Float64()),
       field("advantage", new Float64()),
@@ -144,6 +156,7 @@ function encodeMetadata(metadata: RolloutLogMetadata): Map<string, string> {
     [MetadataKey.rewardComponents, JSON.stringify(metadata.rewardComponents)],
     [MetadataKey.tensorSizes, JSON.stringify(metadata.tensorSizes)],
     [MetadataKey.latentDtype, metadata.latentDtype],
+    ...(metadata.cleanLatents ? [[MetadataKey.cleanLatents, "true"] as [string, string]] : []),
   ]);
 }
 
@@ -180,7 +193,13 @@ export function decodeMetadata(file: string, raw: ReadonlyMap<string, string>): 
     rewardComponents: json(MetadataKey.rewardComponents, RewardComponents, "a JSON array of component names"),
     tensorSizes: json(MetadataKey.tensorSizes, TensorSizes, '{"latent":int,"feature":int,"patchTokens":int|null}'),
     latentDtype: latentDtypeOf(file, required(MetadataKey.latentDtype, "float32, float16 or none")),
+    ...(cleanLatentsOf(file, raw.get(MetadataKey.cleanLatents)) ? { cleanLatents: true } : {}),
   };
+}
+
+function cleanLatentsOf(file: string, found: string | undefined): boolean {
+  if (found !== undefined && found !== "true") throw new RolloutLogMetadataMismatch({ file, key: MetadataKey.cleanLatents, expected: "true, or no such key", found });
+  return found === "true";
 }
 
 function latentDtypeOf(file: string, found: string): LatentDtype {

@@ -34,6 +34,8 @@ export interface RolloutLogWriterOptions {
   readonly tensorSizes: TensorSizes;
   /** How the window's latents are stored. Default float32 (exactly as sampled); float16 halves them and rounds; none leaves them out. */
   readonly latentDtype?: LatentDtype;
+  /** Also store each row's final latent (`clean`, in latentDtype; not with latentDtype none). Default false. */
+  readonly cleanLatents?: boolean;
   readonly encodePng: EncodePng;
   /** Rows per RecordBatch; a crash loses at most the rows not yet in a batch. Default 64. */
   readonly batchRows?: number;
@@ -85,8 +87,10 @@ function checkOptions(file: string, options: RolloutLogWriterOptions): RolloutLo
   }
   const latentDtype = options.latentDtype ?? "float32";
   if (!Schema.is(LatentDtype)(latentDtype)) invalid("latentDtype", "float32, float16 or none", latentDtype);
+  const cleanLatents = options.cleanLatents ?? false;
+  if (cleanLatents && latentDtype === "none") invalid("cleanLatents", "false with latentDtype none (a log without latents keeps no final latent either)", cleanLatents);
   const { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes } = options;
-  return { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes, latentDtype };
+  return { runId, createdAt, pipelineConfig, rewardComponents, tensorSizes, latentDtype, ...(cleanLatents ? { cleanLatents } : {}) };
 }
 
 const abbreviate = (text: string) => (text.length > 120 ? `${text.slice(0, 117)}...` : text);
@@ -99,6 +103,7 @@ function checkSameLog(file: string, wanted: RolloutLogMetadata, found: RolloutLo
     [MetadataKey.rewardComponents, JSON.stringify(wanted.rewardComponents), JSON.stringify(found.rewardComponents)],
     [MetadataKey.tensorSizes, JSON.stringify(wanted.tensorSizes), JSON.stringify(found.tensorSizes)],
     [MetadataKey.latentDtype, wanted.latentDtype, found.latentDtype],
+    [MetadataKey.cleanLatents, String(wanted.cleanLatents ?? false), String(found.cleanLatents ?? false)],
   ];
   for (const [key, expected, actual] of pairs) {
     if (expected !== actual) {

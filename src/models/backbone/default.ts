@@ -1,5 +1,4 @@
 /** The embedded default backbone: where its committed weights live and the feature configuration that matches them. */
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ExecutionConfig } from "../../runtime/execution.ts";
 import { type BackboneConfig, FeatureExtractor } from "./features.ts";
@@ -19,4 +18,4 @@ export const DEFAULT_BACKBONE_ONNX = fileURLToPath(new URL("../../../weights/bac
 
 /** The committed backbone behind the DINOv2 feature path, exactly as a user's DINOv2 export would be loaded. */
 export const loadDefaultBackbone = async (execution?: ExecutionConfig): Promise<FeatureExtractor> =>
-  FeatureExtractor.create(readFileSync(DEFAULT_BACKBONE_ONNX), DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE, execution);
+  FeatureExtractor.open(DEFAULT_BACKBONE_ONNX, DEFAULT_BACKBONE, execution);

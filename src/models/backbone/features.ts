@@ -5,7 +5,7 @@
  * the output shape again at the first run (exports may leave token count and width symbolic).
  */
 import { Schema } from "effect";
-import { readSignature, type ValueSignature } from "../../graph/import.ts";
+import { readModelFile, readSignature, type ValueSignature } from "../../graph/import.ts";
 import type { RgbImage } from "../../io/png.ts";
 import type { ExecutionConfig } from "../../runtime/execution.ts";
 import { defaultExecution } from "../../runtime/execution.ts";
@@ -135,16 +135,28 @@ export class FeatureExtractor {
     this.execution = execution;
   }
 
-  /** A file that leaves its token width open gets it from one probe run, so heads can be sized before any sampling. */
+  /** A model in memory (weights embedded). A file that leaves its token width open gets it from one probe run, so heads can be sized before any sampling. */
   static async create(bytes: Uint8Array, source: string, config: BackboneConfig, execution: ExecutionConfig = defaultExecution): Promise<FeatureExtractor> {
+    return FeatureExtractor.start(bytes, source, config, () => LocalSession.create(source, bytes, execution), execution);
+  }
+
+  /**
+   * A model file, loaded by ORT from its path so that weights in external data files beside it (exports past
+   * 2 GB) are found; those files are checked first, so a missing or truncated one fails naming it.
+   */
+  static async open(path: string, config: BackboneConfig, execution: ExecutionConfig = defaultExecution): Promise<FeatureExtractor> {
+    return FeatureExtractor.start(readModelFile(path), path, config, () => LocalSession.createFromFile(path, path, execution), execution);
+  }
+
+  private static async start(bytes: Uint8Array, source: string, config: BackboneConfig, session: () => Promise<LocalSession>, execution: ExecutionConfig): Promise<FeatureExtractor> {
     const { batch, dim } = validateBackboneSignature(bytes, source, config);
-    const session = await LocalSession.create(source, bytes, execution);
+    const backbone = await session();
     const declared = config.dim ?? dim;
-    if (declared !== undefined) return new FeatureExtractor(source, { ...config, dim: declared }, batch, session, execution);
-    const probe = new FeatureExtractor(source, config, batch, session, execution);
+    if (declared !== undefined) return new FeatureExtractor(source, { ...config, dim: declared }, batch, backbone, execution);
+    const probe = new FeatureExtractor(source, config, batch, backbone, execution);
     const { width } = await probe.runChunk([], batch ?? 1, config.size, config.size);
     await probe.releasePreprocessors();
-    return new FeatureExtractor(source, { ...config, dim: width }, batch, session, execution);
+    return new FeatureExtractor(source, { ...config, dim: width }, batch, backbone, execution);
   }
 
   /** Features of images that share one size; a fixed-batch file runs in chunks, the last one padded. */

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { Schema } from "effect";
-import { readSignature, type ValueSignature } from "../../graph/import.ts";
+import { readModelFile, readSignature, type ValueSignature } from "../../graph/import.ts";
 import type { ExecutionConfig } from "../../runtime/execution.ts";
 import { LocalSession } from "../../runtime/local-session.ts";
 import { hostTensor, type HostTensor } from "../../runtime/tensors.ts";
@@ -80,9 +80,9 @@ export const loadOnnxTextEncoder = async (options: OnnxTextEncoderOptions, execu
   const { model: file, maxLength } = options;
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = readModelFile(file);
   } catch (cause) {
-    throw new TextEncoderError({ file, field: "file", expected: "a readable ONNX file", found: (cause as Error).message });
+    throw new TextEncoderError({ file, field: "file", expected: "a readable ONNX file (with its external data files, if any)", found: (cause as Error).message });
   }
   const signature = readSignature(bytes, file);
   const fail = (field: string, expected: string, found: string): never => {

@@ -1,0 +1,112 @@
+/**
+ * `advgrpo plan <pipeline.yaml>`: what a run would load, checked without loading any weights or opening a session
+ * on the generator (so a GPU recipe can be checked on a machine without one): every file the pipeline names exists;
+ * each ONNX file parses, its external data files are present and long enough, and its inputs and outputs fit the
+ * pipeline and each other (transformer vs latents and text widths, VAE channels, backbone input); every prompt is in
+ * the embeddings file; and the weight bytes each model brings, from which the weights' host and device memory follow.
+ * The activations are the one figure it cannot give: the learner graph's estimate needs the built graph, and a run
+ * prints it before its first epoch.
+ */
+import { loadOnnxTextEncoder } from "../models/text/onnx-encoder.ts";
+import { parseModel, readModelFile, readSignature } from "../graph/import.ts";
+import { elementBytes } from "../graph/onnx-tensors.ts";
+import { validateBackboneSignature } from "../models/backbone/features.ts";
+import { onnxNetwork } from "../models/generator/onnx-network.ts";
+import { checkVaeDecoder } from "../models/generator/vae.ts";
+import { checkPromptsEmbedded, loadEmbeddingsFile } from "../models/text/embeddings-file.ts";
+import { defaultExecution } from "../runtime/execution.ts";
+import type { PipelineConfig } from "./config/schema.ts";
+import { requireConfiguredFiles } from "./configured-files.ts";
+import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
+
+/** An ONNX file's weights as stored: parameters and bytes, from the initialisers' shapes (no data read). */
+interface StoredWeights {
+  readonly parameters: number;
+  readonly bytes: number;
+  /** Bytes of fp16/bf16 initialisers, which `float16Weights: widen` doubles. */
+  readonly halfBytes: number;
+  readonly externalFiles: number;
+}
+
+/** The file's signature and weights, its external data checked (readModelFile). */
+const openModelFile = (path: string, field: string) => {
+  let bytes: Uint8Array;
+  try {
+    bytes = readModelFile(path);
+  } catch (error) {
+    throw new Error(`${field}: ${(error as Error).message}`);
+  }
+  const model = parseModel(bytes, path);
+  let [parameters, stored, halfBytes] = [0, 0, 0];
+  const files = new Set<string>();
+  for (const t of model.graph!.initializer ?? []) {
+    const count = (t.dims ?? []).reduce((a, b) => a * b, 1);
+    const size = count * (elementBytes(t.dataType ?? 0) ?? 0);
+    parameters += count;
+    stored += size;
+    if (t.dataType === 10 || t.dataType === 16) halfBytes += size;
+    for (const e of t.externalData ?? []) if (e.key === "location") files.add(e.value ?? "");
+  }
+  const weights: StoredWeights = { parameters, bytes: stored, halfBytes, externalFiles: files.size };
+  return { bytes, signature: readSignature(bytes, path), weights };
+};
+
+const gib = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(2)} MiB`);
+const describe = (w: StoredWeights) =>
+  `${(w.parameters / 1e6).toFixed(3)} M parameters, ${gib(w.bytes)} stored${w.halfBytes > 0 ? ` (${gib(w.halfBytes)} of it fp16/bf16)` : ""}${w.externalFiles > 0 ? ` in ${w.externalFiles} external data file(s), all present and complete` : ""}`;
+
+/** The plan's lines; throws at the first file that does not fit, naming file and field. */
+export const planRun = async (config: PipelineConfig): Promise<string[]> => {
+  requireConfiguredFiles(config);
+  const lines = [`pipeline ${config.run.name}: every named file exists`];
+  const { sampleSize, latentChannels } = config.generator;
+  const latentShape = [latentChannels, sampleSize, sampleSize] as const;
+  let generatorBytes = 0;
+  let otherBytes = 0;
+  const o = config.generator.onnx;
+  if (config.generator.kind === "onnx" && o) {
+    let text: { readonly pooledWidth: number; readonly tokenShape?: readonly [number, number] };
+    if (o.textEmbeddings !== undefined) {
+      const embeddings = loadEmbeddingsFile(o.textEmbeddings);
+      checkPromptsEmbedded(embeddings, trainingPrompts(config), "prompts.train");
+      checkPromptsEmbedded(embeddings, heldOutPrompts(config), "prompts.heldOut");
+      text = { pooledWidth: embeddings.width, tokenShape: embeddings.tokenShape };
+      lines.push(`text: ${o.textEmbeddings}: ${embeddings.prompts.length} prompts embedded ([${embeddings.tokenShape.join(", ")}] tokens, pooled ${embeddings.width}), every training and held-out prompt among them`);
+    } else {
+      // a CLIP-size encoder on the CPU: its widths come from one probe run
+      const encoder = await loadOnnxTextEncoder({ model: o.textEncoder!, tokenizer: o.tokenizer!, maxLength: o.maxTextLength }, defaultExecution);
+      text = { pooledWidth: encoder.width, ...(encoder.tokenShape ? { tokenShape: encoder.tokenShape } : {}) };
+      await encoder.release();
+      lines.push(`text: ${o.textEncoder} with ${o.tokenizer}: pooled ${text.pooledWidth}${text.tokenShape ? `, tokens [${text.tokenShape.join(", ")}]` : ""}`);
+    }
+    const transformer = openModelFile(o.velocityModel, "generator.onnx.velocityModel");
+    // the size checks read the signature only; no weight is decoded
+    onnxNetwork({ source: o.velocityModel, signature: transformer.signature, nodes: [], initializers: new Map() }, { latentShape, text, timestepScale: o.timestepScale, ...(o.names ? { names: o.names } : {}) });
+    const held = (w: StoredWeights) => (o.float16Weights === "keep" ? w.bytes : w.bytes + w.halfBytes);
+    generatorBytes = held(transformer.weights);
+    lines.push(`transformer: ${o.velocityModel}: ${describe(transformer.weights)}; fits latents [${latentShape.join(", ")}] and the text widths; held as ${gib(generatorBytes)} (float16Weights: ${o.float16Weights})`);
+    if (o.vaeDecoder !== undefined) {
+      const vae = openModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder");
+      checkVaeDecoder({ source: o.vaeDecoder, signature: vae.signature, nodes: [], initializers: new Map() }, { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch });
+      otherBytes += held(vae.weights);
+      lines.push(`VAE decoder: ${o.vaeDecoder}: ${describe(vae.weights)}; takes latents [${latentShape.join(", ")}], decodes ${o.decodeBatch} at a time`);
+    }
+  } else {
+    lines.push(`generator: ${config.generator.kind === "embedded" ? "the embedded DiT" : config.generator.checkpoint} (no files to check beyond its checkpoint)`);
+  }
+  if (config.features.backbone !== "embedded") {
+    const backbone = openModelFile(config.features.backbone, "features.backbone");
+    const f = config.features;
+    const { dim } = validateBackboneSignature(backbone.bytes, f.backbone, { size: f.inputSize, patchSize: 14, registers: f.registerTokens, pooling: "cls" });
+    otherBytes += backbone.weights.bytes;
+    lines.push(`backbone: ${f.backbone}: ${describe(backbone.weights)}; pixel_values at ${f.inputSize} px, token width ${dim ?? "set by the file at run time"}`);
+  }
+  if (generatorBytes > 0) {
+    lines.push(
+      `weights in memory, about: host ${gib(2 * generatorBytes + otherBytes)} (the generator twice: advgrpo's decoded copy the graphs are built from, and ONNX Runtime's ` +
+        `mapping of the scratch weight file the three policy graphs share; plus the VAE and backbone); a GPU provider copies the generator once per policy session: ${gib(3 * generatorBytes + otherBytes)} on the device`,
+    );
+  }
+  lines.push("activations: the learner graph's peak is estimated from its built graph when the run starts (learner.microBatch bounds it)");
+  return lines;
+};

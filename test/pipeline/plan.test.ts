@@ -1,0 +1,40 @@
+/** `advgrpo plan`: the SD3 path's files checked against each other and their weights counted, no weight loaded. */
+import { copyFileSync, mkdtempSync, statSync, truncateSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Effect } from "effect";
+import { describe, expect, it } from "vitest";
+import { loadOnnx } from "../../src/graph/import.ts";
+import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
+import { planRun } from "../../src/pipeline/plan.ts";
+import { tinySd3Pipeline } from "./fixtures.ts";
+
+const fixture = (name: string) => join(process.cwd(), "test/fixtures/onnx", name);
+const planOf = async (extra: string) => planRun(await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(mkdtempSync(join(tmpdir(), "advgrpo-plan-")), extra))));
+
+describe("advgrpo plan", () => {
+  it("counts each model's weights from the file (equal to the imported values) and checks the files against each other", async () => {
+    const lines = await planOf("generator: { onnx: { velocityModel: test/fixtures/onnx/sd3_transformer_external.onnx } }");
+    const parameters = [...loadOnnx(fixture("sd3_transformer.onnx")).initializers.values()].reduce((n, c) => n + c.values.length, 0);
+    const transformer = lines.find((l) => l.startsWith("transformer:"))!;
+    expect(transformer).toContain(`${(parameters / 1e6).toFixed(3)} M parameters`);
+    expect(transformer).toContain("in 3 external data file(s), all present and complete; fits latents [16, 8, 8]");
+    expect(lines.find((l) => l.startsWith("text:"))).toMatch(/6 prompts embedded \(\[8, 24\] tokens, pooled 20\)/);
+    expect(lines.find((l) => l.startsWith("VAE decoder:"))).toContain("takes latents [16, 8, 8]");
+    expect(lines.find((l) => l.startsWith("backbone:"))).toContain("pixel_values at 56 px");
+  });
+
+  it("fails on a truncated external data file, naming the pipeline field and the file, before anything loads", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-plan-external-"));
+    for (const f of ["sd3_transformer_external.onnx", ...[0, 1, 2].map((k) => `sd3_transformer_external.onnx.data${k}`)]) copyFileSync(fixture(f), join(dir, f));
+    const data = join(dir, "sd3_transformer_external.onnx.data1");
+    truncateSync(data, statSync(data).size - 4);
+    await expect(planOf(`generator: { onnx: { velocityModel: ${join(dir, "sd3_transformer_external.onnx")} } }`)).rejects.toThrow(
+      /^generator\.onnx\.velocityModel: .*initialiser '.+': external data file '.*sd3_transformer_external\.onnx\.data1' has \d+ bytes .*truncated file/,
+    );
+  });
+
+  it("fails on a transformer that does not fit the pipeline's latents, naming the file", async () => {
+    await expect(planOf("generator: { latentChannels: 4 }")).rejects.toThrow(/sd3_transformer\.onnx.*latents.*\[B, 4, 8, 8\]/s);
+  });
+});
