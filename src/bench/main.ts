@@ -14,7 +14,7 @@ import { benchMatMul, openMatMul } from "./matmul.ts";
 import { compareWithPytorch, pytorchMissing } from "./pytorch.ts";
 import { benchEngineBlocks } from "./engine.ts";
 import { benchLoop } from "./loop.ts";
-import { benchRolloutLogBytes, type LogShape } from "./rollout-log.ts";
+import { benchBatchChecksum, benchRolloutLogBytes, type LogShape } from "./rollout-log.ts";
 import { benchSampling } from "./sampling.ts";
 import { benchScaleOut, projectScaleOut } from "./scale-out.ts";
 
@@ -80,7 +80,7 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
   log(`  D epoch ${loop.discriminatorEpochSeconds.toFixed(2)} s, G epoch ${loop.generatorEpochSeconds.toFixed(2)} s (G/D ${(loop.generatorEpochSeconds / loop.discriminatorEpochSeconds).toFixed(2)}x), peak RSS ${loop.peakRssMB.toFixed(0)} MB`);
   log(`  time per stage: ${Object.entries(loop.stageMs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${pct(v / total)}`).join(", ")}`);
 
-  logRolloutBytes(config, log);
+  await logRolloutBytes(config, log);
 
   log("\nbounded lag and scale-out over NATS JetStream, pipelines/default.yaml, epochs 2-5 (ratios against the single process at lag 0 in this run)");
   const scale = await benchScaleOut();
@@ -95,7 +95,7 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
 /** SD3.5-Medium as the paper trains it: 512 px (VAE latent 16 x 64 x 64), SDE window 2, DINOv2 ViT-B/14 at 518 px. */
 const SD35_MEDIUM: LogShape = { name: "SD3.5-Medium, paper setup", latent: 16 * 64 * 64, windowSteps: 2, feature: 768, patchTokens: 37 * 37, imageSize: 512 };
 
-const logRolloutBytes = (config: PipelineConfig, log: (line: string) => void): void => {
+const logRolloutBytes = async (config: PipelineConfig, log: (line: string) => void): Promise<void> => {
   const { latentChannels, sampleSize } = config.generator;
   const defaults: LogShape = {
     name: "pipelines/default.yaml",
@@ -115,4 +115,9 @@ const logRolloutBytes = (config: PipelineConfig, log: (line: string) => void): v
     log(`    ${"format 1 layout (x and xNext per step), derived".padEnd(48)} ${(formatOne / 1024).toFixed(1).padStart(9)} KB  ${(formatOne / base).toFixed(2)}x`);
     for (const s of sizes) log(`    ${s.option.padEnd(48)} ${(s.bytesPerRollout / 1024).toFixed(1).padStart(9)} KB  ${(s.bytesPerRollout / base).toFixed(2)}x`);
   }
+  const cost = await benchBatchChecksum(defaults, config.record.batchRows);
+  log(`  per-batch checksum (format 3), pipelines/default.yaml, one batch of ${config.record.batchRows} rows, ${(cost.batchBytes / 1024).toFixed(1)} KB:`);
+  log(`    bytes   +${cost.addedBytes} per batch, ${(1 + cost.addedBytes / (cost.batchBytes - cost.addedBytes)).toFixed(4)}x the batch without it`);
+  log(`    append  ${cost.appendMs.toFixed(3)} ms per batch without it (rows, PNGs, Arrow), checksum +${cost.checksumMs.toFixed(3)} ms: ${((cost.appendMs + cost.checksumMs) / cost.appendMs).toFixed(3)}x`);
+  log(`    read    ${cost.readMs.toFixed(3)} ms per batch verified and decoded, of which verifying ${cost.verifyMs.toFixed(3)} ms: ${(cost.readMs / Math.max(cost.readMs - cost.verifyMs, 1e-9)).toFixed(3)}x unverified`);
 };

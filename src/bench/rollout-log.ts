@@ -4,11 +4,14 @@
  * (flat colours compress well; a photograph's PNG is larger), latents and tokens are Gaussian noise
  * (incompressible, as float data is: the log applies no compression).
  */
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodePng } from "../io/png.ts";
-import { type LatentDtype, openRolloutLog } from "../io/rollout-log/index.ts";
+import { encodeBatch } from "../io/rollout-log/encode.ts";
+import { type LatentDtype, openRolloutLog, rolloutLogSchema, type RolloutLogMetadata } from "../io/rollout-log/index.ts";
+import { batchMessages, encodeSchemaMessage, indexStream, readIndexedBatch, verifyIndexedBatch, withChecksum } from "../io/rollout-log/ipc-stream.ts";
+import { measure } from "../util/measure.ts";
 import type { AdvantagedRollout } from "../rollout/rollout.ts";
 import { makeRng } from "../util/prng.ts";
 import { ALL_PROMPTS, formatPrompt } from "../world/prompt.ts";
@@ -71,6 +74,54 @@ export const benchRolloutLogBytes = (shape: LogShape, rows: number): LogSize[] =
       log.close();
       return { option, bytesPerRollout: statSync(file).size / rows };
     });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+/** What the per-batch checksum costs for one batch of `rows` rows stored the default way (no latents, no tokens). */
+interface ChecksumCost {
+  readonly batchBytes: number;
+  /** Bytes the checksum adds to the batch (its key and value in the record batch message's metadata). */
+  readonly addedBytes: number;
+  /** Rows -> PNGs -> Arrow batch -> messages without a checksum: what appending a batch cost before checksums. */
+  readonly appendMs: number;
+  /** The checksum step alone: split the messages, CRC-32 them, re-frame the record batch message. */
+  readonly checksumMs: number;
+  /** Reading the batch back from the file (verified and decoded). */
+  readonly readMs: number;
+  /** Verifying it alone (read and CRC-32, no decoding). */
+  readonly verifyMs: number;
+}
+
+export const benchBatchChecksum = async (shape: LogShape, rows: number): Promise<ChecksumCost> => {
+  const data = rowsOf(shape, rows);
+  const metadata: RolloutLogMetadata = {
+    runId: "bench", createdAt: "bench", pipelineConfig: "{}", rewardComponents: ["adversarial-dino"],
+    tensorSizes: { latent: shape.latent, feature: shape.feature, patchTokens: null }, latentDtype: "none",
+  };
+  const schema = rolloutLogSchema(metadata);
+  const schemaMessage = encodeSchemaMessage(schema);
+  const pngs = () => data.map((r) => encodePng({ data: r.image, height: r.imageHeight, width: r.imageWidth }));
+  const plain = batchMessages(schemaMessage, encodeBatch(schema, metadata, data, pngs()));
+  const checked = withChecksum(plain);
+  const append = await measure(() => batchMessages(schemaMessage, encodeBatch(schema, metadata, data, pngs())), 20);
+  const checksum = await measure(() => withChecksum(plain), 20);
+  const dir = mkdtempSync(join(tmpdir(), "advgrpo-bench-checksum-"));
+  try {
+    const file = join(dir, "log.arrows");
+    const log = openRolloutLog(file, { ...metadata, encodePng: (image, height, width) => encodePng({ data: image, height, width }), batchRows: rows, fsync: false });
+    log.append(data);
+    log.close();
+    const fd = openSync(file, "r");
+    try {
+      const index = indexStream(file, fd);
+      const read = await measure(() => readIndexedBatch(fd, index, 0), 20);
+      const verify = await measure(() => verifyIndexedBatch(fd, index, 0), 20);
+      return { batchBytes: checked.length, addedBytes: checked.length - plain.length, appendMs: append.medianMs, checksumMs: checksum.medianMs, readMs: read.medianMs, verifyMs: verify.medianMs };
+    } finally {
+      closeSync(fd);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

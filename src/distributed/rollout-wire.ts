@@ -54,8 +54,11 @@ export const decodeGroup = (source: string, bytes: Uint8Array, expected: WireMet
     return fail((e as Error).message);
   }
   if (metadata.runId !== expected.runId) fail(`run '${metadata.runId}', expected '${expected.runId}'`);
-  for (const key of ["rewardComponents", "tensorSizes", "latentDtype", "cleanLatents"] as const) {
-    if (JSON.stringify(metadata[key]) !== JSON.stringify(expected[key])) fail(`${key} ${JSON.stringify(metadata[key])}, expected ${JSON.stringify(expected[key])}`);
+  // an absent cleanLatents is false (the key is written only when true)
+  const layout = (m: WireMetadata) => ({ rewardComponents: m.rewardComponents, tensorSizes: m.tensorSizes, latentDtype: m.latentDtype, cleanLatents: m.cleanLatents ?? false });
+  const [found, wanted] = [layout(metadata), layout(expected)];
+  for (const key of Object.keys(found) as (keyof typeof found)[]) {
+    if (JSON.stringify(found[key]) !== JSON.stringify(wanted[key])) fail(`${key} ${JSON.stringify(found[key])}, expected ${JSON.stringify(wanted[key])}`);
   }
   let recorded;
   try {

@@ -98,7 +98,9 @@ export const conv = (x: Tensor, w: Tensor, bias?: Tensor, o: ConvOptions = {}): 
 export const convTranspose = (x: Tensor, w: Tensor, bias?: Tensor, o: ConvOptions & { outputPadding?: readonly number[] } = {}): Tensor =>
   one(x, "ConvTranspose", [x, w, bias], { ...convAttrs(o), ...(o.outputPadding ? { output_padding: o.outputPadding } : {}) });
 
-export const reshape = (x: Tensor, shape: readonly number[]): Tensor => one(x, "Reshape", [x, x.graph.ints(shape)]);
+/** To x's own shape it is x itself: ORT runs every node it is given, a no-op Reshape included. */
+export const reshape = (x: Tensor, shape: readonly number[]): Tensor =>
+  shape.length === x.shape.length && shape.every((d, i) => d === x.shape[i]) ? x : one(x, "Reshape", [x, x.graph.ints(shape)]);
 export const transpose = (x: Tensor, perm: readonly number[]): Tensor => one(x, "Transpose", [x], { perm });
 export const concat = (parts: readonly Tensor[], axis: number): Tensor => one(parts[0]!, "Concat", parts, { axis });
 export const slice = (x: Tensor, starts: readonly number[], ends: readonly number[], axes: readonly number[], steps?: readonly number[]): Tensor =>

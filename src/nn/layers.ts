@@ -24,7 +24,7 @@ interface LinearOptions {
  * column blocks of W (and of b and LoRA's B): each part comes out contiguous, where splitting the layer's output
  * would copy it strided.
  */
-export const linearParts = (scope: ParamScope, x: Tensor, sizes: readonly number[], options: LinearOptions = {}): Tensor[] => {
+const linearParts = (scope: ParamScope, x: Tensor, sizes: readonly number[], options: LinearOptions = {}): Tensor[] => {
   const inFeatures = x.shape[x.shape.length - 1]!;
   const outFeatures = sizes.reduce((a, b) => a + b, 0);
   const parts = (t: Tensor, axis: number): Tensor[] => (sizes.length === 1 ? [t] : split(t, sizes, axis));

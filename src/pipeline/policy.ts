@@ -266,7 +266,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
 
   const schedule = sigmaSchedule(s.steps, s.shift);
   const policyExecution = { ...execution, ...parts.policyExecution };
-  const sessions = new GraphSessions();
+  const sessions = new GraphSessions(undefined, !config.compute.shareImportedWeights);
   const velocitySession = await sessions.open(velocityGraph, policyExecution);
   const flow = FlowSampler.create({ latentShape, schedule, window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution });
   const evalBatch = config.eval.seeds.length;

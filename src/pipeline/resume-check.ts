@@ -7,12 +7,15 @@
  * So checkpoints are tried newest first. One that is damaged, or that the logs no longer cover, is set
  * aside (renamed `*.damaged`, so pruning and later resumes pass over it) and the next older one is tried:
  * the lost epochs are re-run from it. When none is usable the resume refuses, saying what is damaged and
- * what to do. A log is never extended: missing bytes are never replaced by zeros.
+ * what to do. A log is never extended: missing bytes are never replaced by zeros. Every rollout batch a
+ * checkpoint covers must pass its checksum, so a flipped bit inside a batch also sends the resume back to
+ * the newest checkpoint from before that batch.
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { Schema } from "effect";
-import { indexStream } from "../io/rollout-log/ipc-stream.ts";
+import { RolloutLogBatchDamaged } from "../io/rollout-log/errors.ts";
+import { indexStream, verifyIndexedBatch } from "../io/rollout-log/ipc-stream.ts";
 import { loadTrainingState, requireMetadata, TrainingStateDamaged, type TrainingState } from "../io/training-state.ts";
 import { SafetensorsIoError } from "../io/safetensors.ts";
 import { METRICS_FILE } from "../report/metrics-log.ts";
@@ -48,8 +51,9 @@ const rolloutLogCoverageProblem = (file: string, bytes: number, rows: number): s
     const index = indexStream(file, fd);
     let end = index.schemaMessage.offset + index.schemaMessage.length;
     let counted = 0;
-    for (const batch of index.batches) {
+    for (const [i, batch] of index.batches.entries()) {
       if (end >= bytes) break;
+      verifyIndexedBatch(fd, index, i);
       const last = batch.messages.at(-1)!;
       end = last.offset + last.length;
       counted += batch.rows;
@@ -62,7 +66,7 @@ const rolloutLogCoverageProblem = (file: string, bytes: number, rows: number): s
     if (counted !== rows) return `${file} holds ${counted} rows before byte ${bytes}, the checkpoint recorded ${rows}`;
     return undefined;
   } catch (error) {
-    return `${file} is unreadable (${(error as Error).message})`;
+    return error instanceof RolloutLogBatchDamaged ? error.message : `${file} is unreadable (${(error as Error).message})`;
   } finally {
     closeSync(fd);
   }

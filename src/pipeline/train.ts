@@ -13,17 +13,17 @@ import { writeCheckpoint } from "./checkpoint.ts";
 import { withRun } from "./compose.ts";
 import { resolvedConfigJson } from "./config/canonical-json.ts";
 import type { PipelineConfig } from "./config/schema.ts";
-import { epochLine, evaluationLine, learnerMemoryLine } from "./console-text.ts";
+import { epochLine, learnerMemoryLine } from "./console-text.ts";
 import { EpochTally, residentMB } from "./epoch-metrics.ts";
 import { epochStages, type Report } from "./epoch-stages.ts";
 import { writeRunReport } from "./report.ts";
-import { hackingAt, stopLine } from "./reward-hacking-stop.ts";
 import { startingPoint } from "./resume.ts";
 import { suspendAtCheckpoint } from "./suspend.ts";
 import { NatsGone } from "../distributed/errors.ts";
 import { acquireRunLock } from "./run-lock.ts";
 import { createRunFolder, type RunFolder } from "./run-folder.ts";
-import { buildTrainingRun } from "./training-run.ts";
+import { RunEvaluations } from "./run-evaluations.ts";
+import { buildTrainingRun, type TrainingRun } from "./training-run.ts";
 
 export interface RunOptions {
   readonly resume: boolean;
@@ -62,92 +62,96 @@ export const runTraining = async (config: PipelineConfig, folder: RunFolder, opt
 const trainLocked = async (config: PipelineConfig, folder: RunFolder, options: RunOptions): Promise<RunSummary> => {
   const configJson = resolvedConfigJson(config);
   const resumed = await startingPoint(folder, options.resume, configJson, options.progress);
+  const outcome = await withRun(buildTrainingRun(config, { folder, configJson, resumed, progress: options.progress }), (run) =>
+    trainEpochs(run, { folder, configJson, startEpoch: resumed?.startEpoch, options }),
+  );
+  return outcome instanceof NatsGone ? suspendedSummary(folder, configJson, outcome, options.progress) : outcome;
+};
 
-  const outcome = await withRun(buildTrainingRun(config, { folder, configJson, resumed, progress: options.progress }), async ({ prompts, policy, rewards, evaluator, ports, samplingConcurrency, clock, log, rolloutFault }): Promise<RunSummary | NatsGone> => {
-    options.progress(learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize));
-    const metrics = openMetricsLog(folder.root);
-    const append = (record: MetricRecord) => metrics.append(record);
-    const checkpoint = { folder, policy, rewards, configJson, keep: config.run.keepCheckpoints };
-    const startEpoch = resumed?.startEpoch ?? 0;
-    let lastEvaluation: Record<string, number> | undefined = resumed ? readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
-    let epochsCompleted = startEpoch;
-    let stoppedEarly = false;
-    let stopReason: string | undefined;
-    let ending: Promise<void> = Promise.resolve();
+interface EpochsContext {
+  readonly folder: RunFolder;
+  readonly configJson: string;
+  /** Where a resumed run continues; undefined for a fresh start. */
+  readonly startEpoch: number | undefined;
+  readonly options: RunOptions;
+}
 
-    const evaluationRecord = (epochsDone: number, values: Readonly<Record<string, number>>) => {
-      lastEvaluation = { ...values };
-      append({ kind: "eval", epoch: epochsDone, metrics: values });
-      options.progress(evaluationLine(epochsDone, values));
-      if (config.eval.stopOnRewardHacking && stopReason === undefined) {
-        const warning = hackingAt(readMetricsLog(folder.root).records, epochsDone);
-        if (warning) {
-          stopReason = stopLine(epochsDone, warning);
-          options.progress(stopReason);
-        }
-      }
-      writeRunReport(folder, configJson, stopReason);
-    };
+/** The run's epochs on its built models and ports; a distributed run whose NATS stayed away ends with that fault. */
+const trainEpochs = async (run: TrainingRun, c: EpochsContext): Promise<RunSummary | NatsGone> => {
+  const { config, prompts, policy, evaluator, ports, samplingConcurrency, clock, log, rolloutFault } = run;
+  const { folder, configJson, options } = c;
+  options.progress(learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize));
+  const metrics = openMetricsLog(folder.root);
+  const append = (record: MetricRecord) => metrics.append(record);
+  const evaluations = new RunEvaluations({ config, folder, configJson, append, progress: options.progress }, c.startEpoch !== undefined);
+  const checkpoint = { folder, policy, rewards: run.rewards, configJson, keep: config.run.keepCheckpoints };
+  const startEpoch = c.startEpoch ?? 0;
+  let epochsCompleted = startEpoch;
+  let stoppedEarly = false;
+  let ending: Promise<void> = Promise.resolve();
 
-    try {
-      if (!resumed) evaluationRecord(0, await evaluator.evaluate(0));
-      options.epochsDone?.(startEpoch, config.run.epochs);
-      const epochStream = (prompts$: Observable<PromptItem>, epoch: number): Observable<unknown> => {
-        if (options.stopRequested() || stopReason !== undefined) {
-          stoppedEarly = true;
-          return EMPTY;
-        }
-        const started = performance.now();
-        const tally = new EpochTally(epoch, append);
-        let evaluatedAfter = false;
-        const endOfEpoch = async () => {
-          const seconds = (performance.now() - started) / 1000;
-          const timings = clock.take();
-          const rss = residentMB();
-          tally.close(seconds, timings, rss);
-          options.progress(epochLine(tally, config.run.epochs, seconds, timings, rss));
-          if (epoch + 1 === config.run.epochs && !evaluatedAfter) evaluationRecord(epoch + 1, await evaluator.evaluate(epoch + 1));
-          await writeCheckpoint(checkpoint, epoch, log.rowsWritten);
-          epochsCompleted = epoch + 1;
-          options.epochsDone?.(epochsCompleted, config.run.epochs);
-        };
-        return prompts$.pipe(
-          epochStages(config, ports, {
-            epoch,
-            policyVersion: () => policy.optimizer.stepCount,
-            samplingConcurrency,
-            onRollouts: (batch) => tally.rollouts(batch),
-          }),
-          tap((report: Report) => {
-            if (report.kind === "generator") tally.generator(report.stats, policy.optimizer.stepCount);
-            else if (report.kind === "discriminator") tally.discriminator(report.stats);
-            else {
-              evaluatedAfter = true;
-              evaluationRecord(epoch + 1, report.metrics);
-            }
-          }),
-          concatWith(defer(() => from((ending = endOfEpoch())))),
-        );
-      };
-      const epochs = forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream);
-      await lastValueFrom(rolloutFault ? epochs.pipe(abortWhen(rolloutFault.fault$)) : epochs, { defaultValue: undefined });
-      writeRunReport(folder, configJson, stopReason);
-      return { folder, epochsCompleted, stoppedEarly, lastEvaluation, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten, ...(stopReason ? { stopReason } : {}) };
-    } catch (error) {
-      // A fault of the distributed run surfaces as whatever the stage that met it made of it: report the fault.
-      const fault = rolloutFault?.failure();
-      if (!fault) throw error;
-      if (!(fault instanceof NatsGone)) throw fault;
-      await ending.catch(() => {}); // a checkpoint being written when the fault came is kept
-      return fault;
-    } finally {
-      metrics.close();
+  const epochStream = (prompts$: Observable<PromptItem>, epoch: number): Observable<unknown> => {
+    if (options.stopRequested() || evaluations.stopReason !== undefined) {
+      stoppedEarly = true;
+      return EMPTY;
     }
-  });
-  if (!(outcome instanceof NatsGone)) return outcome;
-  // NATS stayed away: with the logs closed (the run's scope has ended), keep what is complete.
-  const suspended = await suspendAtCheckpoint(folder, configJson, outcome, options.progress);
-  options.progress(suspended.reason);
+    const started = performance.now();
+    const tally = new EpochTally(epoch, append);
+    let evaluatedAfter = false;
+    const endOfEpoch = async () => {
+      const seconds = (performance.now() - started) / 1000;
+      const timings = clock.take();
+      const rss = residentMB();
+      tally.close(seconds, timings, rss);
+      options.progress(epochLine(tally, config.run.epochs, seconds, timings, rss));
+      if (epoch + 1 === config.run.epochs && !evaluatedAfter) evaluations.record(epoch + 1, await evaluator.evaluate(epoch + 1));
+      await writeCheckpoint(checkpoint, epoch, log.rowsWritten);
+      epochsCompleted = epoch + 1;
+      options.epochsDone?.(epochsCompleted, config.run.epochs);
+    };
+    return prompts$.pipe(
+      epochStages(config, ports, {
+        epoch,
+        policyVersion: () => policy.optimizer.stepCount,
+        samplingConcurrency,
+        onRollouts: (batch) => tally.rollouts(batch),
+      }),
+      tap((report: Report) => {
+        if (report.kind === "generator") tally.generator(report.stats, policy.optimizer.stepCount);
+        else if (report.kind === "discriminator") tally.discriminator(report.stats);
+        else {
+          evaluatedAfter = true;
+          evaluations.record(epoch + 1, report.metrics);
+        }
+      }),
+      concatWith(defer(() => from((ending = endOfEpoch())))),
+    );
+  };
+
+  try {
+    if (c.startEpoch === undefined) evaluations.record(0, await evaluator.evaluate(0));
+    options.epochsDone?.(startEpoch, config.run.epochs);
+    const epochs = forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream);
+    await lastValueFrom(rolloutFault ? epochs.pipe(abortWhen(rolloutFault.fault$)) : epochs, { defaultValue: undefined });
+    const { stopReason } = evaluations;
+    writeRunReport(folder, configJson, stopReason);
+    return { folder, epochsCompleted, stoppedEarly, lastEvaluation: evaluations.last, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten, ...(stopReason ? { stopReason } : {}) };
+  } catch (error) {
+    // A fault of the distributed run surfaces as whatever the stage that met it made of it: report the fault.
+    const fault = rolloutFault?.failure();
+    if (!fault) throw error;
+    if (!(fault instanceof NatsGone)) throw fault;
+    await ending.catch(() => {}); // a checkpoint being written when the fault came is kept
+    return fault;
+  } finally {
+    metrics.close();
+  }
+};
+
+/** NATS stayed away: with the logs closed (the run's scope has ended), the run keeps what is complete. */
+const suspendedSummary = async (folder: RunFolder, configJson: string, fault: NatsGone, progress: (line: string) => void): Promise<RunSummary> => {
+  const suspended = await suspendAtCheckpoint(folder, configJson, fault, progress);
+  progress(suspended.reason);
   writeRunReport(folder, configJson, suspended.reason);
   const kept = readMetricsLog(folder.root).records;
   return {

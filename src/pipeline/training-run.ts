@@ -22,7 +22,7 @@ import type { RunFolder } from "./run-folder.ts";
 import { headsTrainedIn } from "./state.ts";
 import { openThreadRollouts } from "./thread-rollouts.ts";
 
-interface TrainingRun extends EvaluatedRunModels {
+export interface TrainingRun extends EvaluatedRunModels {
   readonly ports: Ports;
   /** Sampler batches (groups) in flight at once. */
   readonly samplingConcurrency: number;

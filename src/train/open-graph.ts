@@ -37,10 +37,15 @@ export class GraphSessions {
   private weights: WeightFile | undefined;
   private modelBytes = 0;
   private readonly fileAbove: number;
+  private readonly prepack: boolean;
 
-  /** `fileAbove`: initialiser bytes above which a graph goes to a file (tests lower it). */
-  constructor(fileAbove = SHARED_WEIGHTS_ABOVE_BYTES) {
+  /**
+   * `fileAbove`: initialiser bytes above which a graph goes to a file (tests lower it); `prepack`: let the CPU
+   * kernels of file-loaded sessions prepack their weights (a copy each, faster MatMuls) instead of sharing the mapping.
+   */
+  constructor(fileAbove = SHARED_WEIGHTS_ABOVE_BYTES, prepack = false) {
     this.fileAbove = fileAbove;
+    this.prepack = prepack;
   }
 
   async open(compiled: CompiledGraph, execution: ExecutionConfig): Promise<LocalSession> {
@@ -49,7 +54,7 @@ export class GraphSessions {
     this.weights ??= new WeightFile(join(this.scratch, "weights.data"));
     const path = join(this.scratch, `${compiled.name}.onnx`);
     this.modelBytes += writeGraph(compiled.graph, path, { weights: this.weights }).modelBytes;
-    return LocalSession.createFromFile(compiled.name, path, { ...execution, prepackWeights: false });
+    return LocalSession.createFromFile(compiled.name, path, { ...execution, prepackWeights: this.prepack });
   }
 
   /** The scratch folder, once a graph went to a file. */

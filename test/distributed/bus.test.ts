@@ -57,6 +57,14 @@ describe("rollout wire format", () => {
     expect(() => decodeGroup("message 9", garbage, metadata)).toThrow(/message 9: not an Arrow IPC stream/);
     expect(() => decodeGroup("message 9", bytes, { ...metadata, rewardComponents: ["ocr"] })).toThrow(/rewardComponents/);
   });
+
+  it("carries each rollout's final latent when the learner trains on it (nft/awm through a VAE), and refuses a mismatch", () => {
+    const withClean: WireMetadata = { ...metadata, cleanLatents: true };
+    const rng = makeRng(9);
+    const rows = group(1, 5).map((r) => ({ ...r, steps: [], clean: rng.fillNormal(new Float32Array(SIZES.latent)) }));
+    expect(decodeGroup("m", encodeGroup(withClean, rows), withClean)).toEqual(rows);
+    expect(() => decodeGroup("message 3", encodeGroup(withClean, rows), metadata)).toThrow(/message 3: cleanLatents true, expected false/);
+  });
 });
 
 describe("task queue", () => {

@@ -10,6 +10,7 @@ import { dirname } from "node:path";
 import { describe, expect, it } from "vitest";
 import { importInto, type OnnxModel, parseOnnx } from "../../src/graph/import.ts";
 import { estimateMemory } from "../../src/graph/memory.ts";
+import { onnxModel } from "../../src/graph/serialize.ts";
 import { initParams, isAdapterParam } from "../../src/nn/params.ts";
 import { LocalSession } from "../../src/runtime/local-session.ts";
 import { compileTrainStep, runTrainStep } from "../../src/train/train-graph.ts";
@@ -34,7 +35,7 @@ const trainStep = async (model: OnnxModel, name: string) => {
   const session = await LocalSession.create(name, train.bytes, { providers: ["cpu"], intraOpThreads: 1, spinning: false, graphOptimization: "disabled" });
   const result = await runTrainStep(session, train, params, feeds);
   await session.release();
-  return { out: Array.from(result.outputs.out!.data as Float32Array), loss: result.loss, grads: result.grads.map((g) => [g.name, Array.from(g.data)] as const), memory: estimateMemory(train.graph) };
+  return { out: Array.from(result.outputs.out!.data as Float32Array), loss: result.loss, grads: result.grads.map((g) => [g.name, Array.from(g.data)] as const), memory: estimateMemory(train.graph), graph: train.graph };
 };
 
 describe("fp16 weights kept fp16", () => {
@@ -56,6 +57,16 @@ describe("fp16 weights kept fp16", () => {
     const largest = Math.max(...[...kept.initializers.values()].filter((c) => c.dtype === "float16").map((c) => 4 * c.values.length));
     expect(b.memory.peakActivationBytes - a.memory.peakActivationBytes).toBeLessThanOrEqual(2 * largest);
     expect(b.memory.weightBytes + b.memory.peakActivationBytes).toBeLessThan(a.memory.weightBytes + a.memory.peakActivationBytes);
+
+    // The file lists the fp16 weights' Casts first: ONNX Runtime's depth-first order then runs each just before its
+    // consumer (graph/serialize.ts); the widened graph has none and keeps the builder's order.
+    const halfNames = new Set(b.graph.initializers.filter((t) => t.dtype === "float16").map((t) => t.name));
+    const written = onnxModel(b.graph).graph!.node!;
+    const isHalfCast = (n: (typeof written)[number]) => n.opType === "Cast" && halfNames.has(n.input![0]!);
+    const casts = written.filter(isHalfCast).length;
+    expect(casts).toBeGreaterThan(halfNames.size); // the forward pass's casts plus the backward pass's own
+    expect(written.slice(0, casts).every(isHalfCast)).toBe(true);
+    expect(onnxModel(a.graph).graph!.node!.map((n) => n.name)).toEqual(a.graph.nodes.map((n) => n.name));
 
     // Against the fp32 original: the weights' fp16 rounding (relative 2^-11) shows in the output.
     const original = await trainStep(parseOnnx(readFileSync(source), source, dirname(source)), "fp32");

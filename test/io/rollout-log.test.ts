@@ -3,12 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
-import { Message, RecordBatchReader, RecordBatchStreamWriter, Schema as ArrowSchema, tableFromArrays, tableToIPC } from "apache-arrow";
+import { Message, RecordBatch, RecordBatchReader, RecordBatchStreamWriter, Schema as ArrowSchema, tableFromArrays, tableToIPC } from "apache-arrow";
 import { afterAll, describe, expect, it } from "vitest";
 import type { AdvantagedRollout, TrajectoryStep } from "../../src/rollout/rollout.ts";
 import { float16Bits, float16Value, fromFloat16, toFloat16 } from "../../src/util/float16.ts";
 import { makeRng } from "../../src/util/prng.ts";
 import type { Rng } from "../../src/util/prng.ts";
+import { BATCH_CHECKSUM_KEY } from "../../src/io/rollout-log/batch-checksum.ts";
+import { RolloutLogBatchDamaged } from "../../src/io/rollout-log/errors.ts";
 import {
   MetadataKey,
   RolloutLogClosed,
@@ -533,7 +535,7 @@ describe("metadata keys", () => {
     expect([...metadata.keys()].sort()).toEqual(Object.values(MetadataKey).filter((k) => k !== MetadataKey.cleanLatents).sort());
     expect(metadata.get(MetadataKey.rewardComponents)).toBe(JSON.stringify(COMPONENTS));
     expect(metadata.get(MetadataKey.pipeline)).toBe(options(SIZES).pipelineConfig);
-    expect(metadata.get(MetadataKey.formatVersion)).toBe("2");
+    expect(metadata.get(MetadataKey.formatVersion)).toBe("3");
   });
 });
 
@@ -556,7 +558,8 @@ describe("declared sizes are checked against the bytes before anything is alloca
         const topLevel = new Set(header.nodes.filter((n) => n.length === header._length));
         header._length = rows;
         for (const n of topLevel) n.length = rows;
-        const encoded = Message.encode(Message.from(header as never, Number(message.bodyLength)));
+        // The batch's checksum stays: with the count unchanged the batch must still read, so only the count can fail it.
+        const encoded = Message.encode(new Message(message.bodyLength, message.version, message.headerType, header, message.metadata));
         const padded = Buffer.alloc(Math.ceil(encoded.length / 8) * 8);
         padded.set(encoded);
         const prefix = Buffer.alloc(8);
@@ -583,5 +586,96 @@ describe("declared sizes are checked against the bytes before anything is alloca
     const contents = readRolloutLog(file);
     expect(contents.truncated).toBeUndefined();
     expect(contents.totalRows).toBe(8);
+  });
+});
+
+describe("per-batch checksums", () => {
+  /** A log of 10 rows in batches of 4, 4 and 2, the byte offset where each batch starts, and the end. */
+  function logOfThreeBatches() {
+    const rows = rolloutsFor(21, 10);
+    const file = freshPath();
+    const writer = openRolloutLog(file, options(SIZES));
+    const starts = [fs.statSync(file).size];
+    for (const chunk of [rows.slice(0, 4), rows.slice(4, 8), rows.slice(8)]) {
+      writer.append(chunk);
+      writer.flush();
+      starts.push(fs.statSync(file).size);
+    }
+    writer.close();
+    return { rows: rows.map((r) => recorded(r, SIZES)), bytes: fs.readFileSync(file), starts, rowsBefore: [0, 4, 8, 10] };
+  }
+
+  it("every record batch carries one, visible to arrow-js's own reader as the batch's metadata", () => {
+    const { bytes } = logOfThreeBatches();
+    const batches = RecordBatchReader.from(bytes).readAll();
+    expect(batches.map((b) => b.numRows)).toEqual([4, 4, 2]);
+    for (const b of batches) expect(b.metadata.get(BATCH_CHECKSUM_KEY)).toMatch(/^[0-9a-f]{8}$/);
+  });
+
+  it("a byte flipped anywhere in a batch never reads back as other rows: damaged (naming file, batch and bytes) or a cut before it", () => {
+    const { rows, bytes, starts, rowsBefore } = logOfThreeBatches();
+    const file = freshPath();
+    const outcomes = { damaged: 0, cut: 0, unread: 0 };
+    for (const k of [0, 1, 2]) {
+      // 96 positions spread over the batch: dictionary messages, the record batch header, its body.
+      const positions = Array.from({ length: 96 }, (_, i) => starts[k]! + Math.floor((i * (starts[k + 1]! - starts[k]!)) / 96));
+      for (const at of positions) {
+        const copy = Buffer.from(bytes);
+        copy[at]! ^= 0x04;
+        fs.writeFileSync(file, copy);
+        let read: ReturnType<typeof readRolloutLog>;
+        try {
+          read = readRolloutLog(file);
+        } catch (error) {
+          expect(error).toBeInstanceOf(RolloutLogBatchDamaged);
+          // The end is where the (possibly damaged) framing says the batch ends.
+          expect(error).toMatchObject({ file, batch: k, offset: starts[k] });
+          outcomes.damaged++;
+          continue;
+        }
+        // A flip that breaks the framing or the header reads as a cut at the batch; one in bytes nothing reads (padding) changes nothing.
+        if (read.truncated !== undefined) expect(read.truncated.offset).toBe(starts[k]);
+        outcomes[read.truncated === undefined ? "unread" : "cut"]++;
+        expect(read.rows).toEqual(rows.slice(0, rowsBefore[read.truncated === undefined ? 3 : k]));
+      }
+    }
+    expect(outcomes.damaged).toBeGreaterThan(0);
+    expect(outcomes.cut).toBeGreaterThan(0);
+    for (const k of [0, 1, 2]) {
+      const body = Buffer.from(bytes);
+      body[starts[k + 1]! - 20]! ^= 0x01; // inside the batch's last column's values
+      fs.writeFileSync(file, body);
+      expect(() => readRolloutLog(file)).toThrow(`'${file}' record batch ${k} (bytes ${starts[k]}..${starts[k + 1]}) is damaged: CRC-32 `);
+    }
+  });
+
+  it("a resumed writer refuses a damaged batch instead of cutting or continuing past it", () => {
+    const { bytes, starts } = logOfThreeBatches();
+    const file = freshPath();
+    const copy = Buffer.from(bytes);
+    copy[starts[1]! - 9]! ^= 0x40;
+    fs.writeFileSync(file, copy);
+    expect(() => openRolloutLog(file, options(SIZES, { resume: true }))).toThrow(expect.objectContaining({ _tag: "RolloutLogBatchDamaged", batch: 0 }));
+    expect(fs.readFileSync(file).equals(copy)).toBe(true);
+  });
+
+  it("a batch without a checksum is refused, and a format-2 log (no checksums) is refused saying why", () => {
+    const schema = rolloutLogSchema({ ...options(SIZES), tensorSizes: SIZES, latentDtype: "float32" });
+    const file = freshPath();
+    writeLog(file, rolloutsFor(22, 2));
+    const [batch] = RecordBatchReader.from(fs.readFileSync(file)).readAll();
+    const bare = new RecordBatchStreamWriter();
+    bare.write(new RecordBatch(schema, batch!.data));
+    bare.finish();
+    fs.writeFileSync(file, bare.toUint8Array(true));
+    expect(() => readRolloutLog(file)).toThrow(`record batch 0 (bytes`);
+    expect(() => readRolloutLog(file)).toThrow(`carries no '${BATCH_CHECKSUM_KEY}'`);
+
+    const older = new ArrowSchema(schema.fields, new Map([...schema.metadata, [MetadataKey.formatVersion, "2"]]));
+    const writer = new RecordBatchStreamWriter();
+    writer.reset(undefined, older);
+    writer.finish();
+    fs.writeFileSync(file, writer.toUint8Array(true));
+    expect(() => readRolloutLog(file)).toThrow(/format_version' is 2, expected 3 .*a format-2 log is refused because its batches carry no checksums/);
   });
 });

@@ -57,6 +57,19 @@ describe("class 1: a resume never invents data", () => {
     expect(await weightsOf(folder, 2)).toEqual(await weightsOf(finished, 2));
   });
 
+  it("a byte flipped inside the last epoch's rollout batch fails its checksum: resumed from the checkpoint before it, re-run, equal", async () => {
+    const folder = copyOfFinished();
+    const end2 = await recordedBytes(folder, 2, "rolloutLogBytes");
+    const bytes = readFileSync(folder.rollouts);
+    bytes[end2 - 40]! ^= 0x04; // in the body of the epoch's last batch: framing and sizes stay valid
+    writeFileSync(folder.rollouts, bytes);
+    const lines: string[] = [];
+    await resume(folder, (line) => lines.push(line));
+    expect(lines.join("\n")).toMatch(/resuming from .*epoch-0001\.safetensors .*rollouts\.arrows' record batch \d+ \(bytes \d+\.\.\d+\) is damaged: CRC-32/s);
+    expect(rowsOf(folder)).toEqual(rowsOf(finished));
+    expect(await weightsOf(folder, 2)).toEqual(await weightsOf(finished, 2));
+  });
+
   it("a metrics log that lost its end is repaired the same way", async () => {
     const folder = copyOfFinished();
     const metrics = join(folder.root, METRICS_FILE);

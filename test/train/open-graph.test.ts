@@ -61,6 +61,12 @@ describe("sessions on graphs written with external data", () => {
     await Promise.all(opened.map((s) => s.release()));
     sessions.release();
     expect(existsSync(folder)).toBe(false);
+    // compute.shareImportedWeights: false lets ORT prepack a copy per session; the results are the same.
+    const prepacking = new GraphSessions(0, true);
+    const prepacked = await prepacking.open(graphs[0]!, defaultExecution);
+    expect(Array.from((await prepacked.run(feeds[0]!)).velocity!.data as Float32Array)).toEqual(Array.from(expected[0]!));
+    await prepacked.release();
+    prepacking.release();
   });
 });
 

@@ -10,6 +10,11 @@
  */
 import { DataType } from "apache-arrow";
 import type { Field } from "apache-arrow";
+import { DictionaryBatch as FbDictionaryBatch } from "apache-arrow/fb/dictionary-batch";
+import { Message as FbMessage } from "apache-arrow/fb/message";
+import { MessageHeader } from "apache-arrow/fb/message-header";
+import { RecordBatch as FbRecordBatch } from "apache-arrow/fb/record-batch";
+import { ByteBuffer } from "flatbuffers";
 
 interface Region {
   readonly offset: number;
@@ -17,7 +22,7 @@ interface Region {
 }
 
 /** The parts of a record batch (or dictionary batch) header the check reads. */
-interface BatchHeader {
+export interface BatchHeader {
   readonly length: number;
   readonly nodes: ReadonlyArray<{ readonly length: number; readonly nullCount: number }>;
   readonly buffers: ReadonlyArray<Region>;
@@ -76,6 +81,31 @@ export function batchBoundsProblem(fields: ReadonlyArray<Field>, header: BatchHe
   } catch (error) {
     if (error instanceof Oversized) return error.message;
     throw error;
+  }
+  return undefined;
+}
+
+/** Bytes one FieldNode or Buffer struct takes inline in a flatbuffer vector. */
+const STRUCT_BYTES = 16;
+
+/**
+ * Why a batch message's flatbuffer cannot hold the field-node and buffer vectors it declares; checked on
+ * the raw bytes before arrow-js decodes them. Those vectors hold structs, which arrow-js materialises one
+ * object per declared element without reading any: a damaged length (2^31) would exhaust the heap
+ * instead of failing. A length that fits is then read element by element, out-of-range reads throwing.
+ */
+export function flatbufferVectorsProblem(metadata: Uint8Array): string | undefined {
+  const message = FbMessage.getRootAsMessage(new ByteBuffer(metadata));
+  const type = message.headerType();
+  const batch =
+    type === MessageHeader.RecordBatch
+      ? message.header(new FbRecordBatch())
+      : type === MessageHeader.DictionaryBatch
+        ? message.header(new FbDictionaryBatch())?.data()
+        : undefined;
+  if (batch === undefined || batch === null) return undefined;
+  for (const [what, length] of [["field nodes", batch.nodesLength()], ["buffers", batch.buffersLength()]] as const) {
+    if (length * STRUCT_BYTES > metadata.length) return `its header declares ${length} ${what}, more than its ${metadata.length} bytes hold`;
   }
   return undefined;
 }

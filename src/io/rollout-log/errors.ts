@@ -30,6 +30,24 @@ export class RolloutLogTruncated extends Schema.TaggedError<RolloutLogTruncated>
   }
 }
 
+/**
+ * A complete batch whose bytes differ from those its checksum was computed over (a flipped bit on disk, a bad
+ * copy): its rows cannot be trusted, and nothing after it is read past it as if it were sound.
+ */
+export class RolloutLogBatchDamaged extends Schema.TaggedError<RolloutLogBatchDamaged>()("RolloutLogBatchDamaged", {
+  file: Schema.String,
+  /** Index of the record batch in the file, from 0. */
+  batch: Schema.Number,
+  /** Bytes [offset, end) the batch appended: its dictionaries and its record batch. */
+  offset: Schema.Number,
+  end: Schema.Number,
+  reason: Schema.String,
+}) {
+  override get message() {
+    return `'${this.file}' record batch ${this.batch} (bytes ${this.offset}..${this.end}) is damaged: ${this.reason}`;
+  }
+}
+
 /** A column the rollout log format requires is absent from the file's schema. */
 export class RolloutLogMissingColumn extends Schema.TaggedError<RolloutLogMissingColumn>()("RolloutLogMissingColumn", {
   file: Schema.String,
@@ -127,6 +145,7 @@ export class RolloutLogClosed extends Schema.TaggedError<RolloutLogClosed>()("Ro
 export type RolloutLogError =
   | RolloutLogNotArrow
   | RolloutLogTruncated
+  | RolloutLogBatchDamaged
   | RolloutLogMissingColumn
   | RolloutLogColumnType
   | RolloutLogMetadataMismatch

@@ -11,8 +11,9 @@
 import fs from "node:fs";
 import { Field, Message, RecordBatchReader, RecordBatchStreamWriter } from "apache-arrow";
 import type { RecordBatch, Schema as ArrowSchema } from "apache-arrow";
-import { batchBoundsProblem } from "./batch-bounds.ts";
-import { RolloutLogNotArrow } from "./errors.ts";
+import { batchBoundsProblem, flatbufferVectorsProblem } from "./batch-bounds.ts";
+import { BATCH_CHECKSUM_KEY, batchChecksum, layoutCrc } from "./batch-checksum.ts";
+import { RolloutLogBatchDamaged, RolloutLogNotArrow } from "./errors.ts";
 
 const CONTINUATION = 0xffffffff;
 const PREFIX_BYTES = 8;
@@ -26,10 +27,19 @@ interface ByteRange {
 /** One record batch and the dictionary messages in force for it: decodable on their own after the schema. */
 interface IndexedBatch {
   readonly rows: number;
+  /** Where the bytes this batch appended start: the end of the batch before it (or of the schema). */
+  readonly start: number;
+  /** The dictionary messages, then the record batch message. */
   readonly messages: readonly ByteRange[];
+  /** The checksum the record batch message carries (batch-checksum.ts); undefined when it carries none. */
+  readonly checksum: string | undefined;
+  /** CRC-32 of the batch's declared layout, as read from its header. */
+  readonly layoutCrc: number;
+  readonly bodyLength: number;
 }
 
 interface StreamIndex {
+  readonly file: string;
   readonly schema: ArrowSchema;
   readonly schemaMessage: ByteRange;
   readonly batches: readonly IndexedBatch[];
@@ -56,8 +66,11 @@ type Framed =
   | { readonly kind: "end-of-stream" }
   | { readonly kind: "broken"; readonly reason: string };
 
-function readMessage(fd: number, offset: number, fileBytes: number): Framed {
-  const prefix = readAt(fd, offset, PREFIX_BYTES);
+/** Reads `length` bytes at `offset` (fewer at the end of the data). */
+type ReadAt = (offset: number, length: number) => Uint8Array;
+
+function readMessage(read: ReadAt, offset: number, fileBytes: number): Framed {
+  const prefix = read(offset, PREFIX_BYTES);
   if (prefix.length < PREFIX_BYTES) return { kind: "broken", reason: "incomplete message header" };
   const view = new DataView(prefix.buffer, prefix.byteOffset, PREFIX_BYTES);
   if (view.getUint32(0, true) !== CONTINUATION) return { kind: "broken", reason: "no message marker" };
@@ -68,7 +81,12 @@ function readMessage(fd: number, offset: number, fileBytes: number): Framed {
   }
   let message: Message;
   try {
-    message = Message.decode(readAt(fd, offset + PREFIX_BYTES, metadataBytes));
+    const metadata = read(offset + PREFIX_BYTES, metadataBytes);
+    const oversized = flatbufferVectorsProblem(metadata);
+    if (oversized !== undefined) return { kind: "broken", reason: `unreadable message metadata (${oversized})` };
+    message = Message.decode(metadata);
+    // arrow-js decodes the header lazily; a damaged one (e.g. a 64-bit offset past 2^53) must fail here, not later.
+    message.header();
   } catch {
     return { kind: "broken", reason: "unreadable message metadata" };
   }
@@ -98,7 +116,8 @@ function declaredBeyondBody(schema: ArrowSchema, message: Message): string | und
  */
 export function indexStream(file: string, fd: number): StreamIndex {
   const fileBytes = fs.fstatSync(fd).size;
-  const first = readMessage(fd, 0, fileBytes);
+  const read: ReadAt = (offset, length) => readAt(fd, offset, length);
+  const first = readMessage(read, 0, fileBytes);
   if (first.kind !== "message" || !first.message.isSchema()) {
     const head = new TextDecoder().decode(readAt(fd, 0, ARROW_FILE_MAGIC.length));
     const reason =
@@ -117,7 +136,7 @@ export function indexStream(file: string, fd: number): StreamIndex {
   let offset = completeBytes;
   let stopReason: string | undefined;
   while (offset < fileBytes) {
-    const framed = readMessage(fd, offset, fileBytes);
+    const framed = readMessage(read, offset, fileBytes);
     if (framed.kind === "broken") {
       stopReason = `${framed.reason} at byte ${offset}`;
       break;
@@ -137,7 +156,15 @@ export function indexStream(file: string, fd: number): StreamIndex {
       const chain = header.isDelta ? (dictionaries.get(header.id) ?? []) : [];
       dictionaries.set(header.id, [...chain, range]);
     } else if (message.isRecordBatch()) {
-      batches.push({ rows: Number(message.header().length), messages: [...[...dictionaries.values()].flat(), range] });
+      const header = message.header();
+      batches.push({
+        rows: Number(header.length),
+        start: completeBytes,
+        messages: [...[...dictionaries.values()].flat(), range],
+        checksum: message.metadata.get(BATCH_CHECKSUM_KEY),
+        layoutCrc: layoutCrc(header, Number(message.bodyLength)),
+        bodyLength: Number(message.bodyLength),
+      });
       completeBytes = range.offset + range.length;
     } else {
       stopReason = `unexpected ${message.isSchema() ? "second schema" : "unknown"} message at byte ${offset}`;
@@ -149,6 +176,7 @@ export function indexStream(file: string, fd: number): StreamIndex {
     stopReason = `dictionary messages without their record batch at byte ${completeBytes}`;
   }
   return {
+    file,
     schema: first.message.header(),
     schemaMessage: first.range,
     batches,
@@ -158,9 +186,27 @@ export function indexStream(file: string, fd: number): StreamIndex {
   };
 }
 
-/** Decodes one indexed batch by replaying schema + its dictionaries + the batch as a tiny stream. */
-export function readIndexedBatch(fd: number, index: StreamIndex, batch: IndexedBatch): RecordBatch {
-  const parts = [index.schemaMessage, ...batch.messages].map((r) => readAt(fd, r.offset, r.length));
+/** The messages of batch `i`, read and checked against the checksum it carries; RolloutLogBatchDamaged when they differ. */
+function verifiedMessages(fd: number, index: StreamIndex, i: number): Uint8Array[] {
+  const batch = index.batches[i]!;
+  const messages = batch.messages.map((r) => readAt(fd, r.offset, r.length));
+  const last = batch.messages.at(-1)!;
+  const damaged = (reason: string) => new RolloutLogBatchDamaged({ file: index.file, batch: i, offset: batch.start, end: last.offset + last.length, reason });
+  if (batch.checksum === undefined) throw damaged(`its record batch message carries no '${BATCH_CHECKSUM_KEY}'`);
+  const record = messages.at(-1)!;
+  const computed = batchChecksum(batch.layoutCrc, messages.slice(0, -1), record.subarray(record.length - batch.bodyLength));
+  if (computed !== batch.checksum) throw damaged(`CRC-32 ${computed} differs from the ${batch.checksum} written with it`);
+  return messages;
+}
+
+/** Checks batch `i` against its checksum without decoding it. */
+export function verifyIndexedBatch(fd: number, index: StreamIndex, i: number): void {
+  verifiedMessages(fd, index, i);
+}
+
+/** Decodes batch `i`, verified first, by replaying schema + its dictionaries + the batch as a tiny stream. */
+export function readIndexedBatch(fd: number, index: StreamIndex, i: number): RecordBatch {
+  const parts = [readAt(fd, index.schemaMessage.offset, index.schemaMessage.length), ...verifiedMessages(fd, index, i)];
   const [decoded] = RecordBatchReader.from(Buffer.concat(parts)).readAll();
   return decoded!;
 }
@@ -181,14 +227,53 @@ export function encodeSchemaMessage(schema: ArrowSchema): Uint8Array {
 
 /**
  * The bytes one batch appends to a log: its dictionaries (as replacements, so a batch needs no earlier
- * batch's dictionary) and the record batch. The batch is written as a stream of its own and the schema
- * message stripped; it must be byte-identical to the log's, or the result would not continue the log.
+ * batch's dictionary) and the record batch, whose message carries the batch's checksum.
  */
 export function encodeBatchMessages(schemaMessage: Uint8Array, batch: RecordBatch): Uint8Array {
+  return withChecksum(batchMessages(schemaMessage, batch));
+}
+
+/**
+ * The batch's messages without a checksum. The batch is written as a stream of its own and the schema
+ * message stripped; it must be byte-identical to the log's, or the result would not continue the log.
+ */
+export function batchMessages(schemaMessage: Uint8Array, batch: RecordBatch): Uint8Array {
   const bytes = streamBytes(batch.schema, batch);
   const head = bytes.subarray(0, schemaMessage.length);
   if (!Buffer.from(head.buffer, head.byteOffset, head.length).equals(schemaMessage)) {
     throw new Error("internal: a batch's schema message differs from the log's schema message");
   }
   return bytes.subarray(schemaMessage.length);
+}
+
+/** The messages of one batch with its record batch message re-framed to carry the batch's checksum. */
+export function withChecksum(bytes: Uint8Array): Uint8Array {
+  const read: ReadAt = (offset, length) => bytes.subarray(offset, offset + length);
+  const dictionaries: Uint8Array[] = [];
+  for (let offset = 0; ; ) {
+    const framed = readMessage(read, offset, bytes.length);
+    if (framed.kind !== "message") throw new Error(`internal: the encoded batch has no record batch message (${framed.kind})`);
+    const { message, range } = framed;
+    const messageBytes = read(range.offset, range.length);
+    if (!message.isRecordBatch()) {
+      dictionaries.push(messageBytes);
+      offset += range.length;
+      continue;
+    }
+    const body = messageBytes.subarray(range.length - Number(message.bodyLength));
+    const checksum = batchChecksum(layoutCrc(message.header(), body.length), dictionaries, body);
+    const stamped = new Message(message.bodyLength, message.version, message.headerType, message.header(), new Map([[BATCH_CHECKSUM_KEY, checksum]]));
+    return Buffer.concat([...dictionaries, framedMessage(Message.encode(stamped)), body]);
+  }
+}
+
+/** Continuation marker, metadata length and the flatbuffer padded so that the body starts 8-byte aligned (as arrow-js frames it). */
+function framedMessage(flatbuffer: Uint8Array): Uint8Array {
+  const padded = Math.ceil((PREFIX_BYTES + flatbuffer.length) / 8) * 8;
+  const out = new Uint8Array(padded);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, CONTINUATION, true);
+  view.setInt32(4, padded - PREFIX_BYTES, true);
+  out.set(flatbuffer, PREFIX_BYTES);
+  return out;
 }

@@ -1,7 +1,8 @@
 /**
  * Reads a rollout log back into rows. The framing index finds the complete batches first, so a file cut by
  * a crash still yields every complete batch, and the cut is reported (a warning value, or an error in strict
- * mode) rather than passed over.
+ * mode) rather than passed over. A complete batch that fails its checksum is an error in either mode: it is
+ * damage, not a crash's tail.
  */
 import fs from "node:fs";
 import type { Data, Int32 } from "apache-arrow";
@@ -51,8 +52,8 @@ export function readRolloutLog(path: string, options: ReadRolloutLogOptions = {}
     if (truncated !== undefined && options.strict === true) throw truncated;
 
     const rows: RecordedRollout[] = [];
-    for (const indexed of index.batches) {
-      const batch = readIndexedBatch(fd, index, indexed);
+    for (const i of index.batches.keys()) {
+      const batch = readIndexedBatch(fd, index, i);
       const epochs = batch.getChild("epoch")!.data[0] as Data<Int32>;
       const groups = batch.getChild("groupId")!.data[0] as Data<Int32>;
       const selected: number[] = [];

@@ -25,7 +25,14 @@ import { RolloutLogColumnType, RolloutLogMetadataMismatch, RolloutLogMissingColu
 
 export const ROLLOUT_LOG_FORMAT = "advgrpo.rollout-log";
 // Version 2 stores the SDE window's latents once, as one chain, instead of x and xNext per step.
-export const ROLLOUT_LOG_FORMAT_VERSION = 2;
+// Version 3 adds a checksum to every record batch message (batch-checksum.ts).
+export const ROLLOUT_LOG_FORMAT_VERSION = 3;
+
+/** Why a log of an older version is refused: what it lacks. */
+const OLDER_VERSIONS: Readonly<Record<string, string>> = {
+  "1": "it stores x and xNext per step and has no per-batch checksums",
+  "2": "its batches carry no checksums, so a damaged batch could not be told from a sound one",
+};
 
 export const MetadataKey = {
   format: "advgrpo.format",
@@ -179,10 +186,11 @@ export function decodeMetadata(file: string, raw: ReadonlyMap<string, string>): 
   }
   const version = required(MetadataKey.formatVersion, String(ROLLOUT_LOG_FORMAT_VERSION));
   if (version !== String(ROLLOUT_LOG_FORMAT_VERSION)) {
+    const older = OLDER_VERSIONS[version];
     throw new RolloutLogMetadataMismatch({
       file,
       key: MetadataKey.formatVersion,
-      expected: `${ROLLOUT_LOG_FORMAT_VERSION} (the version this build reads)`,
+      expected: `${ROLLOUT_LOG_FORMAT_VERSION} (the version this build reads${older === undefined ? "" : `; a format-${version} log is refused because ${older}: read it with the build that wrote it, or start a new run`})`,
       found: version,
     });
   }

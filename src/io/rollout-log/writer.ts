@@ -2,7 +2,8 @@
  * The incremental writer. Rows are buffered and written as one RecordBatch per `batchRows` rows: the batch's
  * messages are appended at the end of the stream in a single write and fsync'd, so a process killed at any
  * point leaves every earlier batch intact and at most one partial message at the tail. Resuming cuts that
- * tail off (it was never a recorded batch) and appends after the last complete batch.
+ * tail off (it was never a recorded batch) and appends after the last complete batch, once every complete
+ * batch has passed its checksum; a damaged one is refused, never cut (RolloutLogBatchDamaged).
  */
 import fs from "node:fs";
 import nodePath from "node:path";
@@ -19,7 +20,7 @@ import {
   RolloutLogMetadataMismatch,
   fileOperation,
 } from "./errors.ts";
-import { encodeBatchMessages, encodeSchemaMessage, indexStream } from "./ipc-stream.ts";
+import { encodeBatchMessages, encodeSchemaMessage, indexStream, verifyIndexedBatch } from "./ipc-stream.ts";
 import { LatentDtype, MetadataKey, TensorSizes, checkColumns, decodeMetadata, rolloutLogSchema } from "./schema.ts";
 import type { RolloutLogMetadata } from "./schema.ts";
 
@@ -151,6 +152,8 @@ function resumeLog(file: string, wanted: RolloutLogMetadata, durable: boolean): 
     const index = indexStream(file, fd);
     const found = decodeMetadata(file, index.schema.metadata);
     checkSameLog(file, wanted, found, index.schema);
+    // Appending after a damaged batch would make it part of the run's record; the caller resumes from before it.
+    for (const i of index.batches.keys()) verifyIndexedBatch(fd, index, i);
     const discardedBytes = index.fileBytes - index.completeBytes;
     if (discardedBytes > 0) {
       fileOperation(file, "cut the incomplete tail of", () => {

@@ -57,6 +57,11 @@ const Compute = section("How ONNX Runtime executes: providers and threads.", {
     description: "Let idle ONNX Runtime threads spin; off measured faster on 2 cores.",
     default: false,
   }),
+  shareImportedWeights: field(Schema.Boolean, {
+    description:
+      "An imported generator's policy graphs (sampling, evaluation, learning) read one read-only mapping of its weights file, ONNX Runtime's weight prepacking off; false = each CPU session prepacks a copy of its own: about 3x the weights in memory, MatMuls faster (the LoRA loss step of a 2-block SD3.5-shaped model took 1.23-1.27x the CPU time without prepacking; npm run bench -- weights). GPU providers copy the weights to the device per session either way.",
+    default: true,
+  }),
 });
 
 const tensorName = (role: string) => optionalField(NonEmptyString, { description: `The file's name for the ${role}.`, whenAbsent: "the contract's name" });
