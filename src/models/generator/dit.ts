@@ -45,11 +45,18 @@ interface VelocityInputs {
 /** [B, D] per-sample vectors broadcast over the tokens of [B, T, D]. */
 const perSample = (v: Tensor): Tensor => unsqueeze(v, [1]);
 
+/** LayerNorm without its own affine: adaLN supplies scale and shift. */
+const plainLayerNorm = (x: Tensor): Tensor => {
+  const d = x.shape[x.shape.length - 1]!;
+  const g = x.graph;
+  return layerNormOp(x, g.constant(new Float32Array(d).fill(1), "float32", [d], "ln_ones"), g.constant(new Float32Array(d), "float32", [d], "ln_zeros"), -1, 1e-6);
+};
+
 /**
- * adaLN: LayerNorm(x) * (1 + scale) + shift with per-sample scale and shift, given to LayerNormalization as its
- * affine (it broadcasts them), so the kernel writes the modulated tokens in one pass.
+ * adaLN: LayerNorm(x) * (1 + scale) + shift. Not as LayerNormalization's own Scale and B of shape [B, 1, D]:
+ * ORT's kernel takes a slower path for a Scale that broadcasts (measured 1.05-1.09x the three ops' CPU time).
  */
-const modulate = (x: Tensor, shift: Tensor, scale: Tensor): Tensor => layerNormOp(x, perSample(add(scale, 1)), perSample(shift), -1, 1e-6);
+const modulate = (x: Tensor, shift: Tensor, scale: Tensor): Tensor => add(mul(plainLayerNorm(x), perSample(add(scale, 1))), perSample(shift));
 
 const ditBlock = (scope: ParamScope, x: Tensor, cond: Tensor, config: DiTConfig): Tensor => {
   const d = config.width;
