@@ -82,9 +82,9 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
 
   await logRolloutBytes(config, log);
 
-  log("\nscale-out over NATS JetStream, pipelines/default.yaml, epochs 2-5 (ratios against the single process in this run)");
+  log("\nbounded lag and scale-out over NATS JetStream, pipelines/default.yaml, epochs 2-5 (ratios against the single process at lag 0 in this run)");
   const scale = await benchScaleOut();
-  for (const r of scale) log(`  ${r.name.padEnd(34)} ${r.rolloutsPerSecond.toFixed(2).padStart(7)} rollouts/s  ${(r.rolloutsPerSecond / scale[0]!.rolloutsPerSecond).toFixed(2)}x`);
+  for (const r of scale) log(`  ${r.name.padEnd(40)} ${r.rolloutsPerSecond.toFixed(2).padStart(7)} rollouts/s  ${r.epochsPerSecond.toFixed(3)} epochs/s  ${(r.rolloutsPerSecond / scale[0]!.rolloutsPerSecond).toFixed(2)}x`);
   log("  (learner and workers share this machine's cores: the ratios show the protocol's cost and the lag-1 overlap, not multi-machine scaling)");
   log("expected at SD3.5-Medium shapes, 1 learner GPU + N worker GPUs (assumptions in src/bench/scale-out.ts)");
   for (const p of projectScaleOut([1, 2, 4, 8])) log(`  N=${p.workers}: lag 0 ${p.lag0.toFixed(2)} rollouts/s, lag 1 ${p.lag1.toFixed(2)} rollouts/s`);

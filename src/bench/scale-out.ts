@@ -1,7 +1,8 @@
 /**
- * Rollouts per second of the training loop on pipelines/default.yaml: one process (the baseline), one
+ * Rollouts (and epochs) per second of the training loop on pipelines/default.yaml: one process at lag 0 (the
+ * baseline), one process at lag 1 (a sampling thread samples the next epoch while the learner learns), one
  * learner with 1 and 2 `advgrpo worker` processes over a private nats-server at lag 0, and with 2 workers at
- * lag 1 (workers sample the next epoch while the learner learns), each a short run in a temporary folder. Rates count the epochs after the first (which includes the workers'
+ * lag 1, each a short run in a temporary folder. Rates count the epochs after the first (which includes the workers'
  * start-up) from the runs' own per-epoch seconds. Learner and workers share the machine's cores, so the
  * ratios show the protocol's cost and what the lag-1 overlap recovers, not multi-machine scaling (see
  * `projectScaleOut` for that).
@@ -21,6 +22,7 @@ interface ScaleOutRow {
   readonly name: string;
   readonly workers: number;
   readonly rolloutsPerSecond: number;
+  readonly epochsPerSecond: number;
   /** Share of the single process's epoch time spent behind each port. */
   readonly stageMs: Readonly<Record<string, number>>;
 }
@@ -50,8 +52,8 @@ export const benchScaleOut = async (): Promise<ScaleOutRow[]> => {
   const server = await startNatsServer();
   const rows: ScaleOutRow[] = [];
   try {
-    for (const [workers, lag] of [[0, 0], [1, 0], [2, 0], [2, 1]] as const) {
-      const name = workers === 0 ? "single" : `workers-${workers}-lag-${lag}`;
+    for (const [workers, lag] of [[0, 0], [0, 1], [1, 0], [2, 0], [2, 1]] as const) {
+      const name = workers === 0 ? `single-lag-${lag}` : `workers-${workers}-lag-${lag}`;
       const file = pipelineFile(dir, name, workers === 0 ? undefined : server.url, lag);
       const children = Array.from({ length: workers }, () => spawn(process.execPath, ["src/cli/main.ts", "worker", file], { stdio: ["ignore", "ignore", "pipe"] }));
       try {
@@ -72,7 +74,13 @@ export const benchScaleOut = async (): Promise<ScaleOutRow[]> => {
         const seconds = epochs.reduce((s, r) => s + r.metrics.seconds!, 0);
         const stageMs: Record<string, number> = {};
         for (const r of epochs) for (const [k, v] of Object.entries(r.metrics)) if (k.startsWith("ms.")) stageMs[k.slice(3)] = (stageMs[k.slice(3)] ?? 0) + v;
-        rows.push({ name: workers === 0 ? "single process, lag 0" : `learner + ${workers} worker${workers > 1 ? "s" : ""}, lag ${lag}`, workers, rolloutsPerSecond: (epochs.length * config.sampler.promptsPerEpoch * config.sampler.groupSize) / seconds, stageMs });
+        rows.push({
+          name: workers === 0 ? `single process, lag ${lag}${lag ? " (sampling thread)" : ""}` : `learner + ${workers} worker${workers > 1 ? "s" : ""}, lag ${lag}`,
+          workers,
+          rolloutsPerSecond: (epochs.length * config.sampler.promptsPerEpoch * config.sampler.groupSize) / seconds,
+          epochsPerSecond: epochs.length / seconds,
+          stageMs,
+        });
       } finally {
         for (const c of children) {
           c.kill("SIGTERM");

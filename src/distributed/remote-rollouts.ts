@@ -1,7 +1,6 @@
 /**
- * The learner's rollout ports backed by workers: `sample` waits for the group's scored rows from a worker;
- * `extract` and `score` hand back what the worker computed for those rows. The stages do not change: the
- * group's rows flow through them as they would in one process.
+ * The learner's rollout ports backed by workers (ahead-ports.ts): `sample` waits for the group's scored rows
+ * from a worker; `extract` and `score` hand back what the worker computed for those rows.
  *
  * Bounded lag k = learner.maxPolicyLag. When epoch e starts, the learner publishes the weights as they are
  * then (snapshot S_e: the previous epoch's steps all taken, since the epoch stream only starts after the
@@ -12,12 +11,13 @@
  * so a resumed learner issues the same tasks with the same snapshots (kept in the object store) as the run
  * it continues. A group sampled with any other policy version than its task names is refused and re-issued.
  */
-import { defer, from, type Observable } from "rxjs";
+import { from, type Observable } from "rxjs";
 import type { PipelineConfig } from "../pipeline/config/schema.ts";
 import type { Ports } from "../pipeline/adapters.ts";
 import type { Policy } from "../pipeline/policy.ts";
 import type { RewardModel } from "../pipeline/reward-model.ts";
 import type { RolloutKey, ScoredRollout } from "../rollout/rollout.ts";
+import { aheadPorts, samplingEpoch } from "../pipeline/ahead-ports.ts";
 import { openBus, type RunBus } from "./bus.ts";
 import { warnWhenNoWorker } from "./idle-workers.ts";
 import { configHash, wireMetadata } from "./identity.ts";
@@ -59,8 +59,6 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
   const metadata = wireMetadata(config, policy, rewards);
   const lag = config.learner.maxPolicyLag;
   const promptSource = { prompts: trainingPrompts(config), promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, seed: config.run.seed };
-  // Rows are matched to the worker's results by their image array, which only these rows carry.
-  const scored = new WeakMap<Float32Array, ScoredRollout>();
   interface Issued {
     readonly tasks: Map<number, GroupTask>;
     readonly results: EpochResults;
@@ -117,7 +115,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     const known = epochs.get(epoch);
     if (known) return known;
     const made = (async () => {
-      const snapshot = await snapshotOf(Math.max(0, epoch - lag), current);
+      const snapshot = await snapshotOf(samplingEpoch(epoch, lag), current);
       const tasks = new Map<number, GroupTask>();
       const results = await retried(`reading epoch ${epoch}'s results`, () => EpochResults.open(bus, { epoch, configHash: hash, metadata, onRefused: (g, why) => reissue(epoch, g, why), check: checker(tasks) }));
       for (const item of promptsOfEpoch(promptSource, epoch)) {
@@ -144,7 +142,7 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     const own = snapshotOf(epoch, epoch);
     const ahead = Math.min(epoch + lag, config.run.epochs - 1);
     for (let j = epoch + 1; j <= ahead; j++) issue(j, epoch).catch(() => {}); // a failure surfaces when epoch j starts
-    const sampledWith = Math.max(0, epoch - lag);
+    const sampledWith = samplingEpoch(epoch, lag);
     if (lag > 0) options.progress(`epoch ${epoch + 1} samples with the weights of epoch ${sampledWith + 1} (lag ${epoch - sampledWith} epochs); sampling epochs up to ${ahead + 1} ahead`);
     const made = (async () => {
       for (const [e, issued] of epochs) {
@@ -163,30 +161,11 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
   const sampleGroup = async (keys: readonly RolloutKey[]): Promise<ScoredRollout[]> => {
     const { epoch, groupId } = keys[0]!;
     const { results } = await bus.watch.guard(startEpoch(epoch));
-    const rows = await bus.watch.guard(results.group(groupId));
-    for (const row of rows) scored.set(row.image, row);
-    return rows;
+    return bus.watch.guard(results.group(groupId));
   };
-
-  const lookup = (image: Float32Array): ScoredRollout => {
-    const row = scored.get(image);
-    if (!row) throw new Error("internal: a row reached the remote feature or reward port without a worker's result");
-    return row;
-  };
-
-  const remote = <T>(work: () => Promise<T>): Observable<T> => defer(() => from(work()));
 
   return {
-    ports: {
-      sampler: { sample: (keys) => remote(() => sampleGroup(keys)) },
-      features: {
-        extract: (images) => remote(async () => images.map((i) => lookup(i.image)).map(({ cls, patches, pooled }) => ({ cls, patches, pooled }))),
-      },
-      rewards: {
-        score: (rows) =>
-          remote(async () => rows.map((r) => lookup(r.image)).map(({ rewards, reward, discLogitCls, discLogitPatch }) => ({ rewards, reward, discLogitCls, discLogitPatch }))),
-      },
-    },
+    ports: aheadPorts(sampleGroup),
     fault$: from(bus.watch.faulted),
     failure: () => bus.watch.fault,
     close: async () => {

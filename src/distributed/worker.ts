@@ -6,7 +6,6 @@
  * the worker tells JetStream it is alive; a worker that dies stops doing so and its task goes to another
  * worker after `distributed.ackDeadline`.
  */
-import { from, lastValueFrom, toArray } from "rxjs";
 import type { JsMsg } from "@nats-io/jetstream";
 import { copyParamsInto } from "../optim/param-set.ts";
 import { rolloutPorts, StageClock } from "../pipeline/adapters.ts";
@@ -15,8 +14,7 @@ import { buildRun, withRun } from "../pipeline/compose.ts";
 import type { Policy } from "../pipeline/policy.ts";
 import type { RewardModel } from "../pipeline/reward-model.ts";
 import type { ScoredRollout } from "../rollout/rollout.ts";
-import { scoredRollouts } from "../pipeline/epoch-stages.ts";
-import { assembleGroups } from "../stages/assembleGroups.ts";
+import { scoreGroup } from "../pipeline/epoch-stages.ts";
 import { openBus, type RunBus } from "./bus.ts";
 import { ConfigHashMismatch } from "./errors.ts";
 import { configHash, wireMetadata } from "./identity.ts";
@@ -82,21 +80,13 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
       const G = config.sampler.groupSize;
       let loaded: string | undefined;
 
-      const scoreGroup = async (task: GroupTask): Promise<ScoredRollout[]> => {
+      const scoredGroup = async (task: GroupTask): Promise<ScoredRollout[]> => {
         if (loaded !== task.weights) {
           const sets = await bus.watch.retry(`fetching weights ${task.weights}`, () => fetchWeights(bus, task.weights));
           applyWeights(sets, `object ${bus.names.objectBucket}/${task.weights}`, policy, rewards);
           loaded = task.weights;
         }
-        const [group] = await lastValueFrom(
-          from(task.keys).pipe(
-            scoredRollouts(ports, G, 1),
-            assembleGroups({ groupSize: G, onMemberError: "fail", maxOpenGroups: 1 }),
-            toArray(),
-          ),
-        );
-        if (!group) throw new Error(`task ${task.epoch}/${task.groupId}: the group produced no rows`);
-        return [...group];
+        return scoreGroup(ports, task.keys, G);
       };
 
       const handle = async (msg: JsMsg): Promise<void> => {
@@ -112,7 +102,7 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
           msg.nak();
           throw new ConfigHashMismatch({ run: config.run.name, expected: task.configHash, found: hash, source: `task ${task.epoch}/${task.groupId}` });
         }
-        const rows = await scoreGroup(task);
+        const rows = await scoredGroup(task);
         const what = `group ${task.groupId} of epoch ${task.epoch} (attempt ${task.attempt}, delivery ${msg.info.deliveryCount})`;
         await bus.watch.retry(`publishing ${what}`, () => publishGroup(bus, task, metadata, rows));
         // Published is what counts: a task whose acknowledgement is lost comes back, and the learner drops the copy.

@@ -96,6 +96,12 @@ export interface OnnxModel {
 export interface LoadOptions {
   /** fp16 initialisers: widen = decoded to fp32 (default); keep = held as fp16, cast to fp32 where used. */
   readonly float16?: "widen" | "keep";
+  /**
+   * read (default); zeros = initialisers in external data are checked (file, offset, length) but not read, each a
+   * zero tensor of its shape: allocated, never written, so it takes address space and no memory. For measuring the
+   * graphs of a model too big to load (advgrpo plan); nothing computed from such a model means anything.
+   */
+  readonly externalWeights?: "read" | "zeros";
 }
 
 /** Parses ONNX bytes; `baseDir` is where external data files are looked up (the model file's folder). */
@@ -104,7 +110,8 @@ export const parseOnnx = (bytes: Uint8Array, source: string, baseDir?: string, o
   const external = new ExternalData(source, baseDir);
   try {
     const keep = options.float16 === "keep";
-    const initializers = new Map((model.graph!.initializer ?? []).map((t) => [t.name ?? "", decodeTensor(t, external, keep)] as const));
+    const zeros = options.externalWeights === "zeros";
+    const initializers = new Map((model.graph!.initializer ?? []).map((t) => [t.name ?? "", decodeTensor(t, external, keep, zeros)] as const));
     return { source, signature: signatureOfModel(model), nodes: model.graph!.node ?? [], initializers };
   } finally {
     external.close();

@@ -119,7 +119,8 @@ const ownBytes = (bytes: Uint8Array): ArrayBuffer => {
  * A TensorProto's values. fp16 and bf16 are widened to fp32 unless `keepFloat16`, which keeps fp16 tensors as
  * their binary16 bits (dtype float16) for graphs that hold them at half the size (bf16 is widened either way).
  */
-export const decodeTensor = (t: TensorMessage, external: ExternalData, keepFloat16 = false): ConstValue => {
+/** `externalZeros`: an external tensor's range is checked, then it is a zero tensor (LoadOptions.externalWeights). */
+export const decodeTensor = (t: TensorMessage, external: ExternalData, keepFloat16 = false, externalZeros = false): ConstValue => {
   const code = t.dataType ?? 0;
   const fail = (reason: string): never => {
     throw new OnnxImportError({ source: external.source, reason: `initialiser '${t.name}': ${reason}` });
@@ -130,7 +131,12 @@ export const decodeTensor = (t: TensorMessage, external: ExternalData, keepFloat
   const dtype = wide ? "float32" : (dtypeFromOnnx(code) ?? fail(`unsupported element type ${code}`));
   const bytesPer = elementBytes(code)!;
   let raw: ArrayBuffer | undefined;
-  if (t.dataLocation === EXTERNAL) raw = ownBytes(externalBytes(t, count * bytesPer, external));
+  if (t.dataLocation === EXTERNAL && externalZeros) {
+    external.check(...externalRange(t, count * bytesPer, external));
+    // widened straight to zeros: converting would write, and so hold, every page
+    if (wide) return { dtype, shape, values: new Float32Array(count) };
+    raw = new ArrayBuffer(count * bytesPer);
+  } else if (t.dataLocation === EXTERNAL) raw = ownBytes(externalBytes(t, count * bytesPer, external));
   else if (t.rawData && t.rawData.length > 0) {
     if (t.rawData.length !== count * bytesPer) fail(`holds ${t.rawData.length} bytes, its shape [${shape.join(",")}] needs ${count * bytesPer}`);
     raw = ownBytes(t.rawData);

@@ -1,7 +1,7 @@
 /** Standard layers over ParamScope, with torch-compatible parameter layouts and default inits. */
 import { typedArrayFrom } from "../graph/dtype.ts";
 import type { Tensor } from "../graph/graph.ts";
-import { add, attention, conv, gelu, instanceNorm, layerNorm as layerNormOp, matmul, mul, reshape, split, transpose } from "../graph/ops.ts";
+import { add, attention, conv, gelu, gemm, instanceNorm, layerNorm as layerNormOp, matmul, mul, reshape, split, transpose } from "../graph/ops.ts";
 import { LORA_MARKER, type ParamScope } from "./params.ts";
 
 const kaimingUniform = (fanIn: number) => ({ kind: "uniform", bound: 1 / Math.sqrt(fanIn) }) as const;
@@ -58,6 +58,23 @@ export const conv2d = (scope: ParamScope, x: Tensor, outChannels: number, o: Con
   const p = o.padding ?? 0;
   const s = o.stride ?? 1;
   return conv(x, weight, bias, { strides: [s, s], pads: [p, p, p, p], group: groups });
+};
+
+/**
+ * A conv with kernel = stride = patch (ViT and DiT patchify) as one Gemm over the flattened patches, giving the
+ * tokens [B, T, D] directly, with conv2d's parameters (weight [D, C, p, p], bias [D]): a Conv needs a Transpose
+ * of its [B, D, T] output (a larger tensor than the pixels transposed here) and its weight gradient one Gemm
+ * per kernel offset.
+ */
+export const patchEmbed = (scope: ParamScope, x: Tensor, outChannels: number, patch: number): Tensor => {
+  const [b, c, h, w] = x.shape as [number, number, number, number];
+  const [gh, gw] = [h / patch, w / patch];
+  if (!Number.isInteger(gh) || !Number.isInteger(gw)) throw new Error(`a ${h}x${w} image is not a whole number of ${patch}x${patch} patches (${scope.prefix})`);
+  const fanIn = c * patch * patch;
+  const weight = scope.param("weight", [outChannels, c, patch, patch], kaimingUniform(fanIn));
+  const bias = scope.param("bias", [outChannels], kaimingUniform(fanIn));
+  const rows = reshape(transpose(reshape(x, [b, c, gh, patch, gw, patch]), [0, 2, 4, 1, 3, 5]), [b * gh * gw, fanIn]);
+  return reshape(gemm(rows, reshape(weight, [outChannels, fanIn]), bias, { transB: true }), [b, gh * gw, outChannels]);
 };
 
 export const layerNorm = (scope: ParamScope, x: Tensor, epsilon = 1e-6): Tensor => {

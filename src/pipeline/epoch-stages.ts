@@ -6,7 +6,7 @@
  *
  * Replay (replay.ts) runs the same pieces on ports backed by the recorded rows.
  */
-import { type OperatorFunction, tap } from "rxjs";
+import { from, lastValueFrom, type OperatorFunction, tap, toArray } from "rxjs";
 import type { RolloutKey, ScoredRollout } from "../rollout/rollout.ts";
 import { assembleGroups } from "../stages/assembleGroups.ts";
 import { collectEpoch } from "../stages/collectEpoch.ts";
@@ -39,6 +39,15 @@ export const scoredRollouts = (
       extractFeatures(ports.features, { batchSize: groupSize, concurrency: 1 }),
       scoreRewards(ports.rewards, { batchSize: groupSize, concurrency: 1 }),
     );
+
+/** One group's keys to its scored rows, as a rollout worker (a process or a thread) makes them for a learner. */
+export const scoreGroup = async (ports: Pick<Ports, "sampler" | "features" | "rewards">, keys: readonly RolloutKey[], groupSize: number): Promise<ScoredRollout[]> => {
+  const [group] = await lastValueFrom(
+    from(keys).pipe(scoredRollouts(ports, groupSize, 1), assembleGroups({ groupSize, onMemberError: "fail", maxOpenGroups: 1 }), toArray()),
+  );
+  if (!group) throw new Error(`group ${keys[0]?.groupId} of epoch ${keys[0]?.epoch}: no rows came out`);
+  return [...group];
+};
 
 /** Scored rows to the epoch's groups with their advantages. */
 export const advantagedEpoch = (config: PipelineConfig, epoch: number, onMemberError = config.stream.onMemberFailure): OperatorFunction<Member<ScoredRollout>, AdvantagedEpoch> =>

@@ -1,14 +1,16 @@
 /**
- * `advgrpo plan <pipeline.yaml>`: what a run would load, checked without loading any weights or opening a session
- * on the generator (so a GPU recipe can be checked on a machine without one): every file the pipeline names exists;
+ * `advgrpo plan <pipeline.yaml>`: what a run would load, checked without reading the weights of big exports or opening
+ * a session on the generator (so a GPU recipe can be checked on a machine without one): every file the pipeline names exists;
  * each ONNX file parses, its external data files are present and long enough, and its inputs and outputs fit the
  * pipeline and each other (transformer vs latents and text widths, VAE channels, backbone input); every prompt is in
  * the embeddings file; and the weight bytes each model brings, from which the weights' host and device memory follow.
- * The activations are the one figure it cannot give: the learner graph's estimate needs the built graph, and a run
- * prints it before its first epoch.
+ * For an imported generator it also builds the learner's loss graph as a run would, with the weights that live in
+ * external data left unread (zero tensors that take no memory), and prints its memory estimate (weights, fed inputs,
+ * peak activations): the line a run prints before its first epoch.
  */
 import { loadOnnxTextEncoder } from "../models/text/onnx-encoder.ts";
-import { parseModel, readModelFile, readSignature } from "../graph/import.ts";
+import { loadOnnx, parseModel, readModelFile, readSignature } from "../graph/import.ts";
+import { estimateMemory, type MemoryEstimate } from "../graph/memory.ts";
 import { elementBytes } from "../graph/onnx-tensors.ts";
 import { validateBackboneSignature } from "../models/backbone/features.ts";
 import { onnxNetwork } from "../models/generator/onnx-network.ts";
@@ -17,6 +19,8 @@ import { checkPromptsEmbedded, loadEmbeddingsFile } from "../models/text/embeddi
 import { defaultExecution } from "../runtime/execution.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { requireConfiguredFiles } from "./configured-files.ts";
+import { learnerMemoryLine } from "./console-text.ts";
+import { learnerGraph } from "./policy.ts";
 import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
 /** An ONNX file's weights as stored: parameters and bytes, from the initialisers' shapes (no data read). */
@@ -62,6 +66,7 @@ export const planRun = async (config: PipelineConfig): Promise<string[]> => {
   const { sampleSize, latentChannels } = config.generator;
   const latentShape = [latentChannels, sampleSize, sampleSize] as const;
   let generatorBytes = 0;
+  let learner: (MemoryEstimate & { readonly members: number }) | undefined;
   let otherBytes = 0;
   const o = config.generator.onnx;
   if (config.generator.kind === "onnx" && o) {
@@ -80,8 +85,11 @@ export const planRun = async (config: PipelineConfig): Promise<string[]> => {
       lines.push(`text: ${o.textEncoder} with ${o.tokenizer}: pooled ${text.pooledWidth}${text.tokenShape ? `, tokens [${text.tokenShape.join(", ")}]` : ""}`);
     }
     const transformer = openModelFile(o.velocityModel, "generator.onnx.velocityModel");
-    // the size checks read the signature only; no weight is decoded
-    onnxNetwork({ source: o.velocityModel, signature: transformer.signature, nodes: [], initializers: new Map() }, { latentShape, text, timestepScale: o.timestepScale, ...(o.names ? { names: o.names } : {}) });
+    // weights in external data stay unread (zeros): the graph is built only to be measured
+    const model = loadOnnx(o.velocityModel, { float16: o.float16Weights, externalWeights: "zeros" });
+    const net = onnxNetwork(model, { latentShape, text, timestepScale: o.timestepScale, ...(o.names ? { names: o.names } : {}) });
+    const graph = learnerGraph(config, net);
+    learner = { ...estimateMemory(graph.lossGraph.graph), members: graph.members };
     const held = (w: StoredWeights) => (o.float16Weights === "keep" ? w.bytes : w.bytes + w.halfBytes);
     generatorBytes = held(transformer.weights);
     lines.push(`transformer: ${o.velocityModel}: ${describe(transformer.weights)}; fits latents [${latentShape.join(", ")}] and the text widths; held as ${gib(generatorBytes)} (float16Weights: ${o.float16Weights})`);
@@ -107,6 +115,6 @@ export const planRun = async (config: PipelineConfig): Promise<string[]> => {
         `mapping of the scratch weight file the three policy graphs share; plus the VAE and backbone); a GPU provider copies the generator once per policy session: ${gib(3 * generatorBytes + otherBytes)} on the device`,
     );
   }
-  lines.push("activations: the learner graph's peak is estimated from its built graph when the run starts (learner.microBatch bounds it)");
+  if (learner) lines.push(learnerMemoryLine(learner, config.sampler.groupSize));
   return lines;
 };

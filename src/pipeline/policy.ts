@@ -239,21 +239,28 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
   }
 };
 
-export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
-  const parts = config.generator.kind === "embedded" ? await embeddedParts(config) : await onnxParts(config, { train: trainingPrompts(config), heldOut: heldOutPrompts(config) }, execution);
-  const { net } = parts;
+/** The learner's loss graph of `net` as a run compiles it (`advgrpo plan` measures it too), with what goes into it. */
+export const learnerGraph = (config: PipelineConfig, net: VelocityNetwork) => {
   const { sampler: s, learner: l } = config;
   const lora = l.lora ? { rank: l.lora.rank, alpha: l.lora.alpha, targets: l.lora.targets } : undefined;
   const policy: PolicyConfig = { net, batch: s.groupSize, cfgWeight: s.cfgWeight };
   const method = samplingMethod(s);
-  const latentShape = net.latentShape;
   // A VAE's image cannot give the latent x0 back, so a latent generator's sampler keeps it for nft and awm.
   const clean: CleanSource = config.generator.kind === "onnx" && config.generator.onnx?.vaeDecoder !== undefined ? "latent" : "image";
   const objective = objectiveOf(config, policy, method, clean);
-  const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
   const frozen = [REFERENCE_SCOPE, OLD_SCOPE].map((scope) => `${scope}.`);
   const trainable = (name: string) => !frozen.some((prefix) => name.startsWith(prefix)) && (lora ? isAdapterParam(name) : true);
   const lossGraph = compileTrainStep(`${l.objective}-loss`, objective.model, trainable, { lora });
+  return { lora, policy, method, clean, objective, lossGraph, members: l.microBatch ?? s.groupSize };
+};
+
+export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
+  const parts = config.generator.kind === "embedded" ? await embeddedParts(config) : await onnxParts(config, { train: trainingPrompts(config), heldOut: heldOutPrompts(config) }, execution);
+  const { net } = parts;
+  const { sampler: s, learner: l } = config;
+  const { lora, policy, method, clean, objective, lossGraph, members } = learnerGraph(config, net);
+  const latentShape = net.latentShape;
+  const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
 
   // Pretrained weights by name; adapters (absent from the file) start from their init (B = 0: the base model).
   const fresh = initParams(velocityGraph.params, config.run.seed);
@@ -299,7 +306,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow, parts.decoder),
     evalBatch,
     imageSize: parts.decoder.imageSize,
-    learnerMemory: { ...estimateMemory(lossGraph.graph), members: l.microBatch ?? s.groupSize },
+    learnerMemory: { ...estimateMemory(lossGraph.graph), members },
     embed: embedder(parts.text),
     release: async () => {
       await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release(), parts.release()]);

@@ -2,8 +2,9 @@
  * The composition root of `advgrpo run` / `learner`: the run's models (compose.ts), restored from the checkpoint
  * a resume continues from, and every port the epoch stream goes through. train.ts only streams.
  *
- * Where an epoch's scored rollouts come from is decided here (`rolloutSource`): this process's own models, or
- * rollout workers over NATS when the pipeline has a distributed: section. The optimiser steps, the rollout
+ * Where an epoch's scored rollouts come from is decided here (`rolloutSource`): this process's own models,
+ * rollout workers over NATS when the pipeline has a distributed: section, or, at learner.maxPolicyLag >= 1
+ * without one, a sampling thread that runs ahead of learning (thread-rollouts.ts). The optimiser steps, the rollout
  * log (the recorder) and the evaluator are always this process's; the divergence guard wraps whatever
  * returns model outputs, remote rollouts included.
  */
@@ -19,6 +20,7 @@ import { guardDivergence, requireSaneWeights } from "./divergence.ts";
 import { type Resumed, restore } from "./resume.ts";
 import type { RunFolder } from "./run-folder.ts";
 import { headsTrainedIn } from "./state.ts";
+import { openThreadRollouts } from "./thread-rollouts.ts";
 
 export interface TrainingRun extends EvaluatedRunModels {
   readonly ports: Ports;
@@ -51,6 +53,13 @@ interface RolloutSource {
 
 const rolloutSource = (models: EvaluatedRunModels, clock: StageClock, o: TrainingRunOptions): Effect.Effect<RolloutSource, unknown, Scope.Scope> => {
   const { config, policy, rewards } = models;
+  if (!config.distributed && config.learner.maxPolicyLag > 0) {
+    return Effect.map(
+      resource(async () => openThreadRollouts(config, policy, rewards, o), (thread) => thread.close()),
+      // Every group of the epoch is asked for at once: they arrive in the thread's order, whatever the stream awaits.
+      (thread) => ({ ports: thread.ports, samplingConcurrency: config.sampler.promptsPerEpoch, fault: undefined }),
+    );
+  }
   if (!config.distributed) return Effect.succeed({ ports: rolloutPorts({ ...models, clock }), samplingConcurrency: 1, fault: undefined });
   return Effect.map(
     resource(() => openRemoteRollouts(config, policy, rewards, { progress: o.progress, fresh: !o.resumed }), (remote) => remote.close()),

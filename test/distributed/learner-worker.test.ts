@@ -168,7 +168,7 @@ describe("learner + workers over NATS JetStream", () => {
     await stopWorkers();
   });
 
-  it("at lag 1, two workers sample epoch e+1 with epoch e's weights while the learner learns; the ratio leaves 1 and the log records the sampling versions", async () => {
+  it("at lag 1, two workers sample epoch e+1 with epoch e's weights while the learner learns; the ratio leaves 1, the log records the sampling versions, and the one-process lag-1 run (sampling thread) is the same run", async () => {
     const pipeline = distributedPipeline("lag1", "learner: { maxPolicyLag: 1 }");
     // Every epoch updates D and G (dTimes 1), so epoch e's groups trail the learner by one epoch's steps.
     writeFileSync(pipeline, readFileSync(pipeline, "utf8").replace("dTimes: 2", "dTimes: 1"));
@@ -185,22 +185,31 @@ describe("learner + workers over NATS JetStream", () => {
     const version = (epoch: number) => new Set(rows.filter((r) => r.epoch === epoch).map((r) => r.policyVersion));
     expect([version(0), version(1), version(2), version(3)]).toEqual([new Set([0]), new Set([0]), new Set([2]), new Set([4])]);
     expect(lines).toContain("epoch 3 samples with the weights of epoch 2 (lag 1 epochs); sampling epochs up to 4 ahead");
-    const generator = readMetricsLog(folder.root).records.filter((r) => r.kind === "generator");
+    const steps = readMetricsLog(folder.root).records.filter((r) => r.kind === "generator");
     // From epoch 1 on, the first step learns on rows sampled one epoch's steps ago: its ratio is no longer exactly 1.
-    expect(generator.length).toBe(2 * EPOCHS);
-    const first = generator.filter((r) => r.epoch >= 1 && r.step! % 2 === 1);
+    expect(steps.length).toBe(2 * EPOCHS);
+    const first = steps.filter((r) => r.epoch >= 1 && r.step! % 2 === 1);
     expect(first.length).toBe(EPOCHS - 1);
     for (const r of first) expect([r.metrics.ratioMin, r.metrics.ratioMax]).not.toEqual([1, 1]);
     // Each step logs how stale its batch is: 2 steps behind at an epoch's first step, 3 at its second.
-    expect(generator.map((r) => r.metrics.policyLag)).toEqual([0, 1, 2, 3, 2, 3, 2, 3]);
-    expect([generator[0]!.metrics.ratioMin, generator[0]!.metrics.ratioMax]).toEqual([1, 1]);
-    for (const r of generator) expect(Number.isFinite(r.metrics.loss)).toBe(true);
+    expect(steps.map((r) => r.metrics.policyLag)).toEqual([0, 1, 2, 3, 2, 3, 2, 3]);
+    expect([steps[0]!.metrics.ratioMin, steps[0]!.metrics.ratioMax]).toEqual([1, 1]);
+    for (const r of steps) expect(Number.isFinite(r.metrics.loss)).toBe(true);
     // Every step logs the ratio's mean and std: 0 spread only where sampling and learning weights are the same.
-    expect(generator[0]!.metrics.ratioStd).toBe(0);
+    expect(steps[0]!.metrics.ratioStd).toBe(0);
     for (const r of first) expect(r.metrics.ratioStd).toBeGreaterThan(0);
     // Replay checks "ratio exactly 1" only on steps recorded at lag 0 (epoch 0's first step), not on rows sampled ahead.
     const replay = await replayRun(folder.root);
     expect(replay.columns.find((c) => c.column === "generator.onPolicyRatio")).toMatchObject({ compared: 1, differing: 0 });
+    // The same pipeline without distributed: samples ahead in a thread of the one process, on the same schedule:
+    // the two runs record the same rows and end in the same weights.
+    const single = writeTinyPipeline(mkdtempSync(join(tmpdir(), "advgrpo-lag1-thread-")), generator, EPOCHS, "learner: { maxPolicyLag: 1 }");
+    writeFileSync(single, readFileSync(single, "utf8").replace("dTimes: 2", "dTimes: 1"));
+    const singleConfig = await Effect.runPromise(loadPipelineFile(single));
+    await runTraining(singleConfig, runFolderOf(singleConfig), quiet);
+    const [threaded, distributed] = [await outcome(single), await outcome(pipeline)];
+    expect(threaded.rows).toEqual(distributed.rows);
+    expect(threaded.state).toEqual(distributed.state);
   });
 
   it("NATS restarting mid-run: learner and worker say so, wait, and the run ends equal to the undisturbed one", async () => {

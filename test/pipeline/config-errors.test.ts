@@ -187,6 +187,14 @@ describe("invariants of the resolved pipeline, with fixes", () => {
     expect(v["learner.stepsPerEpoch"]!.fix).toContain("at most 1");
     expect(v["rewards.0"]!.fix).toContain("discriminator.warmupEpochs");
   });
+
+  it("a policy lag only with objectives that need no more than the recorded sampling log-probs", async () => {
+    const v = await violations({ learner: { maxPolicyLag: 1, ratioNormalisation: "grpo-guard" } });
+    expect(v["learner.maxPolicyLag"]!.problem).toContain("GRPO-Guard's ratio normalisation needs those weights themselves");
+    expect(v["learner.maxPolicyLag"]!.fix).toContain("set learner.maxPolicyLag: 0");
+    // Plain GRPO at lag 1 is fine, with or without a distributed: section.
+    await expect(Effect.runPromise(decodePipelineConfig({ learner: { maxPolicyLag: 1 } }, "inline.yaml"))).resolves.toMatchObject({ learner: { maxPolicyLag: 1 } });
+  });
 });
 
 describe("learner.objective fits the sampler", () => {

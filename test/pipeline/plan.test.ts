@@ -6,7 +6,10 @@ import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
 import { loadOnnx } from "../../src/graph/import.ts";
 import { loadPipelineFile } from "../../src/pipeline/config/load.ts";
+import { learnerMemoryLine } from "../../src/pipeline/console-text.ts";
 import { planRun } from "../../src/pipeline/plan.ts";
+import { buildPolicy } from "../../src/pipeline/policy.ts";
+import { defaultExecution } from "../../src/runtime/execution.ts";
 import { tinySd3Pipeline } from "./fixtures.ts";
 
 const fixture = (name: string) => join(process.cwd(), "test/fixtures/onnx", name);
@@ -22,6 +25,23 @@ describe("advgrpo plan", () => {
     expect(lines.find((l) => l.startsWith("text:"))).toMatch(/6 prompts embedded \(\[8, 24\] tokens, pooled 20\)/);
     expect(lines.find((l) => l.startsWith("VAE decoder:"))).toContain("takes latents [16, 8, 8]");
     expect(lines.find((l) => l.startsWith("backbone:"))).toContain("pixel_values at 56 px");
+  });
+
+  it("builds the learner graph from the external file's shapes alone: the memory line a run prints, weights unread", async () => {
+    const external = fixture("sd3_transformer_external.onnx");
+    const zeros = loadOnnx(external, { externalWeights: "zeros" });
+    const real = loadOnnx(fixture("sd3_transformer.onnx"));
+    expect([...zeros.initializers.keys()].sort()).toEqual([...real.initializers.keys()].sort());
+    for (const [name, c] of zeros.initializers) expect([name, c.shape, c.values.length]).toEqual([name, real.initializers.get(name)!.shape, real.initializers.get(name)!.values.length]);
+    // the 64-byte-and-smaller tensors stay embedded with their values; every external one is zeros
+    expect([...zeros.initializers.values()].filter((c) => c.values.length > 16).every((c) => c.values.every((v) => Number(v) === 0))).toBe(true);
+
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-plan-run-"));
+    const config = await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(dir)));
+    const policy = await buildPolicy(config, defaultExecution);
+    const printedByRun = learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize);
+    await policy.release();
+    expect((await planOf(`generator: { onnx: { velocityModel: ${external} } }`)).at(-1)).toBe(printedByRun);
   });
 
   it("fails on a truncated external data file, naming the pipeline field and the file, before anything loads", async () => {

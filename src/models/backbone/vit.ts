@@ -5,9 +5,9 @@
  * Like DINOv2, position embeddings cover CLS and patches; registers are added after them without one.
  */
 import { Graph, type Tensor } from "../../graph/graph.ts";
-import { add, concat, expand, reshape, slice, transpose } from "../../graph/ops.ts";
+import { add, concat, expand, slice } from "../../graph/ops.ts";
 import { toOnnx } from "../../graph/serialize.ts";
-import { conv2d, layerNorm, transformerBlock } from "../../nn/layers.ts";
+import { layerNorm, patchEmbed, transformerBlock } from "../../nn/layers.ts";
 import { ParamScope } from "../../nn/params.ts";
 import { getParam, indexByName, type ParamSet } from "../../optim/param-set.ts";
 
@@ -31,8 +31,7 @@ const truncNormal = { kind: "normal", std: 0.02 } as const;
 export const vitTokens = (scope: ParamScope, pixels: Tensor, c: VitConfig): Tensor => {
   const b = pixels.shape[0]!;
   const n = patchCount(c);
-  const patches = conv2d(scope.child("patch_embed"), pixels, c.dim, { kernel: c.patchSize, stride: c.patchSize });
-  const patchTokens = transpose(reshape(patches, [b, c.dim, n]), [0, 2, 1]);
+  const patchTokens = patchEmbed(scope.child("patch_embed"), pixels, c.dim, c.patchSize);
   const cls = expand(scope.param("cls_token", [1, 1, c.dim], truncNormal), [b, 1, c.dim]);
   const positioned = add(concat([cls, patchTokens], 1), scope.param("pos_embed", [1, 1 + n, c.dim], truncNormal));
   let x = positioned;

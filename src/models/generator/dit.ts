@@ -14,7 +14,7 @@
  */
 import type { Tensor } from "../../graph/graph.ts";
 import { add, layerNorm as layerNormOp, mul, reshape, split, transpose, unsqueeze } from "../../graph/ops.ts";
-import { conv2d, linear, mlp, selfAttention } from "../../nn/layers.ts";
+import { linear, mlp, patchEmbed, selfAttention } from "../../nn/layers.ts";
 import type { ParamScope } from "../../nn/params.ts";
 import { conditioningVector } from "./conditioning.ts";
 
@@ -71,8 +71,7 @@ export const ditVelocity = (scope: ParamScope, inputs: VelocityInputs, config: D
   const { patch: p, width: d } = config;
   const [gh, gw] = [h / p, w / p];
   const cond = conditioningVector(scope.child("cond"), inputs.sigma, inputs.pooledText, d);
-  const patches = conv2d(scope.child("patchify"), inputs.latents, d, { kernel: p, stride: p });
-  let x = add(transpose(reshape(patches, [b, d, gh * gw]), [0, 2, 1]), scope.param("pos_embed", [1, gh * gw, d], { kind: "normal", std: 0.02 }));
+  let x = add(patchEmbed(scope.child("patchify"), inputs.latents, d, p), scope.param("pos_embed", [1, gh * gw, d], { kind: "normal", std: 0.02 }));
   for (let i = 0; i < config.depth; i++) x = ditBlock(scope.child(`blocks.${i}`), x, cond, config);
   const [shift, scale] = split(linear(scope.child("final_ada"), cond, 2 * d, { init: "zeros" }), [d, d], 1);
   const pixels = linear(scope.child("final"), modulate(x, shift!, scale!), p * p * c, { init: "zeros" });

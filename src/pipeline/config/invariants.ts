@@ -128,15 +128,15 @@ const userPromptsHaveUserReferences: Invariant = ({ prompts, references }) =>
     fix: "set references.source to a folder of style images (or a manifest pairing your prompts with images)",
   });
 
-const policyLagNeedsWorkers: Invariant = ({ learner, distributed }) =>
-  when(learner.maxPolicyLag > 0 && distributed === undefined, {
+const policyLagNeedsRecordedOldPolicy: Invariant = ({ learner }) =>
+  when(learner.maxPolicyLag > 0 && (learner.objective === "nft" || learner.ratioNormalisation === "grpo-guard"), {
     path: ["learner", "maxPolicyLag"],
-    problem: `a policy lag of ${learner.maxPolicyLag} lets sampling run ahead of learning, which needs rollout workers; this build does not overlap the two inside one process`,
-    fix: "add a distributed: section and start advgrpo worker processes, or set learner.maxPolicyLag: 0",
+    problem: `a policy lag of ${learner.maxPolicyLag} learns on rows sampled by weights the learner no longer holds, but ${learner.objective === "nft" ? "the nft objective" : "GRPO-Guard's ratio normalisation"} needs those weights themselves (only the recorded sampling log-probs are kept)`,
+    fix: "set learner.maxPolicyLag: 0, or use objective grpo without ratioNormalisation (or awm)",
   });
 
 const invariants: ReadonlyArray<Invariant> = [
-  policyLagNeedsWorkers,
+  policyLagNeedsRecordedOldPolicy,
   userPromptsHaveUserReferences,
   windowFitsSteps,
   cpsNoiseAtMostOne,

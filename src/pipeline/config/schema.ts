@@ -386,7 +386,7 @@ const Learner = section("The policy update: GRPO (docs/algorithm.md §5, §6) or
   gradClip: field(PositiveNumber, { description: "Global gradient-norm clip.", unit: "L2 norm", default: 1.0 }),
   maxPolicyLag: field(BoundedInt(0, 8, "each epoch of lag keeps one more epoch of groups in flight"), {
     description:
-      "Epochs the sampling weights may trail the learner with distributed: workers: epoch e samples with the weights of epoch e - k, so workers sample ahead while the learner learns, and the ratio uses the recorded sampling log-probs as the old policy; 0 = exactly on-policy (the run equals the single-process run).",
+      "Epochs the sampling weights may trail the learner: epoch e samples with the weights of epoch e - k, so sampling runs ahead while the learner learns (in distributed: workers, or without distributed: in a sampling thread of this process), and the ratio uses the recorded sampling log-probs as the old policy; 0 = exactly on-policy. Not with objective nft or ratioNormalisation grpo-guard, which need the sampling weights themselves.",
     unit: "epochs",
     default: 0,
   }),
