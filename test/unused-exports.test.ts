@@ -31,4 +31,8 @@ describe("unused exports", () => {
     });
     expect(unusedExports(root)).toEqual(["src/a.ts: Dead", "src/a.ts: testOnly"]);
   });
+
+  it("finds none in src/: every exported symbol has a product use", () => {
+    expect(unusedExports()).toEqual([]);
+  });
 });

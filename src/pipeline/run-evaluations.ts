@@ -18,6 +18,10 @@ interface RunEvaluationsContext {
   readonly progress: (line: string) => void;
 }
 
+/** The metrics of the last evaluation metrics.jsonl holds, if any. */
+export const lastEvaluationIn = (folder: RunFolder): Readonly<Record<string, number>> | undefined =>
+  readMetricsLog(folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics;
+
 export class RunEvaluations {
   /** The latest evaluation's metrics (a resumed run starts from what metrics.jsonl holds). */
   last: Readonly<Record<string, number>> | undefined;
@@ -27,7 +31,7 @@ export class RunEvaluations {
 
   constructor(c: RunEvaluationsContext, resumed: boolean) {
     this.c = c;
-    this.last = resumed ? readMetricsLog(c.folder.root).records.filter((r) => r.kind === "eval").at(-1)?.metrics : undefined;
+    this.last = resumed ? lastEvaluationIn(c.folder) : undefined;
   }
 
   record(epochsDone: number, values: Readonly<Record<string, number>>): void {

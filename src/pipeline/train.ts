@@ -22,7 +22,7 @@ import { suspendAtCheckpoint } from "./suspend.ts";
 import { NatsGone } from "../distributed/errors.ts";
 import { acquireRunLock } from "./run-lock.ts";
 import { createRunFolder, type RunFolder } from "./run-folder.ts";
-import { RunEvaluations } from "./run-evaluations.ts";
+import { lastEvaluationIn, RunEvaluations } from "./run-evaluations.ts";
 import { buildTrainingRun, type TrainingRun } from "./training-run.ts";
 
 export interface RunOptions {
@@ -153,13 +153,12 @@ const suspendedSummary = async (folder: RunFolder, configJson: string, fault: Na
   const suspended = await suspendAtCheckpoint(folder, configJson, fault, progress);
   progress(suspended.reason);
   writeRunReport(folder, configJson, suspended.reason);
-  const kept = readMetricsLog(folder.root).records;
   return {
     folder,
     epochsCompleted: suspended.epochsCompleted,
     stoppedEarly: true,
-    lastEvaluation: kept.filter((r) => r.kind === "eval").at(-1)?.metrics,
-    generatorSteps: kept.filter((r) => r.kind === "generator").length,
+    lastEvaluation: lastEvaluationIn(folder),
+    generatorSteps: readMetricsLog(folder.root).records.filter((r) => r.kind === "generator").length,
     rolloutRows: suspended.rolloutRows,
     stopReason: suspended.reason,
     suspended: true,
