@@ -61,15 +61,16 @@ const describe = (w: StoredWeights) =>
   `${(w.parameters / 1e6).toFixed(3)} M parameters, ${gib(w.bytes)} stored${w.halfBytes > 0 ? ` (${gib(w.halfBytes)} of it fp16/bf16)` : ""}${w.externalFiles > 0 ? ` in ${w.externalFiles} external data file(s), all present and complete` : ""}`;
 
 /**
- * How many copies of the generator's weights a run holds on the host, and why (GraphSessions decides): advgrpo's
- * decoded import the graphs are built from, plus what the three policy sessions hold. Graphs past `sharedAbove`
- * go to one scratch weight file ORT maps read-only; with prepacking off (compute.shareImportedWeights) the sessions
- * share that mapping, with it on each CPU session packs a copy of its own. Smaller graphs open from memory, a copy each.
+ * How many copies of the generator's weights the policy sessions hold on the host during a run, and why
+ * (GraphSessions decides). Graphs past `sharedAbove` go to one scratch weight file ORT maps read-only; with
+ * prepacking off (compute.shareImportedWeights) the sessions share that mapping, with it on each CPU session packs
+ * a copy of its own. Smaller graphs open from memory, a copy each. advgrpo's decoded import is released once the
+ * sessions are open (buildPolicy), so it counts only while loading.
  */
 const hostGeneratorCopies = (bytes: number, share: boolean, sharedAbove: number) => {
-  if (bytes <= sharedAbove) return { copies: 4, why: `advgrpo's decoded copy, and one in each of the three policy sessions, which open from memory at most ${gib(sharedAbove)} of weights whatever compute.shareImportedWeights says` };
-  if (share) return { copies: 2, why: "advgrpo's decoded copy the graphs are built from, and ONNX Runtime's one mapping of the scratch weight file the three policy graphs share, as compute.shareImportedWeights: true turns their prepacking off" };
-  return { copies: 4, why: "advgrpo's decoded copy, and the copy each of the three policy sessions prepacks from the scratch weight file, as compute.shareImportedWeights: false lets them" };
+  if (bytes <= sharedAbove) return { copies: 3, why: `one in each of the three policy sessions, which open from memory at most ${gib(sharedAbove)} of weights whatever compute.shareImportedWeights says` };
+  if (share) return { copies: 1, why: "ONNX Runtime's one mapping of the scratch weight file the three policy graphs share, as compute.shareImportedWeights: true turns their prepacking off" };
+  return { copies: 3, why: "the copy each of the three policy sessions prepacks from the scratch weight file, as compute.shareImportedWeights: false lets them" };
 };
 
 /**
@@ -128,7 +129,8 @@ export const planRun = async (config: PipelineConfig, sharedAbove = SHARED_WEIGH
   if (generatorBytes > 0) {
     const { copies, why } = hostGeneratorCopies(generatorBytes, config.compute.shareImportedWeights, sharedAbove);
     lines.push(
-      `weights in memory, about: host ${gib(copies * generatorBytes + otherBytes)} (the generator ${copies === 2 ? "twice" : `${copies} times`}: ${why}; plus the VAE and backbone); ` +
+      `weights in memory, about: host ${gib(copies * generatorBytes + otherBytes)} during the run (the generator ${copies === 1 ? "once" : `${copies} times`}: ${why}; plus the VAE and backbone), ` +
+        `and while loading another ${gib(2 * generatorBytes)} (advgrpo's decoded import and the graphs built from it, about twice the generator, released once the policy sessions are open); ` +
         `a GPU provider copies the generator once per policy session: ${gib(3 * generatorBytes + otherBytes)} on the device`,
     );
   }

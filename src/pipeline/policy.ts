@@ -163,6 +163,8 @@ interface GeneratorParts {
   readonly adapters?: () => readonly AdapterSite[];
   /** How the policy graphs run, where it differs from the pipeline's execution. */
   readonly policyExecution?: Partial<ExecutionConfig>;
+  /** Drops the decoded weights the graphs were built from, once their sessions are open. */
+  readonly releaseWeights?: () => void;
   release(): Promise<void>;
 }
 
@@ -231,6 +233,7 @@ const onnxParts = async (config: PipelineConfig, prompts: { train: readonly stri
       pretrained: new Map(),
       adapters: net.adapters,
       policyExecution: IMPORTED_POLICY_EXECUTION,
+      releaseWeights: net.releaseWeights,
       release: async () => void (await Promise.all(owned.map((r) => r.release()))),
     };
   } catch (error) {
@@ -282,6 +285,12 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
   const evalSession = await sessions.open(evalGraph, policyExecution);
   const evalFlow = FlowSampler.create({ latentShape, schedule: sigmaSchedule(s.evalSteps, s.shift), window: sdeWindow(s.evalSteps, 0, 0), method: odeMethod, execution });
   const lossSession = await sessions.open(lossGraph, policyExecution);
+  // Every policy graph is open, reading its weights from its session: the run keeps neither the graphs nor the
+  // import they were built from (one more copy of an imported generator's weights otherwise), only what it runs.
+  sessions.sealWeights();
+  parts.releaseWeights?.();
+  const learnerMemory = { ...estimateMemory(lossGraph.graph), members };
+  const { params: graphParams, outputs, trainable } = lossGraph;
   const learnerParams = [...params, ...reference, ...old];
   return {
     config: policy,
@@ -294,7 +303,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     // Only GRPO learns from the window's transitions; the other objectives need x0 alone (the image, or a latent generator's final latent).
     sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo", recordClean: l.objective !== "grpo" && clean === "latent" }),
     learner: new GeneratorLearner({
-      graph: lossGraph,
+      graph: { params: graphParams, outputs, trainable },
       runner: lossSession,
       params: learnerParams,
       optimizer,
@@ -306,7 +315,7 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow, parts.decoder),
     evalBatch,
     imageSize: parts.decoder.imageSize,
-    learnerMemory: { ...estimateMemory(lossGraph.graph), members },
+    learnerMemory,
     embed: embedder(parts.text),
     release: async () => {
       await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release(), parts.release()]);

@@ -12,7 +12,7 @@ import type { Optimizer } from "../optim/optimizer.ts";
 import { type ParamSet, zerosLike } from "../optim/param-set.ts";
 import type { AdvantagedRollout } from "../rollout/rollout.ts";
 import { f32, type Feeds } from "../runtime/tensors.ts";
-import { type CompiledTrainGraph, gradName, type GraphRunner, runTrainStep } from "../train/train-graph.ts";
+import { gradName, type GraphRunner, runTrainStep, type TrainStepOutline } from "../train/train-graph.ts";
 import { sliceFeeds } from "./micro-batches.ts";
 import { POLICY_INPUTS, type PolicyConfig, type TextEmbeddings, textFeeds } from "./policy-graph.ts";
 
@@ -115,7 +115,7 @@ interface SamplingPolicyCopy {
 }
 
 export class GeneratorLearner {
-  readonly graph: CompiledTrainGraph;
+  readonly graph: TrainStepOutline;
   readonly params: ParamSet;
   readonly optimizer: Optimizer;
   readonly ema: Ema | undefined;
@@ -127,7 +127,7 @@ export class GeneratorLearner {
   private oldVersion: number | undefined;
 
   constructor(args: {
-    graph: CompiledTrainGraph;
+    graph: TrainStepOutline;
     runner: GraphRunner;
     params: ParamSet;
     optimizer: Optimizer;

@@ -36,8 +36,10 @@ export class GraphSessions {
   private scratch: string | undefined;
   private weights: WeightFile | undefined;
   private modelBytes = 0;
+  private weightBytes = 0;
   private readonly fileAbove: number;
   private readonly prepack: boolean;
+  private sealed = false;
 
   /**
    * `fileAbove`: initialiser bytes above which a graph goes to a file (tests lower it); `prepack`: let the CPU
@@ -50,11 +52,23 @@ export class GraphSessions {
 
   async open(compiled: CompiledGraph, execution: ExecutionConfig): Promise<LocalSession> {
     if (initialiserBytes(compiled) <= this.fileAbove) return LocalSession.create(compiled.name, compiled.bytes, execution);
+    if (this.sealed) throw new Error(`graph '${compiled.name}': the shared weight file is sealed (every graph that points into it must open before sealWeights)`);
     this.scratch ??= mkdtempSync(join(tmpdir(), "advgrpo-graphs-"));
     this.weights ??= new WeightFile(join(this.scratch, "weights.data"));
     const path = join(this.scratch, `${compiled.name}.onnx`);
     this.modelBytes += writeGraph(compiled.graph, path, { weights: this.weights }).modelBytes;
+    this.weightBytes = this.weights.bytes;
     return LocalSession.createFromFile(compiled.name, path, { ...execution, prepackWeights: this.prepack });
+  }
+
+  /**
+   * Closes the weight file once every graph that points into it is open. Its index of what it holds keeps the
+   * written arrays (the graphs' weights) alive; sealed, it lets them go, and nothing more can be written to it.
+   */
+  sealWeights(): void {
+    this.weights?.close();
+    this.weights = undefined;
+    this.sealed = true;
   }
 
   /** The scratch folder, once a graph went to a file. */
@@ -64,7 +78,7 @@ export class GraphSessions {
 
   /** What went to the scratch folder so far. */
   get files(): GraphFiles {
-    return { modelBytes: this.modelBytes, weightBytes: this.weights?.bytes ?? 0 };
+    return { modelBytes: this.modelBytes, weightBytes: this.weightBytes };
   }
 
   /** Removes the scratch files; call it after the sessions on them are released (ORT maps the data file). */

@@ -34,6 +34,9 @@ export interface CompiledTrainGraph extends CompiledGraph {
   readonly trainable: readonly string[];
 }
 
+/** What running a training step needs of its graph once a session is open on it (not the graph and its weights). */
+export type TrainStepOutline = Pick<CompiledTrainGraph, "params" | "outputs" | "trainable">;
+
 export const gradName = (param: string): string => `grad:${param}`;
 
 interface CompileOptions {
@@ -101,7 +104,7 @@ interface StepResult {
 }
 
 /** Runs forward + backward once: the loss, every other output, and the gradients of the trainable parameters. */
-export const runTrainStep = async (runner: GraphRunner, graph: CompiledTrainGraph, params: ParamSet, data: Feeds): Promise<StepResult> => {
+export const runTrainStep = async (runner: GraphRunner, graph: TrainStepOutline, params: ParamSet, data: Feeds): Promise<StepResult> => {
   const outputs = await runner.run({ ...paramFeeds(params), ...data }, graph.outputs);
   const shapes = new Map(graph.params.map((p) => [p.name, p.shape]));
   const grads = graph.trainable.map((name) => ({ name, shape: shapes.get(name)!, data: outputs[gradName(name)]!.data as Float32Array }));

@@ -70,6 +70,26 @@ describe("sessions on graphs written with external data", () => {
   });
 });
 
+describe("once every policy graph is open", () => {
+  it("the weight file is sealed and the import released: sessions run as before, nothing new points into the file", async () => {
+    const network = net();
+    const big = compileForward("velocity-2", guidedVelocityModel({ net: network, batch: 2, cfgWeight: 4.5 }), { lora });
+    const params = initParams(big.params, 1);
+    const sessions = new GraphSessions(0); // the graph goes to the file, as an imported generator's do
+    const opened = await sessions.open(big, defaultExecution);
+    const before = (await opened.run(feedsFor(2, params, 5))).velocity!.data;
+    const written = sessions.files.weightBytes;
+    sessions.sealWeights();
+    network.releaseWeights();
+    expect(sessions.files.weightBytes).toBe(written);
+    expect(Array.from((await opened.run(feedsFor(2, params, 5))).velocity!.data as Float32Array)).toEqual(Array.from(before as Float32Array));
+    await expect(sessions.open(big, defaultExecution)).rejects.toThrow(/graph 'velocity-2': the shared weight file is sealed/);
+    expect(() => compileForward("after", guidedVelocityModel({ net: network, batch: 1, cfgWeight: 1 }), { lora })).toThrow(/sd3_transformer\.onnx: the imported weights were released/);
+    await opened.release();
+    sessions.release();
+  });
+});
+
 describe("a weight file shared by models", () => {
   const dir = mkdtempSync(join(tmpdir(), "advgrpo-weightfile-"));
   const model = (values: Float32Array[]) =>

@@ -23,6 +23,11 @@ interface OnnxNetwork extends VelocityNetwork {
   readonly signature: GeneratorSignature;
   /** The adapters of the last graph built (the same sites in every graph). */
   readonly adapters: () => readonly AdapterSite[];
+  /**
+   * Drops the decoded model once every graph is built and its sessions opened: they read the weights from the
+   * files they were written to, so keeping it would hold one more copy of the weights for the whole run.
+   */
+  readonly releaseWeights: () => void;
 }
 
 const contractError = (source: string, tensor: string, expected: string, found: string) =>
@@ -50,6 +55,9 @@ const checkSizes = (signature: GeneratorSignature, o: OnnxNetworkOptions, source
 export const onnxNetwork = (model: OnnxModel, o: OnnxNetworkOptions): OnnxNetwork => {
   const { signature, names } = checkNamedGeneratorSignature(model.signature, model.source, o.names);
   checkSizes(signature, o, model.source);
+  const source = model.source;
+  // the closures below read the model through this slot only, so releasing it frees the decoded weights
+  let held: OnnxModel | undefined = model;
   let adapters: readonly AdapterSite[] = [];
   return {
     signature,
@@ -57,11 +65,15 @@ export const onnxNetwork = (model: OnnxModel, o: OnnxNetworkOptions): OnnxNetwor
     pooledWidth: o.text.pooledWidth,
     ...(signature.textEmbeds !== undefined ? { tokenShape: o.text.tokenShape! } : {}),
     adapters: () => adapters,
+    releaseWeights: () => {
+      held = undefined;
+    },
     velocity: (scope, inputs: NetworkInputs): Tensor => {
+      if (!held) throw new Error(`${source}: the imported weights were released once the policy's sessions were open; no graph can be built from them after`);
       const time = signature.time === "timestep" ? mul(inputs.sigma, scope.graph.scalar(o.timestepScale)) : inputs.sigma;
       const bind: Record<string, Tensor> = { [names.latents]: inputs.latents, [names[signature.time]]: time, [names.pooled]: inputs.pooled };
       if (signature.textEmbeds !== undefined) bind[names.text] = inputs.tokens!;
-      const imported = importInto(scope.graph, model, { bind, scope });
+      const imported = importInto(scope.graph, held, { bind, scope });
       adapters = imported.adapters;
       return imported.outputs[names.velocity]!;
     },
