@@ -1,7 +1,8 @@
 /**
  * `advgrpo bench weights <model.onnx>`: memory and disk of an imported generator's three policy graphs (the
  * sampler's velocity, the evaluation's velocity and the learner's GRPO loss, built as src/pipeline/policy.ts
- * builds them), each way of loading them measured in a fresh child process so peak RSS is its own:
+ * builds them and run at its ORT setting, IMPORTED_POLICY_EXECUTION), each way of loading them measured in a
+ * fresh child process so peak RSS is its own:
  * - in-memory: each session from its serialised protobuf (what a graph under 1.8 GiB did in round 2);
  * - own-files: each graph with its own external-data file (what a graph past 1.8 GiB did in round 2);
  * - shared-prepacked: one weight file for the three graphs, ORT's CPU kernels prepacking their weights
@@ -21,6 +22,7 @@ import { writeGraph } from "../graph/external-data.ts";
 import { loadOnnx } from "../graph/import.ts";
 import { cpsMethod } from "../flow/steps.ts";
 import { onnxNetwork } from "../models/generator/onnx-network.ts";
+import { IMPORTED_POLICY_EXECUTION } from "../pipeline/policy.ts";
 import { initParams, isAdapterParam } from "../nn/params.ts";
 import { guidedVelocityModel, POLICY_INPUTS, type PolicyConfig, policyLossModel } from "../rl/policy-graph.ts";
 import { defaultExecution } from "../runtime/execution.ts";
@@ -84,7 +86,7 @@ const measure = async (modelPath: string, mode: Mode, float16: "widen" | "keep")
   ];
   const weightMB = graphs[0]!.graph.initializers.reduce((n, t) => n + t.constValue!.byteLength, 0) / 2 ** 20;
   const buildSeconds = (performance.now() - start) / 1000;
-  const execution = { ...defaultExecution, graphOptimization: "disabled" as const };
+  const execution = { ...defaultExecution, ...IMPORTED_POLICY_EXECUTION };
   const scratch = mkdtempSync(join(tmpdir(), "advgrpo-bench-weights-"));
   const shared = new GraphSessions(0, mode === "shared-prepacked");
   let bytesWritten = 0;

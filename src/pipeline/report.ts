@@ -117,6 +117,13 @@ const generatorSection = (records: readonly MetricRecord[], series: SeriesOf): R
       references: [{ name: "on-policy", y: 1, colour: "#888888" }],
     }),
     linePlot({
+      // Its own axis: the spread is orders of magnitude below the ratio itself (0 on an on-policy step).
+      title: "Importance ratio std per step (how far the sampling policy has drifted)",
+      xLabel: "optimiser step",
+      yLabel: "std of ratio",
+      series: [{ name: "std", points: series("generator", "ratioStd", "step") }],
+    }),
+    linePlot({
       title: "Clip fraction and gradient norm",
       xLabel: "optimiser step",
       yLabel: "value",
