@@ -22,6 +22,7 @@ import { requireConfiguredFiles } from "./configured-files.ts";
 import { learnerMemoryLine } from "./console-text.ts";
 import { learnerGraph } from "./policy.ts";
 import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
+import { SHARED_WEIGHTS_ABOVE_BYTES } from "../train/open-graph.ts";
 
 /** An ONNX file's weights as stored: parameters and bytes, from the initialisers' shapes (no data read). */
 interface StoredWeights {
@@ -59,8 +60,23 @@ const gib = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(
 const describe = (w: StoredWeights) =>
   `${(w.parameters / 1e6).toFixed(3)} M parameters, ${gib(w.bytes)} stored${w.halfBytes > 0 ? ` (${gib(w.halfBytes)} of it fp16/bf16)` : ""}${w.externalFiles > 0 ? ` in ${w.externalFiles} external data file(s), all present and complete` : ""}`;
 
-/** The plan's lines; throws at the first file that does not fit, naming file and field. */
-export const planRun = async (config: PipelineConfig): Promise<string[]> => {
+/**
+ * How many copies of the generator's weights a run holds on the host, and why (GraphSessions decides): advgrpo's
+ * decoded import the graphs are built from, plus what the three policy sessions hold. Graphs past `sharedAbove`
+ * go to one scratch weight file ORT maps read-only; with prepacking off (compute.shareImportedWeights) the sessions
+ * share that mapping, with it on each CPU session packs a copy of its own. Smaller graphs open from memory, a copy each.
+ */
+const hostGeneratorCopies = (bytes: number, share: boolean, sharedAbove: number) => {
+  if (bytes <= sharedAbove) return { copies: 4, why: `advgrpo's decoded copy, and one in each of the three policy sessions, which open from memory at most ${gib(sharedAbove)} of weights whatever compute.shareImportedWeights says` };
+  if (share) return { copies: 2, why: "advgrpo's decoded copy the graphs are built from, and ONNX Runtime's one mapping of the scratch weight file the three policy graphs share, as compute.shareImportedWeights: true turns their prepacking off" };
+  return { copies: 4, why: "advgrpo's decoded copy, and the copy each of the three policy sessions prepacks from the scratch weight file, as compute.shareImportedWeights: false lets them" };
+};
+
+/**
+ * The plan's lines; throws at the first file that does not fit, naming file and field. `sharedAbove`: the generator
+ * bytes past which the policy graphs go through the shared weight file (GraphSessions' threshold; tests lower it).
+ */
+export const planRun = async (config: PipelineConfig, sharedAbove = SHARED_WEIGHTS_ABOVE_BYTES): Promise<string[]> => {
   requireConfiguredFiles(config);
   const lines = [`pipeline ${config.run.name}: every named file exists`];
   const { sampleSize, latentChannels } = config.generator;
@@ -110,9 +126,10 @@ export const planRun = async (config: PipelineConfig): Promise<string[]> => {
     lines.push(`backbone: ${f.backbone}: ${describe(backbone.weights)}; pixel_values at ${f.inputSize} px, token width ${dim ?? "set by the file at run time"}`);
   }
   if (generatorBytes > 0) {
+    const { copies, why } = hostGeneratorCopies(generatorBytes, config.compute.shareImportedWeights, sharedAbove);
     lines.push(
-      `weights in memory, about: host ${gib(2 * generatorBytes + otherBytes)} (the generator twice: advgrpo's decoded copy the graphs are built from, and ONNX Runtime's ` +
-        `mapping of the scratch weight file the three policy graphs share; plus the VAE and backbone); a GPU provider copies the generator once per policy session: ${gib(3 * generatorBytes + otherBytes)} on the device`,
+      `weights in memory, about: host ${gib(copies * generatorBytes + otherBytes)} (the generator ${copies === 2 ? "twice" : `${copies} times`}: ${why}; plus the VAE and backbone); ` +
+        `a GPU provider copies the generator once per policy session: ${gib(3 * generatorBytes + otherBytes)} on the device`,
     );
   }
   if (learner) lines.push(learnerMemoryLine(learner, config.sampler.groupSize));

@@ -22,7 +22,7 @@ export const initialiserBytes = (compiled: CompiledGraph): number => compiled.gr
  * Graphs holding more initialiser bytes than this go through the shared weight file. The embedded DiT's policy
  * graphs feed their weights as inputs (a few kB of initialisers) and stay in memory; a real import's go to the file.
  */
-const SHARED_WEIGHTS_ABOVE_BYTES = 64 * 2 ** 20;
+export const SHARED_WEIGHTS_ABOVE_BYTES = 64 * 2 ** 20;
 
 interface GraphFiles {
   /** Bytes of the model files (graphs without their external weights). */

@@ -13,7 +13,7 @@ import { defaultExecution } from "../../src/runtime/execution.ts";
 import { tinySd3Pipeline } from "./fixtures.ts";
 
 const fixture = (name: string) => join(process.cwd(), "test/fixtures/onnx", name);
-const planOf = async (extra: string) => planRun(await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(mkdtempSync(join(tmpdir(), "advgrpo-plan-")), extra))));
+const planOf = async (extra: string, sharedAbove?: number) => planRun(await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(mkdtempSync(join(tmpdir(), "advgrpo-plan-")), extra))), sharedAbove);
 
 describe("advgrpo plan", () => {
   it("counts each model's weights from the file (equal to the imported values) and checks the files against each other", async () => {
@@ -42,6 +42,29 @@ describe("advgrpo plan", () => {
     const printedByRun = learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize);
     await policy.release();
     expect((await planOf(`generator: { onnx: { velocityModel: ${external} } }`)).at(-1)).toBe(printedByRun);
+  });
+
+  it("counts the host's copies of the generator from compute.shareImportedWeights and says which it assumed", async () => {
+    const memory = (lines: readonly string[]) => lines.find((l) => l.startsWith("weights in memory"))!;
+    const mib = (line: string, pattern: RegExp) => Number(pattern.exec(line)![1]);
+    const held = mib((await planOf("")).find((l) => l.startsWith("transformer:"))!, /held as ([\d.]+) MiB/);
+    // past the threshold (lowered to 0 here) the policy graphs go through the shared weight file
+    const shared = memory(await planOf("", 0));
+    const prepacked = memory(await planOf("compute: { shareImportedWeights: false }", 0));
+    expect(shared).toContain("the generator twice: ");
+    expect(shared).toContain("compute.shareImportedWeights: true");
+    expect(prepacked).toContain("the generator 4 times: ");
+    expect(prepacked).toContain("each of the three policy sessions prepacks");
+    expect(prepacked).toContain("compute.shareImportedWeights: false");
+    const host = (line: string) => mib(line, /host ([\d.]+) MiB/);
+    expect(host(prepacked) - host(shared)).toBeCloseTo(2 * held, 1);
+    // the tiny generator is under the threshold: its sessions open from memory whatever the field says
+    for (const extra of ["", "compute: { shareImportedWeights: false }"]) {
+      const line = memory(await planOf(extra));
+      expect(line).toContain("the generator 4 times: ");
+      expect(line).toContain("open from memory");
+      expect(host(line)).toBeCloseTo(host(prepacked), 2);
+    }
   });
 
   it("fails on a truncated external data file, naming the pipeline field and the file, before anything loads", async () => {
