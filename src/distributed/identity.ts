@@ -4,6 +4,7 @@
  * same rollout layout on the wire.
  */
 import { createHash } from "node:crypto";
+import { featureLayout } from "../models/backbone/features.ts";
 import { resolvedConfigJson } from "../pipeline/config/canonical-json.ts";
 import type { PipelineConfig } from "../pipeline/config/schema.ts";
 import type { Policy } from "../pipeline/policy.ts";
@@ -16,13 +17,13 @@ export const configHash = (config: PipelineConfig): string => {
 };
 
 export const wireMetadata = (config: PipelineConfig, policy: Policy, rewards: RewardModel): WireMetadata => {
-  const f = rewards.features.config;
+  const layout = featureLayout(rewards.features.config, rewards.features.config.dim!);
   return {
     runId: config.run.name,
     createdAt: "",
     pipelineConfig: resolvedConfigJson(config),
     rewardComponents: rewards.components.map((c) => c.component.name),
-    tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: f.dim!, patchTokens: (f.size / f.patchSize) ** 2 },
+    tensorSizes: { latent: policy.config.net.latentShape.reduce((a, b) => a * b, 1), feature: layout.dim, patchTokens: layout.patchCount },
     // The learner trains on these latents, so the wire never rounds them (record.latentDtype is the log's choice).
     latentDtype: "float32",
     // nft/awm through a VAE learn from each rollout's final latent, so it travels with the group.
