@@ -38,7 +38,9 @@ const main = async (argv: readonly string[]): Promise<number> => {
     return (await command.run(args)) ?? 0;
   } catch (error) {
     const e = error as Error & { _tag?: string };
-    process.stderr.write(`advgrpo ${name}: ${e._tag ? `${e._tag}: ` : ""}${e.message}\n`);
+    // A tagged error's tag, or a built-in's class (a TypeError is a bug to report); a plain Error's message says it all.
+    const label = e._tag ?? e.name;
+    process.stderr.write(`advgrpo ${name}: ${label && label !== "Error" ? `${label}: ` : ""}${e.message}\n`);
     // A worker whose NATS server stayed away stops with the status a learner has then (nothing failed).
     return e instanceof NatsGone ? EXIT_NATS_GONE : 1;
   }
