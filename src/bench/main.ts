@@ -26,22 +26,8 @@ const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 export const runBenchmarks = async (log: (line: string) => void = console.log): Promise<void> => {
   const config = await Effect.runPromise(loadPipelineFile("pipelines/default.yaml"));
   log("advgrpo bench — medians after warm-up, CPU execution provider, 2 intra-op threads, spinning off\n");
-  const baseline = await benchMatMul(1024);
-  log(`baseline: ORT MatMul 1024x1024 fp32  ${baseline.ms.toFixed(1)} ms  ${baseline.gflops.toFixed(1)} GFLOP/s\n`);
-
-  log("engine blocks (train step = forward + backward graph + in-place AdamW); vs MatMul = median over rounds of the");
-  log("block's GFLOP/s over the MatMul's in the same round (MatMul, forward, step, repeated)");
-  log("block                               fwd ms  step ms  step/fwd  fwd GFLOP/s (vs MatMul; by CPU time)  step GFLOP/s (vs MatMul; by CPU time)");
-  const product = await openMatMul(1024);
-  const blocks = await benchEngineBlocks(defaultSizes, product);
-  await product.release();
-  for (const r of blocks) {
-    log(
-      `${r.name.padEnd(34)} ${r.forwardMs.toFixed(2).padStart(7)} ${r.trainStepMs.toFixed(2).padStart(8)} ${(r.trainStepMs / r.forwardMs).toFixed(2).padStart(9)}` +
-        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardVsMatMul).padStart(4)}; ${pct(r.forwardVsMatMulCpu).padStart(4)})` +
-        `            ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainVsMatMul).padStart(4)}; ${pct(r.trainVsMatMulCpu).padStart(4)})`,
-    );
-  }
+  const baseline = await logBaseline(log);
+  await logEngineBlocks(log);
   const optimizers = await benchOptimizers(1_000_000);
   log(
     `in-place optimiser step, 1M parameters: AdamW ${optimizers.adamWMs.toFixed(2)} ms (CPU ${optimizers.adamWCpuMs.toFixed(2)} ms, ${(optimizers.adamWMs / baseline.ms).toFixed(2)}x the MatMul), ` +
@@ -90,6 +76,34 @@ export const runBenchmarks = async (log: (line: string) => void = console.log): 
   for (const p of projectScaleOut([1, 2, 4, 8])) log(`  N=${p.workers}: lag 0 ${p.lag0.toFixed(2)} rollouts/s, lag 1 ${p.lag1.toFixed(2)} rollouts/s`);
 
   await runGraphOptimisationBench(process.env[SD3_BENCH_MODEL_ENV], log);
+};
+
+/** `advgrpo bench engine`: only the MatMul baseline and the engine blocks, for iterating on the engine. */
+export const runEngineBenchmarks = async (log: (line: string) => void = console.log): Promise<void> => {
+  await logBaseline(log);
+  await logEngineBlocks(log);
+};
+
+const logBaseline = async (log: (line: string) => void) => {
+  const baseline = await benchMatMul(1024);
+  log(`baseline: ORT MatMul 1024x1024 fp32  ${baseline.ms.toFixed(1)} ms  ${baseline.gflops.toFixed(1)} GFLOP/s\n`);
+  return baseline;
+};
+
+const logEngineBlocks = async (log: (line: string) => void): Promise<void> => {
+  log("engine blocks (train step = forward + backward graph + in-place AdamW); vs MatMul = median over rounds of the");
+  log("block's GFLOP/s over the MatMul's in the same round (MatMul, forward, step, repeated)");
+  log("block                               fwd ms  step ms  step/fwd  fwd GFLOP/s (vs MatMul; by CPU time)  step GFLOP/s (vs MatMul; by CPU time)");
+  const product = await openMatMul(1024);
+  const blocks = await benchEngineBlocks(defaultSizes, product);
+  await product.release();
+  for (const r of blocks) {
+    log(
+      `${r.name.padEnd(34)} ${r.forwardMs.toFixed(2).padStart(7)} ${r.trainStepMs.toFixed(2).padStart(8)} ${(r.trainStepMs / r.forwardMs).toFixed(2).padStart(9)}` +
+        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardVsMatMul).padStart(4)}; ${pct(r.forwardVsMatMulCpu).padStart(4)})` +
+        `            ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainVsMatMul).padStart(4)}; ${pct(r.trainVsMatMulCpu).padStart(4)})`,
+    );
+  }
 };
 
 /** SD3.5-Medium as the paper trains it: 512 px (VAE latent 16 x 64 x 64), SDE window 2, DINOv2 ViT-B/14 at 518 px. */
