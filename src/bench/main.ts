@@ -27,19 +27,7 @@ const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 type Section = (config: PipelineConfig, log: (line: string) => void, baseline: { readonly ms: number }) => Promise<void>;
 
 const engineSection: Section = async (_config, log, baseline) => {
-  log("engine blocks (train step = forward + backward graph + in-place AdamW); vs MatMul = median over rounds of the");
-  log("block's GFLOP/s over the MatMul's in the same round (MatMul, forward, step, repeated)");
-  log("block                               fwd ms  step ms  step/fwd  fwd GFLOP/s (vs MatMul; by CPU time)  step GFLOP/s (vs MatMul; by CPU time)");
-  const product = await openMatMul(1024);
-  const blocks = await benchEngineBlocks(defaultSizes, product);
-  await product.release();
-  for (const r of blocks) {
-    log(
-      `${r.name.padEnd(34)} ${r.forwardMs.toFixed(2).padStart(7)} ${r.trainStepMs.toFixed(2).padStart(8)} ${(r.trainStepMs / r.forwardMs).toFixed(2).padStart(9)}` +
-        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardVsMatMul).padStart(4)}; ${pct(r.forwardVsMatMulCpu).padStart(4)})` +
-        `            ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainVsMatMul).padStart(4)}; ${pct(r.trainVsMatMulCpu).padStart(4)})`,
-    );
-  }
+  await logEngineBlocks(log);
   const optimizers = await benchOptimizers(1_000_000);
   log(
     `in-place optimiser step, 1M parameters: AdamW ${optimizers.adamWMs.toFixed(2)} ms (CPU ${optimizers.adamWCpuMs.toFixed(2)} ms, ${(optimizers.adamWMs / baseline.ms).toFixed(2)}x the MatMul), ` +
@@ -105,12 +93,39 @@ const SECTIONS: readonly Section[] = [
 export const runBenchmarks = async (log: (line: string) => void = console.log, sectionsDone: (done: number, total: number) => void = () => {}): Promise<void> => {
   const config = await Effect.runPromise(loadPipelineFile("pipelines/default.yaml"));
   log("advgrpo bench — medians after warm-up, CPU execution provider, 2 intra-op threads, spinning off\n");
-  const baseline = await benchMatMul(1024);
-  log(`baseline: ORT MatMul 1024x1024 fp32  ${baseline.ms.toFixed(1)} ms  ${baseline.gflops.toFixed(1)} GFLOP/s\n`);
+  const baseline = await logBaseline(log);
   sectionsDone(0, SECTIONS.length);
   for (const [i, section] of SECTIONS.entries()) {
     await section(config, log, baseline);
     sectionsDone(i + 1, SECTIONS.length);
+  }
+};
+
+/** `advgrpo bench engine`: only the MatMul baseline and the engine blocks, for iterating on the engine. */
+export const runEngineBenchmarks = async (log: (line: string) => void = console.log): Promise<void> => {
+  await logBaseline(log);
+  await logEngineBlocks(log);
+};
+
+const logBaseline = async (log: (line: string) => void) => {
+  const baseline = await benchMatMul(1024);
+  log(`baseline: ORT MatMul 1024x1024 fp32  ${baseline.ms.toFixed(1)} ms  ${baseline.gflops.toFixed(1)} GFLOP/s\n`);
+  return baseline;
+};
+
+const logEngineBlocks = async (log: (line: string) => void): Promise<void> => {
+  log("engine blocks (train step = forward + backward graph + in-place AdamW); vs MatMul = median over rounds of the");
+  log("block's GFLOP/s over the MatMul's in the same round (MatMul, forward, step, repeated)");
+  log("block                               fwd ms  step ms  step/fwd  fwd GFLOP/s (vs MatMul; by CPU time)  step GFLOP/s (vs MatMul; by CPU time)");
+  const product = await openMatMul(1024);
+  const blocks = await benchEngineBlocks(defaultSizes, product);
+  await product.release();
+  for (const r of blocks) {
+    log(
+      `${r.name.padEnd(34)} ${r.forwardMs.toFixed(2).padStart(7)} ${r.trainStepMs.toFixed(2).padStart(8)} ${(r.trainStepMs / r.forwardMs).toFixed(2).padStart(9)}` +
+        `  ${r.forwardGflops.toFixed(1).padStart(10)} (${pct(r.forwardVsMatMul).padStart(4)}; ${pct(r.forwardVsMatMulCpu).padStart(4)})` +
+        `            ${r.trainGflops.toFixed(1).padStart(10)} (${pct(r.trainVsMatMul).padStart(4)}; ${pct(r.trainVsMatMulCpu).padStart(4)})`,
+    );
   }
 };
 

@@ -1,10 +1,11 @@
 /**
- * `advgrpo bench [import|weights|graph-optimisation <model.onnx>]`: the performance report (src/bench/main.ts) on
- * stdout, with a progress bar over its sections on stderr; the subcommands measure an imported generator.
+ * `advgrpo bench [engine | import|weights|graph-optimisation <model.onnx>]`: the performance report (src/bench/main.ts)
+ * on stdout, with a progress bar over its sections on stderr; `engine` measures the engine blocks alone, the others
+ * an imported generator.
  */
 import { runGraphOptimisationBench } from "../bench/graph-optimisation.ts";
 import { runImportBench } from "../bench/import.ts";
-import { runBenchmarks } from "../bench/main.ts";
+import { runBenchmarks, runEngineBenchmarks } from "../bench/main.ts";
 import { runPolicyMemoryBench } from "../bench/policy-memory.ts";
 import { type ProgressBar, progressBar } from "./progress.ts";
 
@@ -12,6 +13,7 @@ export const benchCommand = async (args: readonly string[]): Promise<void> => {
   if (args[0] === "import") return runImportBench(args.slice(1));
   if (args[0] === "weights") return runPolicyMemoryBench(args.slice(1));
   if (args[0] === "graph-optimisation") return runGraphOptimisationBench(args[1]);
+  if (args[0] === "engine") return runEngineBenchmarks();
   let bar: ProgressBar | undefined;
   // Report lines go to stdout; only when both streams are the terminal do they pass through the bar, which keeps itself below them.
   const viaBar = process.stdout.isTTY === true && process.stderr.isTTY === true;

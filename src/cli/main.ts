@@ -21,7 +21,7 @@ const commands: Readonly<Record<string, { readonly summary: string; readonly run
   replay: { summary: "recompute a run's recorded features, rewards, advantages and steps; report differences (advgrpo replay runs/default)", run: replayCommand },
   inspect: { summary: "per-epoch statistics of a run; --images <epoch> --out grid.png exports its images", run: inspectCommand },
   export: { summary: "merge a LoRA file (peft naming) into its ONNX model (advgrpo export model.onnx --lora lora.safetensors --out merged.onnx)", run: exportCommand },
-  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run; `bench import <model.onnx>` for an imported generator (src/bench/import.ts), `bench weights <model.onnx> [--keep-float16]` for its policy graphs' memory (src/bench/policy-memory.ts), `bench graph-optimisation <model.onnx>` for ORT's optimisation levels on one (src/bench/graph-optimisation.ts)", run: benchCommand },
+  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run; `bench engine` for only the MatMul baseline and the engine blocks (src/bench/engine.ts), `bench import <model.onnx>` for an imported generator (src/bench/import.ts), `bench weights <model.onnx> [--keep-float16]` for its policy graphs' memory (src/bench/policy-memory.ts), `bench graph-optimisation <model.onnx>` for ORT's optimisation levels on one (src/bench/graph-optimisation.ts)", run: benchCommand },
 };
 
 const usage = () =>
