@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-const cli = (...args: string[]) => spawnSync(join(process.cwd(), "node_modules/.bin/node"), ["src/cli/main.ts", ...args], { encoding: "utf8" });
+const node = (...args: string[]) => spawnSync(join(process.cwd(), "node_modules/.bin/node"), args, { encoding: "utf8" });
+const cli = (...args: string[]) => node("src/cli/main.ts", ...args);
 
 const pipelineWith = (dir: string, text: string) => {
   const file = join(dir, "p.yaml");
@@ -29,5 +30,15 @@ describe("advgrpo errors", () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^advgrpo run: OnnxImportError: cannot import ONNX model '.*bad\.onnx \(features\.backbone\)': not a valid ONNX protobuf/m);
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("the pretraining script answers --help with its usage, and a bad flag with the flag and the usage, no stack", () => {
+    const help = node("src/pretrain/main.ts", "--help");
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: node src\/pretrain\/main\.ts --out DIR --steps N/);
+    const bad = node("src/pretrain/main.ts", "--bogus");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/Unknown option '--bogus'[\s\S]*\nusage: node src\/pretrain\/main\.ts/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 });
