@@ -168,13 +168,22 @@ interface GeneratorParts {
   release(): Promise<void>;
 }
 
-const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> => {
+/** The embedded DiT's weights file, checked against the pipeline's latent size; every error names generator.checkpoint. */
+export const loadEmbeddedGenerator = async (config: PipelineConfig) => {
   const file = config.generator.checkpoint === "embedded" ? EMBEDDED_GENERATOR : config.generator.checkpoint;
-  const weights = await loadGeneratorWeights(file);
+  const weights = await loadGeneratorWeights(file).catch((error: Error) => {
+    throw new Error(`generator.checkpoint: ${error.message}`, { cause: error });
+  });
   const net = weights.config;
   if (net.size !== config.generator.sampleSize || net.channels !== config.generator.latentChannels) {
-    throw new Error(`${file}: the generator samples ${net.channels}x${net.size}x${net.size}, but generator.sampleSize / latentChannels say ${config.generator.latentChannels}x${config.generator.sampleSize}x${config.generator.sampleSize}`);
+    throw new Error(`generator.checkpoint: ${file}: the generator samples ${net.channels}x${net.size}x${net.size}, but generator.sampleSize / latentChannels say ${config.generator.latentChannels}x${config.generator.sampleSize}x${config.generator.sampleSize}`);
   }
+  return { file, weights };
+};
+
+const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> => {
+  const { weights } = await loadEmbeddedGenerator(config);
+  const net = weights.config;
   return {
     net: ditNetwork(net),
     text: bagOfWordsEncoder(weights.params),
