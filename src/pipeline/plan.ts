@@ -20,7 +20,7 @@ import { defaultExecution } from "../runtime/execution.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { requireConfiguredFiles } from "./configured-files.ts";
 import { learnerMemoryLine } from "./console-text.ts";
-import { learnerGraph } from "./policy.ts";
+import { learnerGraph, loadEmbeddedGenerator } from "./policy.ts";
 import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 import { SHARED_WEIGHTS_ABOVE_BYTES } from "../train/open-graph.ts";
 
@@ -117,7 +117,10 @@ export const planRun = async (config: PipelineConfig, sharedAbove = SHARED_WEIGH
       lines.push(`VAE decoder: ${o.vaeDecoder}: ${describe(vae.weights)}; takes latents [${latentShape.join(", ")}], decodes ${o.decodeBatch} at a time`);
     }
   } else {
-    lines.push(`generator: ${config.generator.kind === "embedded" ? "the embedded DiT" : config.generator.checkpoint} (no files to check beyond its checkpoint)`);
+    // The embedded DiT is small: its file is read whole, so a damaged or mismatched one fails here as it would in a run.
+    const { file, weights } = await loadEmbeddedGenerator(config);
+    const parameters = weights.params.reduce((n, p) => n + p.data.length, 0);
+    lines.push(`generator: ${file}: ${(parameters / 1e6).toFixed(3)} M parameters, samples [${latentShape.join(", ")}]`);
   }
   if (config.features.backbone !== "embedded") {
     const backbone = openModelFile(config.features.backbone, "features.backbone");

@@ -60,7 +60,7 @@ const rolloutLogCoverageProblem = (file: string, bytes: number, rows: number): s
     }
     if (end !== bytes) {
       return index.completeBytes < bytes
-        ? `${file} is readable only up to byte ${index.completeBytes} (${index.incompleteTail ?? "damaged"}), before the ${bytes} the checkpoint recorded`
+        ? `${file} is readable only up to byte ${index.completeBytes} (${index.damaged?.message ?? index.incompleteTail}), before the ${bytes} the checkpoint recorded`
         : `${file} has no record-batch boundary at byte ${bytes}, where the checkpoint says its epoch ended`;
     }
     if (counted !== rows) return `${file} holds ${counted} rows before byte ${bytes}, the checkpoint recorded ${rows}`;
