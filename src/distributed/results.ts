@@ -79,6 +79,11 @@ export class EpochResults {
     return new Promise((resolve) => this.waiting.set(groupId, resolve));
   }
 
+  /** Groups asked for whose rows have not arrived. */
+  awaited(): number[] {
+    return [...this.waiting.keys()];
+  }
+
   has(groupId: number): boolean {
     return this.accepted.has(groupId);
   }

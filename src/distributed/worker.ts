@@ -10,7 +10,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { copyParamsInto } from "../optim/param-set.ts";
 import { rolloutPorts, StageClock } from "../pipeline/adapters.ts";
 import type { PipelineConfig } from "../pipeline/config/schema.ts";
-import { buildRun, withRun } from "../pipeline/compose.ts";
+import { buildRun, type RunModels, withRun } from "../pipeline/compose.ts";
 import type { Policy } from "../pipeline/policy.ts";
 import type { RewardModel } from "../pipeline/reward-model.ts";
 import type { ScoredRollout } from "../rollout/rollout.ts";
@@ -27,6 +27,8 @@ interface WorkerOptions {
   /** Checked between tasks: true ends the worker after the group in progress. */
   readonly stopRequested: () => boolean;
 }
+
+type Distributed = NonNullable<PipelineConfig["distributed"]>;
 
 interface WorkerSummary {
   readonly groups: number;
@@ -51,16 +53,85 @@ export const workerWeightSets = (policy: Policy, rewards: RewardModel): WeightSe
   ...(rewards.frozen ? { frozen: rewards.frozen.params } : {}),
 });
 
+/** The run's claimed pipeline hash once a learner has claimed the run ("" when the worker is stopped first). */
 const waitForLearner = async (bus: RunBus, config: PipelineConfig, options: WorkerOptions): Promise<string> => {
   let said = false;
   for (;;) {
-    const hash = await runConfigHash(bus);
+    const hash = await bus.watch.retry("reading the run's pipeline hash", () => runConfigHash(bus));
     if (hash !== undefined) return hash;
     if (options.stopRequested()) return "";
     if (!said) options.progress(`waiting for the learner of run '${config.run.name}' at ${config.distributed!.url}`);
     said = true;
-    await new Promise((r) => setTimeout(r, 500));
+    await bus.watch.guard(new Promise((r) => setTimeout(r, 500)));
   }
+};
+
+/** Handles one delivered task: the group sampled and scored with the weights it names, published, then acknowledged. */
+const taskHandler = (bus: RunBus, config: PipelineConfig, models: RunModels, options: WorkerOptions) => {
+  const { policy, rewards } = models;
+  const hash = configHash(config);
+  const ports = rolloutPorts({ ...models, clock: new StageClock() });
+  const metadata = wireMetadata(config, policy, rewards);
+  let loaded: string | undefined;
+
+  const scoredGroup = async (task: GroupTask): Promise<ScoredRollout[]> => {
+    if (loaded !== task.weights) {
+      const sets = await bus.watch.retry(`fetching weights ${task.weights}`, () => fetchWeights(bus, task.weights));
+      applyWeights(sets, `object ${bus.names.objectBucket}/${task.weights}`, policy, rewards);
+      loaded = task.weights;
+    }
+    return scoreGroup(ports, task.keys, config.sampler.groupSize);
+  };
+
+  return async (msg: JsMsg): Promise<void> => {
+    let task: GroupTask;
+    try {
+      task = parseTask(msg.subject, msg.data);
+    } catch (e) {
+      msg.term(); // no worker can do anything with it: never deliver it again
+      options.progress(`dropped an unreadable task: ${(e as Error).message}`);
+      return;
+    }
+    if (task.configHash !== hash) {
+      msg.nak();
+      throw new ConfigHashMismatch({ run: config.run.name, expected: task.configHash, found: hash, source: `task ${task.epoch}/${task.groupId}` });
+    }
+    const rows = await scoredGroup(task);
+    const what = `group ${task.groupId} of epoch ${task.epoch} (attempt ${task.attempt}, delivery ${msg.info.deliveryCount})`;
+    await bus.watch.retry(`publishing ${what}`, () => publishGroup(bus, task, metadata, rows));
+    // Published is what counts: a task whose acknowledgement is lost comes back, and the learner drops the copy.
+    await bus.watch.guard(msg.ackAck()).catch((e: Error) => {
+      if (bus.watch.fault) throw bus.watch.fault;
+      options.progress(`${what}: acknowledgement failed (${e.message}); the task will come back and its copy be dropped`);
+    });
+    options.progress(`${what} published`);
+  };
+};
+
+/** Takes tasks until stopped; returns how many groups were published. */
+const takeTasks = async (bus: RunBus, d: Distributed, handle: (msg: JsMsg) => Promise<void>, options: WorkerOptions): Promise<number> => {
+  const consumer = await bus.js.consumers.get(bus.names.taskStream, bus.names.taskConsumer);
+  let groups = 0;
+  // A NATS outage (the server restarting, a network blip) fails fetches and publishes: each is retried
+  // until distributed.outageTimeout, and tasks not yet published stay unacknowledged, so they come back.
+  while (!options.stopRequested()) {
+    const held = await bus.watch.retry("fetching tasks", async () => {
+      const got: JsMsg[] = [];
+      for await (const msg of await consumer.fetch({ max_messages: d.maxInFlightGroupsPerWorker, expires: 1000 })) got.push(msg);
+      return got;
+    });
+    const alive = setInterval(() => held.forEach((m) => m.working()), Math.max(100, (d.ackDeadline * 1000) / 3));
+    try {
+      // Every held task stays ours while this worker lives, also those waiting behind the one in progress.
+      for (const msg of held) {
+        await handle(msg);
+        groups += 1;
+      }
+    } finally {
+      clearInterval(alive);
+    }
+  }
+  return groups;
 };
 
 export const runWorker = async (config: PipelineConfig, options: WorkerOptions): Promise<WorkerSummary> => {
@@ -72,70 +143,10 @@ export const runWorker = async (config: PipelineConfig, options: WorkerOptions):
     const claimed = await waitForLearner(bus, config, options);
     if (options.stopRequested()) return { groups: 0 };
     if (claimed !== hash) throw new ConfigHashMismatch({ run: config.run.name, expected: claimed, found: hash, source: "advgrpo worker" });
-
     return await withRun(buildRun(config), async (models) => {
-      const { policy, rewards } = models;
-      const ports = rolloutPorts({ ...models, clock: new StageClock() });
-      const metadata = wireMetadata(config, policy, rewards);
-      const G = config.sampler.groupSize;
-      let loaded: string | undefined;
-
-      const scoredGroup = async (task: GroupTask): Promise<ScoredRollout[]> => {
-        if (loaded !== task.weights) {
-          const sets = await bus.watch.retry(`fetching weights ${task.weights}`, () => fetchWeights(bus, task.weights));
-          applyWeights(sets, `object ${bus.names.objectBucket}/${task.weights}`, policy, rewards);
-          loaded = task.weights;
-        }
-        return scoreGroup(ports, task.keys, G);
-      };
-
-      const handle = async (msg: JsMsg): Promise<void> => {
-        let task: GroupTask;
-        try {
-          task = parseTask(msg.subject, msg.data);
-        } catch (e) {
-          msg.term(); // no worker can do anything with it: never deliver it again
-          options.progress(`dropped an unreadable task: ${(e as Error).message}`);
-          return;
-        }
-        if (task.configHash !== hash) {
-          msg.nak();
-          throw new ConfigHashMismatch({ run: config.run.name, expected: task.configHash, found: hash, source: `task ${task.epoch}/${task.groupId}` });
-        }
-        const rows = await scoredGroup(task);
-        const what = `group ${task.groupId} of epoch ${task.epoch} (attempt ${task.attempt}, delivery ${msg.info.deliveryCount})`;
-        await bus.watch.retry(`publishing ${what}`, () => publishGroup(bus, task, metadata, rows));
-        // Published is what counts: a task whose acknowledgement is lost comes back, and the learner drops the copy.
-        await bus.watch.guard(msg.ackAck()).catch((e: Error) => {
-          if (bus.watch.fault) throw bus.watch.fault;
-          options.progress(`${what}: acknowledgement failed (${e.message}); the task will come back and its copy be dropped`);
-        });
-        options.progress(`${what} published`);
-      };
-
-      const consumer = await bus.js.consumers.get(bus.names.taskStream, bus.names.taskConsumer);
+      const handle = taskHandler(bus, config, models, options);
       options.progress(`worker ready for run '${config.run.name}' (pipeline ${hash}) at ${d.url}`);
-      let groups = 0;
-      // A NATS outage (the server restarting, a network blip) fails fetches and publishes: each is retried
-      // until distributed.outageTimeout, and tasks not yet published stay unacknowledged, so they come back.
-      while (!options.stopRequested()) {
-        const held = await bus.watch.retry("fetching tasks", async () => {
-          const got: JsMsg[] = [];
-          for await (const msg of await consumer.fetch({ max_messages: d.maxInFlightGroupsPerWorker, expires: 1000 })) got.push(msg);
-          return got;
-        });
-        const alive = setInterval(() => held.forEach((m) => m.working()), Math.max(100, (d.ackDeadline * 1000) / 3));
-        try {
-          // Every held task stays ours while this worker lives, also those waiting behind the one in progress.
-          for (const msg of held) {
-            await handle(msg);
-            groups += 1;
-          }
-        } finally {
-          clearInterval(alive);
-        }
-      }
-      return { groups };
+      return { groups: await takeTasks(bus, d, handle, options) };
     });
   } finally {
     await bus.close();

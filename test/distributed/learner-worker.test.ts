@@ -59,6 +59,14 @@ const outcome = async (pipeline: string) => {
   return { rows: withoutTimings(readRolloutLog(folder.rollouts).rows), state: { ...state, metadata: {} } };
 };
 
+/** The run of `pipeline` recorded the single-process run's rows (timings aside) and ended in its final weights. */
+const expectBaselineOutcome = async (pipeline: string) => {
+  const got = await outcome(pipeline);
+  expect(got.rows.length).toBe(baseline.rows.length); // the shorter message when a group is missing or doubled
+  expect(got.rows).toEqual(baseline.rows);
+  expect(got.state).toEqual(baseline.state);
+};
+
 const distributedPipeline = (name: string, extra = "") => {
   const dir = mkdtempSync(join(tmpdir(), `advgrpo-${name}-`));
   return writeTinyPipeline(dir, generator, EPOCHS, `distributed: { url: "${server.url}", ackDeadline: 2 }\n${extra}`);
@@ -87,6 +95,16 @@ const natsAdmin = async () => {
   return { nc, jsm: await jetstreamManager(nc), js: jetstream(nc), names: runNames("tiny") };
 };
 
+/** Takes a task off the queue as a worker would and acknowledges it without publishing a result; its epoch, if one was queued. */
+const ackWithoutResult = async (admin: Awaited<ReturnType<typeof natsAdmin>>): Promise<number | undefined> => {
+  const tasks = await admin.js.consumers.get(admin.names.taskStream, admin.names.taskConsumer);
+  for await (const msg of await tasks.fetch({ max_messages: 1, expires: 1000 })) {
+    await msg.ackAck();
+    return (JSON.parse(new TextDecoder().decode(msg.data)) as { epoch: number }).epoch;
+  }
+  return undefined;
+};
+
 describe("learner + workers over NATS JetStream", () => {
   it("at lag 0, one learner and one worker record the single-process run's rows and end in its weights", async () => {
     const pipeline = distributedPipeline("lag0");
@@ -94,10 +112,7 @@ describe("learner + workers over NATS JetStream", () => {
     const config = await Effect.runPromise(loadPipelineFile(pipeline));
     const summary = await runTraining(config, runFolderOf(config), quiet);
     expect(summary.epochsCompleted).toBe(EPOCHS);
-    const got = await outcome(pipeline);
-    expect(got.rows.length).toBe(baseline.rows.length);
-    expect(got.rows).toEqual(baseline.rows);
-    expect(got.state).toEqual(baseline.state);
+    await expectBaselineOutcome(pipeline);
     expect(w.output).toMatch(/group 0 of epoch 0 \(attempt 0, delivery 1\) published/);
     await stopWorkers();
   });
@@ -119,9 +134,7 @@ describe("learner + workers over NATS JetStream", () => {
     await run;
     await admin.nc.close();
     expect(survivor.output).toMatch(/group \d+ of epoch 0 \(attempt 0, delivery 2\) published/);
-    const got = await outcome(pipeline);
-    expect(got.rows).toEqual(baseline.rows);
-    expect(got.state).toEqual(baseline.state);
+    await expectBaselineOutcome(pipeline);
     await stopWorkers();
   });
 
@@ -143,9 +156,7 @@ describe("learner + workers over NATS JetStream", () => {
     await run;
     await admin.nc.close();
     expect(lines.join("\n")).toMatch(/refused a result: rollout message .*rollouts\.0\.0 \(stream sequence \d+\): not an Arrow IPC stream.*re-issuing group 0 of epoch 0 \(attempt 1\)/);
-    const got = await outcome(pipeline);
-    expect(got.rows).toEqual(baseline.rows);
-    expect(got.state).toEqual(baseline.state);
+    await expectBaselineOutcome(pipeline);
     await stopWorkers();
   });
 
@@ -162,9 +173,7 @@ describe("learner + workers over NATS JetStream", () => {
     await exited(learner);
     expect(output).not.toMatch(/finished after/);
     await runTraining(config, folder, { ...quiet, resume: true });
-    const got = await outcome(pipeline);
-    expect(got.rows).toEqual(baseline.rows);
-    expect(got.state).toEqual(baseline.state);
+    await expectBaselineOutcome(pipeline);
     await stopWorkers();
   });
 
@@ -225,9 +234,7 @@ describe("learner + workers over NATS JetStream", () => {
     await run;
     expect(lines.join("\n")).toMatch(/NATS nats:\/\/127\.0\.0\.1:\d+: disconnected; pausing until it comes back/);
     expect(lines.join("\n")).toMatch(/NATS nats:\/\/127\.0\.0\.1:\d+: reconnected; resuming/);
-    const got = await outcome(pipeline);
-    expect(got.rows).toEqual(baseline.rows);
-    expect(got.state).toEqual(baseline.state);
+    await expectBaselineOutcome(pipeline);
     expect(w.exitCode).toBeNull();
     await stopWorkers();
   });
@@ -263,9 +270,7 @@ describe("learner + workers over NATS JetStream", () => {
     worker(pipeline);
     const resumed = await runTraining(config, folder, { ...quiet, resume: true });
     expect(resumed.epochsCompleted).toBe(EPOCHS);
-    const got = await outcome(pipeline);
-    expect(got.rows).toEqual(baseline.rows);
-    expect(got.state).toEqual(baseline.state);
+    await expectBaselineOutcome(pipeline);
     await stopWorkers();
   });
 
@@ -281,14 +286,7 @@ describe("learner + workers over NATS JetStream", () => {
     // A task of epoch 1 done and acknowledged: its result is only on the stream about to be deleted (the test
     // acknowledges it as the worker would have after publishing; once the stream is gone the two are the same).
     await until("the first checkpoint", async () => listCheckpoints(folder).length >= 1);
-    const tasks = await admin.js.consumers.get(admin.names.taskStream, admin.names.taskConsumer);
-    await until("a task of epoch 1 taken and acknowledged", async () => {
-      for await (const msg of await tasks.fetch({ max_messages: 1, expires: 1000 })) {
-        await msg.ackAck();
-        if ((JSON.parse(new TextDecoder().decode(msg.data)) as { epoch: number }).epoch === 1) return true;
-      }
-      return false;
-    });
+    await until("a task of epoch 1 acknowledged without its result", async () => (await ackWithoutResult(admin)) === 1);
     await admin.jsm.streams.delete(admin.names.rolloutStream);
     await admin.nc.close();
     w.kill("SIGCONT");
@@ -305,9 +303,23 @@ describe("learner + workers over NATS JetStream", () => {
     const lines: string[] = [];
     await runTraining(config, folder, { ...quiet, resume: true, progress: (l) => lines.push(l) });
     expect(lines).toContain(`stream ${admin.names.rolloutStream} was re-created since the run's tasks were issued (the results it held are gone): issuing every missing group again`);
-    const got = await outcome(pipeline);
-    expect(got.rows).toEqual(baseline.rows);
-    expect(got.state).toEqual(baseline.state);
+    await expectBaselineOutcome(pipeline);
+    await stopWorkers();
+  });
+
+  it("a task acknowledged without a result is found lost (nothing queued, held or stored for its group), issued again, and the run ends equal to the undisturbed one", async () => {
+    const pipeline = distributedPipeline("lost");
+    const config = await Effect.runPromise(loadPipelineFile(pipeline));
+    const admin = await natsAdmin();
+    const lines: string[] = [];
+    const run = runTraining(config, runFolderOf(config), { ...quiet, progress: (l) => lines.push(l) });
+    // Before any worker runs, one of epoch 0's tasks is taken and its result never stored.
+    await until("a task of epoch 0 acknowledged without its result", async () => (await ackWithoutResult(admin)) === 0);
+    worker(pipeline);
+    await run;
+    await admin.nc.close();
+    expect(lines.join("\n")).toMatch(/group (\d+) of epoch 0 is lost: no task for it is queued or held by a worker and no result is on stream \S+ \(.*\); re-issuing group \1 of epoch 0 \(attempt 1\)/);
+    await expectBaselineOutcome(pipeline);
     await stopWorkers();
   });
 
@@ -321,8 +333,7 @@ describe("learner + workers over NATS JetStream", () => {
     await until("the warning, twice", async () => lines.filter((l) => warning.test(l)).length >= 2);
     worker(pipeline);
     await run;
-    const got = await outcome(pipeline);
-    expect(got.rows).toEqual(baseline.rows);
+    await expectBaselineOutcome(pipeline);
     await stopWorkers();
   });
 
