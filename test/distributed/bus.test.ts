@@ -1,4 +1,5 @@
 /** The JetStream building blocks against a real nats-server: task queue, scored groups, weights, errors. */
+import { RecordBatchReader } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBus, type RunBus } from "../../src/distributed/bus.ts";
 import { NatsUnreachable, WeightsMissing } from "../../src/distributed/errors.ts";
@@ -56,6 +57,22 @@ describe("rollout wire format", () => {
     garbage.fill(7, 0, 64);
     expect(() => decodeGroup("message 9", garbage, metadata)).toThrow(/message 9: not an Arrow IPC stream/);
     expect(() => decodeGroup("message 9", bytes, { ...metadata, rewardComponents: ["ocr"] })).toThrow(/rewardComponents/);
+  });
+
+  it("refuses a group with a float changed on the way by the batch's CRC-32, which plain Arrow decoding would read as another value", () => {
+    const rows = group(1, 4);
+    const bytes = encodeGroup(metadata, rows);
+    const reward = new Uint8Array(Float64Array.of(rows[0]!.reward).buffer);
+    const at = Buffer.from(bytes).indexOf(reward);
+    expect(at).toBeGreaterThan(0);
+    const flipped = bytes.slice();
+    flipped[at] ^= 1; // the lowest mantissa bit: still a finite float
+    const [batch] = RecordBatchReader.from(flipped).readAll();
+    expect(batch!.getChild("reward")!.get(0)).not.toBe(rows[0]!.reward);
+    expect(Number.isFinite(batch!.getChild("reward")!.get(0))).toBe(true);
+    expect(() => decodeGroup("rollout message advgrpo.bus.rollouts.1.4", flipped, metadata)).toThrow(
+      /^rollout message advgrpo\.bus\.rollouts\.1\.4: damaged: CRC-32 [0-9a-f]{8} differs from the [0-9a-f]{8} written with it$/,
+    );
   });
 
   it("carries each rollout's final latent when the learner trains on it (nft/awm through a VAE), and refuses a mismatch", () => {

@@ -76,6 +76,12 @@ type Framed =
 /** Reads `length` bytes at `offset` (fewer at the end of the data). */
 type ReadAt = (offset: number, length: number) => Uint8Array;
 
+/** Where a stream's bytes are: an open file (its descriptor), or in memory (a group on the wire, src/distributed/rollout-wire.ts). */
+type ByteSource = number | Uint8Array;
+
+const readerOf = (source: ByteSource): ReadAt =>
+  typeof source === "number" ? (offset, length) => readAt(source, offset, length) : (offset, length) => source.subarray(offset, offset + length);
+
 /** How much of a tail is read at a time when scanning it. */
 const SCAN_BYTES = 1 << 16;
 
@@ -154,11 +160,11 @@ type Stop = { readonly kind: "cut" | "damaged"; readonly reason: string; readonl
  * crash's cut tail; one that fits in the file but cannot be read (a flipped bit in its header or framing)
  * is a damaged batch, reported as such so that nothing cuts it off as if it were a crash's leftover.
  */
-export function indexStream(file: string, fd: number): StreamIndex {
-  const fileBytes = fs.fstatSync(fd).size;
-  const read: ReadAt = (offset, length) => readAt(fd, offset, length);
+export function indexStream(file: string, source: ByteSource): StreamIndex {
+  const read = readerOf(source);
+  const fileBytes = typeof source === "number" ? fs.fstatSync(source).size : source.length;
   const first = readMessage(read, 0, fileBytes);
-  if (first.kind !== "message" || !first.message.isSchema()) throw notAStream(file, fd, fileBytes, first);
+  if (first.kind !== "message" || !first.message.isSchema()) throw notAStream(file, read, fileBytes, first);
   const schema: ArrowSchema = first.message.header();
   const batches: IndexedBatch[] = [];
   const dictionaries = new Map<number, ByteRange[]>();
@@ -213,8 +219,8 @@ function indexedBatch(message: Message<MessageHeader.RecordBatch>, start: number
 }
 
 /** Why a file whose first message is not a readable schema is no rollout log. */
-function notAStream(file: string, fd: number, fileBytes: number, first: Framed): RolloutLogNotArrow {
-  const head = new TextDecoder().decode(readAt(fd, 0, ARROW_FILE_MAGIC.length));
+function notAStream(file: string, read: ReadAt, fileBytes: number, first: Framed): RolloutLogNotArrow {
+  const head = new TextDecoder().decode(read(0, ARROW_FILE_MAGIC.length));
   const reason =
     fileBytes === 0
       ? "the file is empty"
@@ -227,9 +233,10 @@ function notAStream(file: string, fd: number, fileBytes: number, first: Framed):
 }
 
 /** The messages of batch `i`, read and checked against the checksum it carries; RolloutLogBatchDamaged when they differ. */
-function verifiedMessages(fd: number, index: StreamIndex, i: number): Uint8Array[] {
+function verifiedMessages(source: ByteSource, index: StreamIndex, i: number): Uint8Array[] {
   const batch = index.batches[i]!;
-  const messages = batch.messages.map((r) => readAt(fd, r.offset, r.length));
+  const read = readerOf(source);
+  const messages = batch.messages.map((r) => read(r.offset, r.length));
   const last = batch.messages.at(-1)!;
   const damaged = (reason: string) => new RolloutLogBatchDamaged({ file: index.file, batch: i, offset: batch.start, end: last.offset + last.length, reason });
   if (batch.checksum === undefined) throw damaged(`its record batch message carries no '${BATCH_CHECKSUM_KEY}'`);
@@ -240,13 +247,13 @@ function verifiedMessages(fd: number, index: StreamIndex, i: number): Uint8Array
 }
 
 /** Checks batch `i` against its checksum without decoding it. */
-export function verifyIndexedBatch(fd: number, index: StreamIndex, i: number): void {
-  verifiedMessages(fd, index, i);
+export function verifyIndexedBatch(source: ByteSource, index: StreamIndex, i: number): void {
+  verifiedMessages(source, index, i);
 }
 
 /** Decodes batch `i`, verified first, by replaying schema + its dictionaries + the batch as a tiny stream. */
-export function readIndexedBatch(fd: number, index: StreamIndex, i: number): RecordBatch {
-  const parts = [readAt(fd, index.schemaMessage.offset, index.schemaMessage.length), ...verifiedMessages(fd, index, i)];
+export function readIndexedBatch(source: ByteSource, index: StreamIndex, i: number): RecordBatch {
+  const parts = [readerOf(source)(index.schemaMessage.offset, index.schemaMessage.length), ...verifiedMessages(source, index, i)];
   const [decoded] = RecordBatchReader.from(Buffer.concat(parts)).readAll();
   return decoded!;
 }
