@@ -1,6 +1,6 @@
 /** How the CLI reports bad input: one line naming the field and file, a tag only where it tells something, no stack trace. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -15,12 +15,22 @@ const pipelineWith = (dir: string, text: string) => {
 };
 
 describe("advgrpo errors", () => {
-  it("a missing prompt file fails the run naming the field and the file, without a class name or a stack", () => {
+  it("a missing prompt file fails the run naming the field and the file, with the error's tag and no stack", () => {
     const dir = mkdtempSync(join(tmpdir(), "advgrpo-cli-errors-"));
     const result = cli("run", pipelineWith(dir, `prompts: { train: ${join(dir, "nope.txt")} }\nreferences: { source: ${dir} }`));
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain(`advgrpo run: files the pipeline names do not exist (relative paths are read from ${process.cwd()}):\n  prompts.train: ${join(dir, "nope.txt")}\n`);
-    expect(result.stderr).not.toMatch(/Error:|\n\s+at /);
+    expect(result.stderr).toContain(`advgrpo run: MissingConfiguredFiles: files the pipeline names do not exist (relative paths are read from ${process.cwd()}):\n  prompts.train: ${join(dir, "nope.txt")}\n`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("a run folder that already holds a run is refused naming the folder, with the RunFolderError tag", () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-cli-errors-"));
+    const folder = join(dir, "runs", "default");
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, "rollouts.arrows"), "");
+    const result = cli("run", pipelineWith(dir, ""));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`advgrpo run: RunFolderError: ${folder}: already holds a run; resume it with --resume`);
   });
 
   it("a file that is not ONNX fails naming the field, with the import error's tag", () => {
