@@ -6,7 +6,7 @@ import { readmeFile, withFieldReference } from "../../src/pipeline/config/docs.t
 import { jsonSchemaFile, pipelineJsonSchemaText } from "../../src/pipeline/config/json-schema.ts";
 import { decodePipelineConfig, loadPipelineFile, pipelineJsonSchema, resolvedConfigJson } from "../../src/pipeline/config/index.ts";
 
-const regenerate = "stale: run `node src/pipeline/config/write-json-schema.ts` and commit the result";
+const regenerate = "stale: run `node_modules/.bin/node src/pipeline/config/write-json-schema.ts` and commit the result";
 
 describe("generated files", () => {
   it("schemas/pipeline.schema.json matches the Effect schema", () => {
