@@ -1,9 +1,6 @@
 #!/usr/bin/env node
 /** The `advgrpo` command: one subcommand per job; errors are shown once, here, with their context. */
-import { runGraphOptimisationBench } from "../bench/graph-optimisation.ts";
-import { runImportBench } from "../bench/import.ts";
-import { runBenchmarks } from "../bench/main.ts";
-import { runPolicyMemoryBench } from "../bench/policy-memory.ts";
+import { benchCommand } from "./bench.ts";
 import { evalCommand } from "./eval.ts";
 import { exportCommand } from "./export.ts";
 import { inspectCommand } from "./inspect.ts";
@@ -24,7 +21,7 @@ const commands: Readonly<Record<string, { readonly summary: string; readonly run
   replay: { summary: "recompute a run's recorded features, rewards, advantages and steps; report differences (advgrpo replay runs/default)", run: replayCommand },
   inspect: { summary: "per-epoch statistics of a run; --images <epoch> --out grid.png exports its images", run: inspectCommand },
   export: { summary: "merge a LoRA file (peft naming) into its ONNX model (advgrpo export model.onnx --lora lora.safetensors --out merged.onnx)", run: exportCommand },
-  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run; `bench import <model.onnx>` for an imported generator (src/bench/import.ts), `bench weights <model.onnx> [--keep-float16]` for its policy graphs' memory (src/bench/policy-memory.ts), `bench graph-optimisation <model.onnx>` for ORT's optimisation levels on one (src/bench/graph-optimisation.ts)", run: (args) => (args[0] === "import" ? runImportBench(args.slice(1)) : args[0] === "weights" ? runPolicyMemoryBench(args.slice(1)) : args[0] === "graph-optimisation" ? runGraphOptimisationBench(args[1]) : runBenchmarks()) },
+  bench: { summary: "measure engine, sampling and reward throughput against a baseline in the same run; `bench engine` for only the MatMul baseline and the engine blocks (src/bench/engine.ts), `bench import <model.onnx>` for an imported generator (src/bench/import.ts), `bench weights <model.onnx> [--keep-float16]` for its policy graphs' memory (src/bench/policy-memory.ts), `bench graph-optimisation <model.onnx>` for ORT's optimisation levels on one (src/bench/graph-optimisation.ts)", run: benchCommand },
 };
 
 const usage = () =>
@@ -41,7 +38,9 @@ const main = async (argv: readonly string[]): Promise<number> => {
     return (await command.run(args)) ?? 0;
   } catch (error) {
     const e = error as Error & { _tag?: string };
-    process.stderr.write(`advgrpo ${name}: ${e._tag ? `${e._tag}: ` : ""}${e.message}\n`);
+    // A tagged error's tag, or a built-in's class (a TypeError is a bug to report); a plain Error's message says it all.
+    const label = e._tag ?? e.name;
+    process.stderr.write(`advgrpo ${name}: ${label && label !== "Error" ? `${label}: ` : ""}${e.message}\n`);
     // A worker whose NATS server stayed away stops with the status a learner has then (nothing failed).
     return e instanceof NatsGone ? EXIT_NATS_GONE : 1;
   }

@@ -1,7 +1,8 @@
 /**
- * Progress of a long command (run, pretrain, eval) on stderr. On a terminal: one bar at the bottom, redrawn
- * in place, with the rate and the time left; the command's own lines scroll above it. Anywhere else (a pipe,
- * a log file, CI) the command's lines only, since carriage returns would litter the file.
+ * Progress of a long command (run, pretrain, eval, replay) on stderr. On a terminal: one bar at the bottom,
+ * redrawn in place, with the rate and the time left; the command's own lines scroll above it. Anywhere else (a
+ * pipe, a log file, CI) carriage returns would litter the file, so the bar is a plain line among the command's
+ * own, written each time another tenth of the work is done.
  */
 import { formatDuration } from "../util/duration.ts";
 
@@ -43,16 +44,35 @@ export interface ProgressBar {
 
 const CLEAR_LINE = "\r\x1b[K";
 
+/** Which tenth of the work `done` completes (10 once it is all done). */
+const tenth = (done: number, total: number) => (total > 0 ? Math.floor((10 * Math.min(done, total)) / total) : 10);
+
 export const progressBar = (out: ProgressOutput, total: number, unit: string, now: () => number = () => performance.now()): ProgressBar => {
-  if (!out.isTTY) return { update: () => {}, line: (text) => void out.write(`${text}\n`), end: () => {} };
   let start: { readonly done: number; readonly at: number } | undefined;
+  const barAt = (done: number) => {
+    const at = now();
+    start ??= { done, at };
+    return renderBar({ done, total, unit, startDone: start.done, elapsedSeconds: (at - start.at) / 1000 });
+  };
+  if (!out.isTTY) {
+    // The first update only starts the clock: nothing is measured yet, so it has no estimate to show.
+    let writtenTenth: number | undefined;
+    return {
+      update(done) {
+        const text = barAt(done);
+        const reached = tenth(done, total);
+        if (writtenTenth !== undefined && reached !== writtenTenth) out.write(`${text}\n`);
+        writtenTenth = reached;
+      },
+      line: (text) => void out.write(`${text}\n`),
+      end: () => {},
+    };
+  }
   let shown = "";
   const draw = () => void out.write(`${CLEAR_LINE}${shown}`);
   return {
     update(done) {
-      const at = now();
-      start ??= { done, at };
-      shown = renderBar({ done, total, unit, startDone: start.done, elapsedSeconds: (at - start.at) / 1000 });
+      shown = barAt(done);
       draw();
     },
     line(text) {

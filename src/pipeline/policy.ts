@@ -32,7 +32,7 @@ import { ditNetwork, guidedVelocityModel, OLD_SCOPE, type PolicyConfig, policyLo
 import { PolicySampler } from "../rl/policy-sampler.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
 import { GraphSessions } from "../train/open-graph.ts";
-import { compileForward, compileTrainStep } from "../train/train-graph.ts";
+import { type CompiledGraph, compileForward, compileTrainStep } from "../train/train-graph.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
@@ -168,13 +168,22 @@ interface GeneratorParts {
   release(): Promise<void>;
 }
 
-const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> => {
+/** The embedded DiT's weights file, checked against the pipeline's latent size; every error names generator.checkpoint. */
+export const loadEmbeddedGenerator = async (config: PipelineConfig) => {
   const file = config.generator.checkpoint === "embedded" ? EMBEDDED_GENERATOR : config.generator.checkpoint;
-  const weights = await loadGeneratorWeights(file);
+  const weights = await loadGeneratorWeights(file).catch((error: Error) => {
+    throw new Error(`generator.checkpoint: ${error.message}`, { cause: error });
+  });
   const net = weights.config;
   if (net.size !== config.generator.sampleSize || net.channels !== config.generator.latentChannels) {
-    throw new Error(`${file}: the generator samples ${net.channels}x${net.size}x${net.size}, but generator.sampleSize / latentChannels say ${config.generator.latentChannels}x${config.generator.sampleSize}x${config.generator.sampleSize}`);
+    throw new Error(`generator.checkpoint: ${file}: the generator samples ${net.channels}x${net.size}x${net.size}, but generator.sampleSize / latentChannels say ${config.generator.latentChannels}x${config.generator.sampleSize}x${config.generator.sampleSize}`);
   }
+  return { file, weights };
+};
+
+const embeddedParts = async (config: PipelineConfig): Promise<GeneratorParts> => {
+  const { weights } = await loadEmbeddedGenerator(config);
+  const net = weights.config;
   return {
     net: ditNetwork(net),
     text: bagOfWordsEncoder(weights.params),
@@ -257,41 +266,72 @@ export const learnerGraph = (config: PipelineConfig, net: VelocityNetwork) => {
   return { lora, policy, method, clean, objective, lossGraph, members: l.microBatch ?? s.groupSize };
 };
 
-export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
-  const parts = config.generator.kind === "embedded" ? await embeddedParts(config) : await onnxParts(config, { train: trainingPrompts(config), heldOut: heldOutPrompts(config) }, execution);
-  const { net } = parts;
-  const { sampler: s, learner: l } = config;
-  const { lora, policy, method, clean, objective, lossGraph, members } = learnerGraph(config, net);
-  const latentShape = net.latentShape;
-  const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
+/** The embedded DiT or the user's ONNX export, whichever generator.kind names. */
+const generatorParts = (config: PipelineConfig, execution: ExecutionConfig): Promise<GeneratorParts> =>
+  config.generator.kind === "embedded" ? embeddedParts(config) : onnxParts(config, { train: trainingPrompts(config), heldOut: heldOutPrompts(config) }, execution);
 
-  // Pretrained weights by name; adapters (absent from the file) start from their init (B = 0: the base model).
-  const fresh = initParams(velocityGraph.params, config.run.seed);
+/**
+ * The trained weights, their optimiser and EMA, and the frozen copies the loss graph reads: pretrained weights by
+ * name, adapters (absent from the file) from their init (B = 0: the base model).
+ */
+const trainedWeights = (config: PipelineConfig, parts: GeneratorParts, graph: CompiledGraph, learner: ReturnType<typeof learnerGraph>) => {
+  const l = config.learner;
+  const fresh = initParams(graph.params, config.run.seed);
   const params = fresh.map((p) => parts.pretrained.get(p.name) ?? p).map((p) => ({ ...p, data: p.data.slice() }));
   const scoped = (scope: string) => cloneParams(params).map((p) => ({ ...p, name: `${scope}.${p.name}` }));
   const reference = l.klBeta > 0 ? scoped(REFERENCE_SCOPE) : [];
-  const old = objective.readsSamplingPolicy ? scoped(OLD_SCOPE) : [];
-  const optimizer = adamW(params, { lr: l.lr, betas: l.betas, eps: l.epsilon, weightDecay: l.weightDecay, trainable: lossGraph.trainable });
+  const old = learner.objective.readsSamplingPolicy ? scoped(OLD_SCOPE) : [];
+  const optimizer = adamW(params, { lr: l.lr, betas: l.betas, eps: l.epsilon, weightDecay: l.weightDecay, trainable: learner.lossGraph.trainable });
   const ema = l.ema.enabled ? new Ema(params, { maxDecay: l.ema.maxDecay, every: l.ema.every }) : undefined;
+  return { params, reference, old, optimizer, ema };
+};
 
-  const schedule = sigmaSchedule(s.steps, s.shift);
+/**
+ * Opens the three policy graphs: the sampler's guided velocity, the evaluation batch's, and the learner's loss.
+ * Once all are open they read their weights from their sessions, so the run keeps neither the graphs nor the
+ * import they were built from (one more copy of an imported generator's weights otherwise), only what it runs.
+ */
+const openPolicySessions = async (config: PipelineConfig, parts: GeneratorParts, execution: ExecutionConfig, graphs: { velocity: CompiledGraph; evaluation: CompiledGraph; loss: CompiledGraph }) => {
   const policyExecution = { ...execution, ...parts.policyExecution };
   const sessions = new GraphSessions(undefined, !config.compute.shareImportedWeights);
-  const velocitySession = await sessions.open(velocityGraph, policyExecution);
-  const flow = FlowSampler.create({ latentShape, schedule, window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution });
+  const velocity = await sessions.open(graphs.velocity, policyExecution);
+  const evaluation = await sessions.open(graphs.evaluation, policyExecution);
+  const loss = await sessions.open(graphs.loss, policyExecution);
+  sessions.sealWeights();
+  parts.releaseWeights?.();
+  return {
+    velocity,
+    evaluation,
+    loss,
+    release: async () => {
+      await Promise.all([velocity.release(), loss.release(), evaluation.release()]);
+      sessions.release();
+    },
+  };
+};
+
+/** The training sampler's flow (the configured method over the SDE window) and evaluation's (the ODE over evalSteps). */
+const samplerFlows = (config: PipelineConfig, latentShape: VelocityNetwork["latentShape"], method: StepMethod, execution: ExecutionConfig) => {
+  const s = config.sampler;
+  return {
+    training: FlowSampler.create({ latentShape, schedule: sigmaSchedule(s.steps, s.shift), window: sdeWindow(s.steps, s.window.size, s.window.start), method, execution }),
+    evaluation: FlowSampler.create({ latentShape, schedule: sigmaSchedule(s.evalSteps, s.shift), window: sdeWindow(s.evalSteps, 0, 0), method: odeMethod, execution }),
+  };
+};
+
+export const buildPolicy = async (config: PipelineConfig, execution: ExecutionConfig): Promise<Policy> => {
+  const parts = await generatorParts(config, execution);
+  const l = config.learner;
+  const learner = learnerGraph(config, parts.net);
+  const { lora, policy, clean, objective, lossGraph } = learner;
+  const velocityGraph = compileForward("policy-velocity", guidedVelocityModel(policy), { lora });
   const evalBatch = config.eval.seeds.length;
   const evalPolicy = { ...policy, batch: evalBatch };
   const evalGraph = compileForward("policy-velocity-eval", guidedVelocityModel(evalPolicy), { lora });
-  const evalSession = await sessions.open(evalGraph, policyExecution);
-  const evalFlow = FlowSampler.create({ latentShape, schedule: sigmaSchedule(s.evalSteps, s.shift), window: sdeWindow(s.evalSteps, 0, 0), method: odeMethod, execution });
-  const lossSession = await sessions.open(lossGraph, policyExecution);
-  // Every policy graph is open, reading its weights from its session: the run keeps neither the graphs nor the
-  // import they were built from (one more copy of an imported generator's weights otherwise), only what it runs.
-  sessions.sealWeights();
-  parts.releaseWeights?.();
-  const learnerMemory = { ...estimateMemory(lossGraph.graph), members };
+  const { params, reference, old, optimizer, ema } = trainedWeights(config, parts, velocityGraph, learner);
+  const sessions = await openPolicySessions(config, parts, execution, { velocity: velocityGraph, evaluation: evalGraph, loss: lossGraph });
+  const flows = samplerFlows(config, parts.net.latentShape, learner.method, execution);
   const { params: graphParams, outputs, trainable } = lossGraph;
-  const learnerParams = [...params, ...reference, ...old];
   return {
     config: policy,
     text: parts.text,
@@ -301,25 +341,24 @@ export const buildPolicy = async (config: PipelineConfig, execution: ExecutionCo
     ...(parts.adapters ? { adapters: parts.adapters } : {}),
     ...(lora ? { lora: { rank: lora.rank, alpha: lora.alpha } } : {}),
     // Only GRPO learns from the window's transitions; the other objectives need x0 alone (the image, or a latent generator's final latent).
-    sampler: new PolicySampler(policy, velocitySession, flow, parts.decoder, { recordTrajectories: l.objective === "grpo", recordClean: l.objective !== "grpo" && clean === "latent" }),
+    sampler: new PolicySampler(policy, sessions.velocity, flows.training, parts.decoder, { recordTrajectories: l.objective === "grpo", recordClean: l.objective !== "grpo" && clean === "latent" }),
     learner: new GeneratorLearner({
       graph: { params: graphParams, outputs, trainable },
-      runner: lossSession,
-      params: learnerParams,
+      runner: sessions.loss,
+      params: [...params, ...reference, ...old],
       optimizer,
       ema,
       plan: objective.plan,
       ...(objective.readsSamplingPolicy ? { samplingPolicy: { live: params, old } } : {}),
       options: { maxGradNorm: l.gradClip, ...(l.microBatch !== undefined ? { microBatch: l.microBatch } : {}) },
     }),
-    evaluationSampler: new PolicySampler(evalPolicy, evalSession, evalFlow, parts.decoder),
+    evaluationSampler: new PolicySampler(evalPolicy, sessions.evaluation, flows.evaluation, parts.decoder),
     evalBatch,
     imageSize: parts.decoder.imageSize,
-    learnerMemory,
+    learnerMemory: { ...estimateMemory(lossGraph.graph), members: learner.members },
     embed: embedder(parts.text),
     release: async () => {
-      await Promise.all([velocitySession.release(), lossSession.release(), evalSession.release(), flow.release(), evalFlow.release(), parts.release()]);
-      sessions.release();
+      await Promise.all([sessions.release(), flows.training.release(), flows.evaluation.release(), parts.release()]);
     },
   };
 };

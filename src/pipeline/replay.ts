@@ -22,10 +22,10 @@ import { buildRun, type RunModels, withRun } from "./compose.ts";
 import { decodePipelineConfig } from "./config/load.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { advantagedEpoch, optimiserPhase, scoredRollouts } from "./epoch-stages.ts";
-import { formatTable, groupsOf, readRunRecords, RunFolderError, type RunRecords } from "./inspect.ts";
+import { formatTable, groupsOf, readRunRecords, type RunRecords } from "./inspect.ts";
 import { type ColumnReport, Comparison, type Where } from "./replay-comparison.ts";
 import { recordedPorts, rowAt } from "./replay-ports.ts";
-import { checkpointFile } from "./run-folder.ts";
+import { checkpointFile, RunFolderError } from "./run-folder.ts";
 import { applyState, captureState, headsTrainedIn } from "./state.ts";
 
 interface ReplayOptions {
@@ -35,7 +35,8 @@ interface ReplayOptions {
   readonly group?: number;
   /** Largest absolute difference still counted as equal; default 0 (exact). */
   readonly tolerance?: number;
-  readonly progress?: (line: string) => void;
+  /** Called before the first epoch (0 done) and after each, with the count of epochs to replay. */
+  readonly epochsDone?: (done: number, total: number) => void;
 }
 
 export interface ReplayReport {
@@ -187,9 +188,10 @@ export const replayRun = async (root: string, options: ReplayOptions = {}): Prom
 
   const replayer = await withRun(buildRun(config), async (models) => {
     const replayer = new Replayer(records, models, tolerance);
-    for (const epoch of epochs) {
-      options.progress?.(`replaying epoch ${epoch}`);
+    options.epochsDone?.(0, epochs.length);
+    for (const [i, epoch] of epochs.entries()) {
       await replayer.epoch(epoch, byEpoch.get(epoch)!, complete(epoch), options.group);
+      options.epochsDone?.(i + 1, epochs.length);
     }
     return replayer;
   });

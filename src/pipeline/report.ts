@@ -7,7 +7,7 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type HeadlineFigure, renderReport, type ReportSection } from "../report/html.ts";
 import { METRIC_KINDS, metricSeries, readMetricsLog, writeCsv, type MetricRecord } from "../report/metrics-log.ts";
-import { linePlot, type Point } from "../report/plot.ts";
+import { linePlot, type Point, type Series } from "../report/plot.ts";
 import { runHackingWarnings } from "./reward-hacking-stop.ts";
 import type { RunFolder } from "./run-folder.ts";
 
@@ -15,6 +15,17 @@ const pct = (f: number | undefined) => (f === undefined || Number.isNaN(f) ? "-"
 const num = (f: number | undefined) => (f === undefined || Number.isNaN(f) ? "-" : f.toFixed(3));
 
 type SeriesOf = (kind: MetricRecord["kind"], metric: string, x?: "epoch" | "step") => Point[];
+
+/** A plotted metric: legend name, metric key, and whether it is drawn dashed (a bound or a comparison line). */
+type Line = readonly [name: string, metric: string, dashed?: "dashed"];
+
+/** The series of `kind` records' metrics, each line's points against `x`. */
+const lines = (series: SeriesOf, kind: MetricRecord["kind"], x: "epoch" | "step", specs: readonly Line[]): Series[] =>
+  specs.map(([name, metric, dashed]) => ({ name, points: series(kind, metric, x), ...(dashed ? { dashed: true } : {}) }));
+
+/** A plot of evaluation metrics over the epochs trained before each evaluation. */
+const evaluationPlot = (series: SeriesOf, title: string, yLabel: string, specs: readonly Line[]): string =>
+  linePlot({ title, xLabel: "epochs trained", yLabel, series: lines(series, "eval", "epoch", specs) });
 
 const headlineFigures = (records: readonly MetricRecord[]): HeadlineFigure[] => {
   const evals = records.filter((r) => r.kind === "eval");
@@ -33,35 +44,20 @@ const headlineFigures = (records: readonly MetricRecord[]): HeadlineFigure[] => 
 const evaluationSection = (records: readonly MetricRecord[], series: SeriesOf): ReportSection => ({
   title: "Evaluation on held-out prompts (ODE samples)",
   plots: [
-    linePlot({
-      title: "Alignment and aligned-and-styled",
-      xLabel: "epochs trained",
-      yLabel: "fraction of samples",
-      series: [
-        { name: "alignment", points: series("eval", "alignment") },
-        { name: "aligned-and-styled", points: series("eval", "alignedAndStyled") },
-        { name: "styled", points: series("eval", "styledRate"), dashed: true },
-      ],
-    }),
-    linePlot({
-      title: "Style score, DINO similarity, diversity",
-      xLabel: "epochs trained",
-      yLabel: "value",
-      series: [
-        { name: "style score", points: series("eval", "styleScore") },
-        { name: "DINO similarity", points: series("eval", "dinoSimilarity") },
-        { name: "diversity", points: series("eval", "diversity") },
-      ],
-    }),
-    linePlot({
-      title: "Reward-hacking monitor: discriminator reward, samples vs references",
-      xLabel: "epochs trained",
-      yLabel: "reward",
-      series: [
-        { name: "generated", points: series("eval", "generatedReward") },
-        { name: "reference images", points: series("eval", "referenceReward"), dashed: true },
-      ],
-    }),
+    evaluationPlot(series, "Alignment and aligned-and-styled", "fraction of samples", [
+      ["alignment", "alignment"],
+      ["aligned-and-styled", "alignedAndStyled"],
+      ["styled", "styledRate", "dashed"],
+    ]),
+    evaluationPlot(series, "Style score, DINO similarity, diversity", "value", [
+      ["style score", "styleScore"],
+      ["DINO similarity", "dinoSimilarity"],
+      ["diversity", "diversity"],
+    ]),
+    evaluationPlot(series, "Reward-hacking monitor: discriminator reward, samples vs references", "reward", [
+      ["generated", "generatedReward"],
+      ["reference images", "referenceReward", "dashed"],
+    ]),
   ],
   tables: [
     {
@@ -94,10 +90,10 @@ const rolloutSection = (records: readonly MetricRecord[], series: SeriesOf): Rep
       title: "Discriminator",
       xLabel: "epoch",
       yLabel: "value",
-      series: [
-        { name: "accuracy", points: series("discriminator", "accuracy") },
-        { name: "hinge loss", points: series("discriminator", "loss") },
-      ],
+      series: lines(series, "discriminator", "epoch", [
+        ["accuracy", "accuracy"],
+        ["hinge loss", "loss"],
+      ]),
     }),
   ],
 });
@@ -109,11 +105,11 @@ const generatorSection = (records: readonly MetricRecord[], series: SeriesOf): R
       title: "Importance ratio (min / mean / max)",
       xLabel: "optimiser step",
       yLabel: "ratio",
-      series: [
-        { name: "mean", points: series("generator", "ratioMean", "step") },
-        { name: "min", points: series("generator", "ratioMin", "step"), dashed: true },
-        { name: "max", points: series("generator", "ratioMax", "step"), dashed: true },
-      ],
+      series: lines(series, "generator", "step", [
+        ["mean", "ratioMean"],
+        ["min", "ratioMin", "dashed"],
+        ["max", "ratioMax", "dashed"],
+      ]),
       references: [{ name: "on-policy", y: 1, colour: "#888888" }],
     }),
     linePlot({

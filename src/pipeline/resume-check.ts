@@ -19,7 +19,7 @@ import { indexStream, verifyIndexedBatch } from "../io/rollout-log/ipc-stream.ts
 import { loadTrainingState, requireMetadata, TrainingStateDamaged, type TrainingState } from "../io/training-state.ts";
 import { SafetensorsIoError } from "../io/safetensors.ts";
 import { METRICS_FILE } from "../report/metrics-log.ts";
-import { listCheckpoints, type RunFolder } from "./run-folder.ts";
+import { listCheckpoints, type RunFolder, RunFolderError } from "./run-folder.ts";
 import { processAlive } from "./run-lock.ts";
 
 interface UsableCheckpoint {
@@ -60,7 +60,7 @@ const rolloutLogCoverageProblem = (file: string, bytes: number, rows: number): s
     }
     if (end !== bytes) {
       return index.completeBytes < bytes
-        ? `${file} is readable only up to byte ${index.completeBytes} (${index.incompleteTail ?? "damaged"}), before the ${bytes} the checkpoint recorded`
+        ? `${file} is readable only up to byte ${index.completeBytes} (${index.damaged?.message ?? index.incompleteTail}), before the ${bytes} the checkpoint recorded`
         : `${file} has no record-batch boundary at byte ${bytes}, where the checkpoint says its epoch ended`;
     }
     if (counted !== rows) return `${file} holds ${counted} rows before byte ${bytes}, the checkpoint recorded ${rows}`;
@@ -126,7 +126,7 @@ export const newestUsableCheckpoint = async (folder: RunFolder, configJson: stri
       continue;
     }
     if (requireMetadata(state, file, "config") !== configJson) {
-      throw new Error(`${file}: the run was started with a different pipeline configuration; resume with the same file, or choose another run.name`);
+      throw new RunFolderError({ folder: folder.root, reason: `${file}: the run was started with a different pipeline configuration; resume with the same file, or choose another run.name` });
     }
     const problem = coverageProblem(folder, file, state);
     if (problem !== undefined) {

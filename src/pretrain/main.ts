@@ -8,21 +8,38 @@ import { parseArgs } from "node:util";
 import { REFERENCE_STYLES, type ReferenceStyle } from "../world/render.ts";
 import { pretrain } from "./pretrain.ts";
 
-const { values } = parseArgs({
-  options: {
-    out: { type: "string" },
-    steps: { type: "string" },
-    batch: { type: "string", default: "32" },
-    lr: { type: "string", default: "1e-3" },
-    seed: { type: "string", default: "0" },
-    "checkpoint-every": { type: "string", default: "500" },
-    "log-every": { type: "string", default: "50" },
-    "stop-at": { type: "string" },
-    "init-from": { type: "string" },
-    "style-mix": { type: "string" },
-    resume: { type: "boolean", default: false },
-  },
-});
+const USAGE =
+  "usage: node src/pretrain/main.ts --out DIR --steps N [--batch 32] [--lr 1e-3] [--seed 0] [--checkpoint-every 500] [--log-every 50] [--resume] [--stop-at N] [--init-from WEIGHTS] [--style-mix shaded=0.15,...]";
+
+const options = {
+  out: { type: "string" },
+  steps: { type: "string" },
+  batch: { type: "string", default: "32" },
+  lr: { type: "string", default: "1e-3" },
+  seed: { type: "string", default: "0" },
+  "checkpoint-every": { type: "string", default: "500" },
+  "log-every": { type: "string", default: "50" },
+  "stop-at": { type: "string" },
+  "init-from": { type: "string" },
+  "style-mix": { type: "string" },
+  resume: { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+} as const;
+
+const parsed = (() => {
+  try {
+    return parseArgs({ options });
+  } catch (error) {
+    // An unknown flag or a flag without its value: say which, with the usage, not a stack trace.
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+})();
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 
 const number = (flag: string, text: string | undefined, integer: boolean): number => {
   const value = Number(text);
@@ -48,7 +65,7 @@ function styleMix(text: string): Partial<Record<ReferenceStyle, number>> {
 }
 
 if (values.out === undefined) {
-  process.stderr.write("usage: node src/pretrain/main.ts --out DIR --steps N [--batch 32] [--lr 1e-3] [--seed 0] [--checkpoint-every 500] [--resume] [--stop-at N] [--init-from WEIGHTS]\n");
+  process.stderr.write(`--out: missing\n${USAGE}\n`);
   process.exit(2);
 }
 

@@ -87,6 +87,16 @@ const cases: Record<string, GradCase> = {
     inputs: { x: { shape: [1, 2, 3, 3, 4] }, w: { shape: [2, 2, 2, 2, 2] } },
     build: (t) => op.conv(t.x!, t.w!, undefined, { pads: [1, 0, 0, 1, 0, 0] }),
   },
+  "Conv2d 3x3 padding 1, bias (stride 1: input gradient as a flipped-kernel Conv)": {
+    dtype: "float32",
+    inputs: { x: { shape: [2, 3, 4, 5] }, w: { shape: [4, 3, 3, 3] }, b: { shape: [4] } },
+    build: (t) => op.conv(t.x!, t.w!, t.b, { pads: [1, 1, 1, 1] }),
+  },
+  "Conv2d 1x1 with padding 1 (stride 1, but a flipped-kernel Conv would need a negative pad)": {
+    dtype: "float32",
+    inputs: { x: { shape: [1, 2, 3, 3] }, w: { shape: [3, 2, 1, 1] } },
+    build: (t) => op.conv(t.x!, t.w!, undefined, { pads: [1, 0, 1, 1] }),
+  },
   "Conv2d 1x1 (a single kernel offset)": {
     dtype: "float32",
     inputs: { x: { shape: [2, 3, 3, 2] }, w: { shape: [4, 3, 1, 1] } },

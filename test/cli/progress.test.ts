@@ -33,13 +33,31 @@ describe("progress bar", () => {
     ]);
   });
 
-  it("elsewhere writes the command's lines only", () => {
+  it("elsewhere writes the bar as a plain line among the command's lines, each time another tenth is done", () => {
     const { out, writes } = recorder(false);
-    const bar = progressBar(out, 4, "epochs", () => 0);
+    let t = 0;
+    const bar = progressBar(out, 20, "epochs", () => t);
     bar.update(0);
-    bar.line("epoch 1/4 done");
-    bar.update(1);
+    for (let done = 1; done <= 20; done++) {
+      t = done * 1000;
+      if (done === 1) bar.line("epoch 1/20 done");
+      bar.update(done);
+    }
     bar.end();
-    expect(writes).toEqual(["epoch 1/4 done\n"]);
+    expect(writes).toHaveLength(11);
+    expect(writes[0]).toBe("epoch 1/20 done\n");
+    expect(writes[1]).toBe("[##----------------------] 2/20 epochs  1.00 epochs/s  ETA 0m18s\n");
+    expect(writes[10]).toBe("[########################] 20/20 epochs  1.00 epochs/s  ETA 0m00s\n");
+    expect(writes.every((w) => !w.includes("\r"))).toBe(true);
+  });
+
+  it("elsewhere a resumed count starts the clock where it resumes, without a line", () => {
+    const { out, writes } = recorder(false);
+    let t = 0;
+    const bar = progressBar(out, 10, "epochs", () => t);
+    bar.update(6);
+    t = 3000;
+    bar.update(7);
+    expect(writes).toEqual(["[#################-------] 7/10 epochs  3.0 s/epoch  ETA 0m09s\n"]);
   });
 });

@@ -227,6 +227,32 @@ describe("crash safety", () => {
     }
   });
 
+  it("a tail of zeros (a file system that grew the file before the data landed) is a cut; other bytes there are damage", () => {
+    const { rows, bytes, boundaries } = logWithBoundaries();
+    const file = freshPath();
+    fs.writeFileSync(file, Buffer.concat([bytes, Buffer.alloc(100)]));
+    const read = readRolloutLog(file);
+    expect(read.rows).toEqual(rows.map((r) => recorded(r, SIZES)));
+    expect(read.truncated).toMatchObject({ offset: bytes.length, reason: `zero bytes where a message should start at byte ${bytes.length}` });
+    const garbage = Buffer.concat([bytes, Buffer.alloc(100, 7)]);
+    fs.writeFileSync(file, garbage);
+    expect(() => readRolloutLog(file)).toThrow(expect.objectContaining({ _tag: "RolloutLogBatchDamaged", batch: 3, offset: boundaries[3] }));
+    expect(() => openRolloutLog(file, options(SIZES, { resume: true }))).toThrow(expect.objectContaining({ _tag: "RolloutLogBatchDamaged", batch: 3 }));
+    expect(fs.readFileSync(file).equals(garbage)).toBe(true);
+  });
+
+  it("a length in an earlier batch's framing damaged to reach past the end is damage, not a cut that would drop the batches after it", () => {
+    const { bytes, boundaries } = logWithBoundaries();
+    const file = freshPath();
+    const copy = Buffer.from(bytes);
+    copy.writeInt32LE(copy.length, boundaries[1]! + 4); // the second batch's first message claims more metadata than the file holds
+    fs.writeFileSync(file, copy);
+    expect(() => readRolloutLog(file)).toThrow(expect.objectContaining({ _tag: "RolloutLogBatchDamaged", batch: 1, offset: boundaries[1] }));
+    expect(() => readRolloutLog(file)).toThrow(/incomplete message metadata, yet a whole message follows at byte \d+/);
+    expect(() => openRolloutLog(file, options(SIZES, { resume: true }))).toThrow(expect.objectContaining({ _tag: "RolloutLogBatchDamaged", batch: 1 }));
+    expect(fs.readFileSync(file).equals(copy)).toBe(true);
+  });
+
   it("a writer process killed with SIGKILL mid-run leaves a log of complete batches that resumes", async () => {
     const file = freshPath();
     const script = path.join(dir, "writer-child.ts");
@@ -572,13 +598,12 @@ describe("declared sizes are checked against the bytes before anything is alloca
     }
   }
 
-  it("a batch claiming 1e8 rows over a small body is refused without decoding it, naming the column", () => {
+  it("a batch claiming 1e8 rows over a small body is refused as damaged without decoding it, naming the column", () => {
     const { file, schemaEnd } = claimRows(1e8);
-    const contents = readRolloutLog(file);
-    expect(contents.totalRows).toBe(0);
-    expect(contents.truncated?.offset).toBe(schemaEnd);
-    expect(contents.truncated?.reason).toMatch(/column '\w+' declares 100000000 values needing \d+ bytes, but its buffer holds \d+/);
-    expect(() => readRolloutLog(file, { strict: true })).toThrow(RolloutLogTruncated);
+    for (const strict of [false, true]) {
+      expect(() => readRolloutLog(file, { strict })).toThrow(expect.objectContaining({ _tag: "RolloutLogBatchDamaged", batch: 0, offset: schemaEnd }));
+    }
+    expect(() => readRolloutLog(file)).toThrow(/column '\w+' declares 100000000 values needing \d+ bytes, but its buffer holds \d+/);
   });
 
   it("the unchanged count passes, so the check sees what the writer writes", () => {
@@ -612,7 +637,7 @@ describe("per-batch checksums", () => {
     for (const b of batches) expect(b.metadata.get(BATCH_CHECKSUM_KEY)).toMatch(/^[0-9a-f]{8}$/);
   });
 
-  it("a byte flipped anywhere in a batch never reads back as other rows: damaged (naming file, batch and bytes) or a cut before it", () => {
+  it("a byte flipped anywhere in a batch never reads back as other rows: damaged (naming file, batch and bytes), a cut only in the last batch", () => {
     const { rows, bytes, starts, rowsBefore } = logOfThreeBatches();
     const file = freshPath();
     const outcomes = { damaged: 0, cut: 0, unread: 0 };
@@ -633,8 +658,12 @@ describe("per-batch checksums", () => {
           outcomes.damaged++;
           continue;
         }
-        // A flip that breaks the framing or the header reads as a cut at the batch; one in bytes nothing reads (padding) changes nothing.
-        if (read.truncated !== undefined) expect(read.truncated.offset).toBe(starts[k]);
+        // Only a flip that makes the last batch's framing reach past the end of the file can read as a crash's cut at
+        // that batch; one in bytes nothing reads (padding) changes nothing.
+        if (read.truncated !== undefined) {
+          expect(k).toBe(2);
+          expect(read.truncated.offset).toBe(starts[k]);
+        }
         outcomes[read.truncated === undefined ? "unread" : "cut"]++;
         expect(read.rows).toEqual(rows.slice(0, rowsBefore[read.truncated === undefined ? 3 : k]));
       }

@@ -1,12 +1,12 @@
 /** Issue 12 class 4: every configured file and field is used or refused at load time. */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Effect } from "effect";
 import { describe, expect, it } from "vitest";
 import { saveTrainingState } from "../../src/io/training-state.ts";
 import { featureLayout } from "../../src/models/backbone/features.ts";
-import { decodePipelineConfig, loadPipelineFile } from "../../src/pipeline/config/index.ts";
+import { decodePipelineConfig, loadPipelineFile, pipelineJsonSchema } from "../../src/pipeline/config/index.ts";
 import { loadReferences } from "../../src/pipeline/references.ts";
 import { buildRewardModel, loadBackbone } from "../../src/pipeline/reward-model.ts";
 import { trainingPrompts } from "../../src/pipeline/prompts.ts";
@@ -48,6 +48,29 @@ describe("rewards[].checkpoint of a frozen discriminator", () => {
 });
 
 describe("fields nothing reads are refused", () => {
+  it("every field of the schema is read by name somewhere outside the config loader", () => {
+    type Node = { properties?: Record<string, Node>; items?: Node | Node[]; anyOf?: Node[] };
+    const keys = new Set<string>();
+    const visit = (node: Node): void => {
+      for (const [key, child] of Object.entries(node.properties ?? {})) {
+        keys.add(key);
+        visit(child);
+      }
+      for (const variant of node.anyOf ?? []) visit(variant);
+      for (const item of node.items === undefined ? [] : Array.isArray(node.items) ? node.items : [node.items]) visit(item);
+    };
+    visit(pipelineJsonSchema() as Node);
+    const root = join(import.meta.dirname, "../../src");
+    const code = readdirSync(root, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts") && !f.startsWith(join("pipeline", "config")))
+      .map((f) => readFileSync(join(root, f), "utf8"))
+      .join("\n");
+    // Read = accessed as a property (`config.sampler.groupSize`, `s.groupSize`); `extends` is the loader's own.
+    // Keys are matched by name, so a new field with a name of its own that nothing reads fails here.
+    const unread = [...keys].filter((key) => key !== "extends" && !new RegExp(`\\.${key}\\b`).test(code));
+    expect(unread).toEqual([]);
+  });
+
   it("compute.workers (sessions run in one worker thread) is an unknown key", async () => {
     const error = await Effect.runPromise(Effect.flip(decodePipelineConfig({ compute: { workers: 4 } }, "p.yaml")));
     if (error._tag !== "PipelineFieldError") throw error;

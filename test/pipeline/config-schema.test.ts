@@ -6,7 +6,7 @@ import { readmeFile, withFieldReference } from "../../src/pipeline/config/docs.t
 import { jsonSchemaFile, pipelineJsonSchemaText } from "../../src/pipeline/config/json-schema.ts";
 import { decodePipelineConfig, loadPipelineFile, pipelineJsonSchema, resolvedConfigJson } from "../../src/pipeline/config/index.ts";
 
-const regenerate = "stale: run `node src/pipeline/config/write-json-schema.ts` and commit the result";
+const regenerate = "stale: run `node_modules/.bin/node src/pipeline/config/write-json-schema.ts` and commit the result";
 
 describe("generated files", () => {
   it("schemas/pipeline.schema.json matches the Effect schema", () => {
@@ -32,6 +32,23 @@ describe("generated files", () => {
       if (node.items !== undefined && !Array.isArray(node.items)) visit(`${path}[]`, node.items);
     };
     visit("", pipelineJsonSchema() as Node);
+    expect(problems).toEqual([]);
+  });
+
+  it("every number states its unit; every integer and every list of components (each holding a model) is bounded", () => {
+    type Node = { type?: string; properties?: Record<string, Node>; items?: Node | Node[]; anyOf?: Node[]; description?: string; maximum?: number; maxItems?: number };
+    const problems: string[] = [];
+    // A number inside a list or a variant is documented by the field that holds it.
+    const visit = (path: string, node: Node, doc: string): void => {
+      const description = node.description ?? doc;
+      if ((node.type === "number" || node.type === "integer") && !/ Unit: /.test(description)) problems.push(`${path} states no unit`);
+      if (node.type === "integer" && node.maximum === undefined) problems.push(`${path} has no maximum`);
+      if (node.type === "array" && !Array.isArray(node.items) && node.items?.anyOf?.some((v) => v.type === "object") && node.maxItems === undefined) problems.push(`${path} has no maxItems`);
+      for (const [key, child] of Object.entries(node.properties ?? {})) visit(`${path}.${key}`, child, "");
+      for (const variant of node.anyOf ?? []) visit(path, variant, description);
+      for (const item of node.items === undefined ? [] : Array.isArray(node.items) ? node.items : [node.items]) visit(`${path}[]`, item, description);
+    };
+    visit("", pipelineJsonSchema() as Node, "");
     expect(problems).toEqual([]);
   });
 });

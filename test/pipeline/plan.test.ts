@@ -10,7 +10,7 @@ import { learnerMemoryLine } from "../../src/pipeline/console-text.ts";
 import { planRun } from "../../src/pipeline/plan.ts";
 import { buildPolicy } from "../../src/pipeline/policy.ts";
 import { defaultExecution } from "../../src/runtime/execution.ts";
-import { tinySd3Pipeline } from "./fixtures.ts";
+import { tinySd3Pipeline, writeTinyGenerator, writeTinyPipeline } from "./fixtures.ts";
 
 const fixture = (name: string) => join(process.cwd(), "test/fixtures/onnx", name);
 const planOf = async (extra: string, sharedAbove?: number) => planRun(await Effect.runPromise(loadPipelineFile(tinySd3Pipeline(mkdtempSync(join(tmpdir(), "advgrpo-plan-")), extra))), sharedAbove);
@@ -76,6 +76,17 @@ describe("advgrpo plan", () => {
     await expect(planOf(`generator: { onnx: { velocityModel: ${join(dir, "sd3_transformer_external.onnx")} } }`)).rejects.toThrow(
       /^generator\.onnx\.velocityModel: .*initialiser '.+': external data file '.*sd3_transformer_external\.onnx\.data1' has \d+ bytes .*truncated file/,
     );
+  });
+
+  it("reads the embedded generator's checkpoint: a truncated one or one of another size fails naming generator.checkpoint", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-plan-embedded-"));
+    const file = await writeTinyGenerator(dir);
+    const plan = async (pipeline: string) => planRun(await Effect.runPromise(loadPipelineFile(pipeline)));
+    expect((await plan(writeTinyPipeline(dir, file, 1))).find((l) => l.startsWith("generator:"))).toMatch(/tiny-generator\.safetensors: [\d.]+ M parameters, samples \[3, \d+, \d+\]/);
+    // the fixture writes `generator: { checkpoint: <generator> }`, so the size rides along with the path
+    await expect(plan(writeTinyPipeline(dir, `${file}, sampleSize: 64`, 1))).rejects.toThrow(/^generator\.checkpoint: .*tiny-generator\.safetensors: the generator samples 3x\d+x\d+, but generator\.sampleSize/);
+    truncateSync(file, statSync(file).size - 100);
+    await expect(plan(writeTinyPipeline(dir, file, 1))).rejects.toThrow(/^generator\.checkpoint: .*tiny-generator\.safetensors: /);
   });
 
   it("fails on a transformer that does not fit the pipeline's latents, naming the file", async () => {

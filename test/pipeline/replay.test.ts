@@ -50,9 +50,11 @@ const rewriteLog = (run: string, change: (row: AdvantagedRollout) => AdvantagedR
 
 describe("advgrpo replay", () => {
   it("reproduces every recorded feature, reward, advantage and optimiser step exactly", async () => {
-    const report = await replayRun(root);
+    const progress: [number, number][] = [];
+    const report = await replayRun(root, { epochsDone: (done, total) => progress.push([done, total]) });
     expect(report.differs).toBe(false);
     expect(report.epochs).toEqual([0, 1, 2, 3]);
+    expect(progress).toEqual([[0, 4], [1, 4], [2, 4], [3, 4], [4, 4]]);
     expect(report.rows).toBe(EPOCHS * 8);
     for (const name of ["pooled", "cls", "patches", "reward.adversarial-dino", "reward", "discLogitCls", "discLogitPatch", "advantage"]) {
       expect(column(report, name), name).toMatchObject({ compared: EPOCHS * 8, differing: 0, maxAbsDiff: 0 });

@@ -25,7 +25,7 @@ interface ProductOptions {
  * alpha * op(a) @ op(b), op swapping the last two axes where asked. float32 uses FusedMatMul, which reads a
  * transposed operand in place; ORT implements it for float32 only, so other dtypes get explicit Transposes.
  */
-const product = (a: Tensor, b: Tensor, o: ProductOptions): Tensor => {
+export const product = (a: Tensor, b: Tensor, o: ProductOptions): Tensor => {
   if (a.dtype === "float32") return fusedMatMul(a, b, o);
   const y = matmul(o.transA ? swapLast(a) : a, o.transB ? swapLast(b) : b);
   return o.alpha === undefined || o.alpha === 1 ? y : mul(y, o.alpha);

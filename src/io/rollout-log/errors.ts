@@ -11,7 +11,7 @@ export class RolloutLogNotArrow extends Schema.TaggedError<RolloutLogNotArrow>()
 }
 
 /**
- * The file ends in an incomplete or unreadable message, as a crash mid-write leaves it. Everything before
+ * The file ends inside a message (or in zero bytes), as a crash mid-write leaves it. Everything before
  * `offset` is complete; the reader returns that part and this value as a warning, or throws it in strict mode.
  */
 export class RolloutLogTruncated extends Schema.TaggedError<RolloutLogTruncated>()("RolloutLogTruncated", {
@@ -31,8 +31,9 @@ export class RolloutLogTruncated extends Schema.TaggedError<RolloutLogTruncated>
 }
 
 /**
- * A complete batch whose bytes differ from those its checksum was computed over (a flipped bit on disk, a bad
- * copy): its rows cannot be trusted, and nothing after it is read past it as if it were sound.
+ * A complete batch whose bytes differ from those its checksum was computed over, or whose framing or header
+ * cannot be read although its bytes are there (a flipped bit on disk, a bad copy): its rows cannot be trusted,
+ * and nothing after it is read past it as if it were sound.
  */
 export class RolloutLogBatchDamaged extends Schema.TaggedError<RolloutLogBatchDamaged>()("RolloutLogBatchDamaged", {
   file: Schema.String,

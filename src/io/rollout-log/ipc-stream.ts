@@ -9,7 +9,7 @@
  * The file format's footer would have to be rewritten on every batch and is unreadable until written.
  */
 import fs from "node:fs";
-import { Field, Message, RecordBatchReader, RecordBatchStreamWriter } from "apache-arrow";
+import { Field, Message, MessageHeader, RecordBatchReader, RecordBatchStreamWriter } from "apache-arrow";
 import type { RecordBatch, Schema as ArrowSchema } from "apache-arrow";
 import { batchBoundsProblem, flatbufferVectorsProblem } from "./batch-bounds.ts";
 import { BATCH_CHECKSUM_KEY, batchChecksum, layoutCrc } from "./batch-checksum.ts";
@@ -46,8 +46,10 @@ interface StreamIndex {
   /** End of the last complete record batch (or of the schema): the longest prefix that is a valid stream. */
   readonly completeBytes: number;
   readonly fileBytes: number;
-  /** Why bytes after `completeBytes` are not part of the stream; undefined when nothing is lost. */
+  /** Why bytes after `completeBytes` are a crash's cut tail, not part of the stream; undefined when there are none. */
   readonly incompleteTail: string | undefined;
+  /** The batch after the last complete one, when its framing or header is damaged; no batch past it is indexed. */
+  readonly damaged: RolloutLogBatchDamaged | undefined;
 }
 
 function readAt(fd: number, offset: number, length: number): Uint8Array {
@@ -61,39 +63,72 @@ function readAt(fd: number, offset: number, length: number): Uint8Array {
   return out.subarray(0, filled);
 }
 
+/**
+ * What stands at an offset. A crash leaves a prefix of one append, so a message the file ends inside is `cut`;
+ * one that lies wholly inside the file and still cannot be read was damaged after it was written.
+ */
 type Framed =
   | { readonly kind: "message"; readonly message: Message; readonly range: ByteRange }
   | { readonly kind: "end-of-stream" }
-  | { readonly kind: "broken"; readonly reason: string };
+  | { readonly kind: "cut"; readonly reason: string }
+  | { readonly kind: "damaged"; readonly reason: string };
 
 /** Reads `length` bytes at `offset` (fewer at the end of the data). */
 type ReadAt = (offset: number, length: number) => Uint8Array;
 
+/** How much of a tail is read at a time when scanning it. */
+const SCAN_BYTES = 1 << 16;
+
+/** Whether every byte from `offset` to the end is zero; stops at the first one that is not. */
+function onlyZerosFrom(read: ReadAt, offset: number, fileBytes: number): boolean {
+  for (let at = offset; at < fileBytes; at += SCAN_BYTES) {
+    if (read(at, Math.min(SCAN_BYTES, fileBytes - at)).some((b) => b !== 0)) return false;
+  }
+  return true;
+}
+
+/** Arrow pads every message to a multiple of this, so each one starts at such an offset. */
+const MESSAGE_ALIGNMENT = 8;
+
+/** The offset of the first whole, readable message after the one at `offset`, if any. */
+function messageAfter(read: ReadAt, offset: number, fileBytes: number): number | undefined {
+  for (let chunk = offset + MESSAGE_ALIGNMENT; chunk < fileBytes; chunk += SCAN_BYTES) {
+    const bytes = read(chunk, Math.min(SCAN_BYTES, fileBytes - chunk));
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    for (let at = 0; at + 4 <= bytes.length; at += MESSAGE_ALIGNMENT) {
+      if (view.getUint32(at, true) === CONTINUATION && readMessage(read, chunk + at, fileBytes).kind === "message") return chunk + at;
+    }
+  }
+  return undefined;
+}
+
 function readMessage(read: ReadAt, offset: number, fileBytes: number): Framed {
   const prefix = read(offset, PREFIX_BYTES);
-  if (prefix.length < PREFIX_BYTES) return { kind: "broken", reason: "incomplete message header" };
+  if (prefix.length < PREFIX_BYTES) return { kind: "cut", reason: "incomplete message header" };
   const view = new DataView(prefix.buffer, prefix.byteOffset, PREFIX_BYTES);
-  if (view.getUint32(0, true) !== CONTINUATION) return { kind: "broken", reason: "no message marker" };
+  if (view.getUint32(0, true) !== CONTINUATION) {
+    // A file system may extend a file before its data lands: a crash then leaves zeros, not a prefix of the append.
+    return onlyZerosFrom(read, offset, fileBytes) ? { kind: "cut", reason: "zero bytes where a message should start" } : { kind: "damaged", reason: "no message marker" };
+  }
   const metadataBytes = view.getInt32(4, true);
   if (metadataBytes === 0) return { kind: "end-of-stream" };
-  if (metadataBytes < 0 || offset + PREFIX_BYTES + metadataBytes > fileBytes) {
-    return { kind: "broken", reason: "incomplete message metadata" };
-  }
+  if (metadataBytes < 0) return { kind: "damaged", reason: `a negative metadata length (${metadataBytes})` };
+  if (offset + PREFIX_BYTES + metadataBytes > fileBytes) return { kind: "cut", reason: "incomplete message metadata" };
   let message: Message;
   try {
     const metadata = read(offset + PREFIX_BYTES, metadataBytes);
     const oversized = flatbufferVectorsProblem(metadata);
-    if (oversized !== undefined) return { kind: "broken", reason: `unreadable message metadata (${oversized})` };
+    if (oversized !== undefined) return { kind: "damaged", reason: `unreadable message metadata (${oversized})` };
     message = Message.decode(metadata);
     // arrow-js decodes the header lazily; a damaged one (e.g. a 64-bit offset past 2^53) must fail here, not later.
     message.header();
   } catch {
-    return { kind: "broken", reason: "unreadable message metadata" };
+    return { kind: "damaged", reason: "unreadable message metadata" };
   }
   const bodyLength = Number(message.bodyLength);
-  if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) return { kind: "broken", reason: "invalid body length" };
+  if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) return { kind: "damaged", reason: "invalid body length" };
   const length = PREFIX_BYTES + metadataBytes + bodyLength;
-  if (offset + length > fileBytes) return { kind: "broken", reason: "incomplete message body" };
+  if (offset + length > fileBytes) return { kind: "cut", reason: "incomplete message body" };
   return { kind: "message", message, range: { offset, length } };
 }
 
@@ -110,80 +145,85 @@ function declaredBeyondBody(schema: ArrowSchema, message: Message): string | und
   return undefined;
 }
 
+/** Where the readable stream stops and why, when it stops before the end of the file. */
+type Stop = { readonly kind: "cut" | "damaged"; readonly reason: string; readonly at: number };
+
 /**
  * Walks the framing of an open log without reading any body, so indexing costs a few small reads per batch.
- * A broken first message means the file is not a stream at all; a broken later one is a truncated tail.
+ * A broken first message means the file is not a stream at all. A later message the file ends inside is a
+ * crash's cut tail; one that fits in the file but cannot be read (a flipped bit in its header or framing)
+ * is a damaged batch, reported as such so that nothing cuts it off as if it were a crash's leftover.
  */
 export function indexStream(file: string, fd: number): StreamIndex {
   const fileBytes = fs.fstatSync(fd).size;
   const read: ReadAt = (offset, length) => readAt(fd, offset, length);
   const first = readMessage(read, 0, fileBytes);
-  if (first.kind !== "message" || !first.message.isSchema()) {
-    const head = new TextDecoder().decode(readAt(fd, 0, ARROW_FILE_MAGIC.length));
-    const reason =
-      fileBytes === 0
-        ? "the file is empty"
-        : head === ARROW_FILE_MAGIC
-          ? "it is an Arrow IPC file (random-access format); the log is an IPC stream"
-          : first.kind === "broken"
-            ? `${first.reason} at byte 0`
-            : "it does not start with a schema message";
-    throw new RolloutLogNotArrow({ file, reason });
-  }
+  if (first.kind !== "message" || !first.message.isSchema()) throw notAStream(file, fd, fileBytes, first);
+  const schema: ArrowSchema = first.message.header();
   const batches: IndexedBatch[] = [];
   const dictionaries = new Map<number, ByteRange[]>();
   let completeBytes = first.range.length;
   let offset = completeBytes;
-  let stopReason: string | undefined;
-  while (offset < fileBytes) {
+  let stop: Stop | undefined;
+  while (offset < fileBytes && stop === undefined) {
     const framed = readMessage(read, offset, fileBytes);
-    if (framed.kind === "broken") {
-      stopReason = `${framed.reason} at byte ${offset}`;
+    if (framed.kind === "end-of-stream") {
+      if (offset + PREFIX_BYTES < fileBytes) stop = { kind: "damaged", reason: "bytes after the end-of-stream marker", at: offset };
       break;
     }
-    if (framed.kind === "end-of-stream") {
-      if (offset + PREFIX_BYTES < fileBytes) stopReason = `bytes after the end-of-stream marker at byte ${offset}`;
+    if (framed.kind !== "message") {
+      const next = framed.kind === "cut" ? messageAfter(read, offset, fileBytes) : undefined;
+      // A crash's partial message is the file's last; one with a whole message after it has a damaged length instead.
+      stop = next === undefined ? { ...framed, at: offset } : { kind: "damaged", reason: `${framed.reason}, yet a whole message follows at byte ${next}`, at: offset };
       break;
     }
     const { message, range } = framed;
-    const oversized = declaredBeyondBody(first.message.header(), message);
-    if (oversized !== undefined) {
-      stopReason = `${oversized} (message at byte ${offset})`;
-      break;
-    }
-    if (message.isDictionaryBatch()) {
+    const oversized = declaredBeyondBody(schema, message);
+    if (oversized !== undefined) stop = { kind: "damaged", reason: oversized, at: offset };
+    else if (message.isDictionaryBatch()) {
       const header = message.header();
       const chain = header.isDelta ? (dictionaries.get(header.id) ?? []) : [];
       dictionaries.set(header.id, [...chain, range]);
     } else if (message.isRecordBatch()) {
-      const header = message.header();
-      batches.push({
-        rows: Number(header.length),
-        start: completeBytes,
-        messages: [...[...dictionaries.values()].flat(), range],
-        checksum: message.metadata.get(BATCH_CHECKSUM_KEY),
-        layoutCrc: layoutCrc(header, Number(message.bodyLength)),
-        bodyLength: Number(message.bodyLength),
-      });
+      batches.push(indexedBatch(message, completeBytes, [...[...dictionaries.values()].flat(), range]));
       completeBytes = range.offset + range.length;
-    } else {
-      stopReason = `unexpected ${message.isSchema() ? "second schema" : "unknown"} message at byte ${offset}`;
-      break;
-    }
+    } else stop = { kind: "damaged", reason: `an unexpected ${message.isSchema() ? "second schema" : "unknown"} message`, at: offset };
     offset = range.offset + range.length;
   }
-  if (stopReason === undefined && completeBytes < offset) {
-    stopReason = `dictionary messages without their record batch at byte ${completeBytes}`;
-  }
+  if (stop === undefined && completeBytes < offset) stop = { kind: "cut", reason: "dictionary messages without their record batch", at: completeBytes };
   return {
     file,
-    schema: first.message.header(),
+    schema,
     schemaMessage: first.range,
     batches,
     completeBytes,
     fileBytes,
-    incompleteTail: stopReason,
+    incompleteTail: stop?.kind === "cut" ? `${stop.reason} at byte ${stop.at}` : undefined,
+    damaged:
+      stop?.kind === "damaged"
+        ? new RolloutLogBatchDamaged({ file, batch: batches.length, offset: completeBytes, end: fileBytes, reason: `${stop.reason} (message at byte ${stop.at})` })
+        : undefined,
   };
+}
+
+function indexedBatch(message: Message<MessageHeader.RecordBatch>, start: number, messages: readonly ByteRange[]): IndexedBatch {
+  const header = message.header();
+  const bodyLength = Number(message.bodyLength);
+  return { rows: Number(header.length), start, messages, checksum: message.metadata.get(BATCH_CHECKSUM_KEY), layoutCrc: layoutCrc(header, bodyLength), bodyLength };
+}
+
+/** Why a file whose first message is not a readable schema is no rollout log. */
+function notAStream(file: string, fd: number, fileBytes: number, first: Framed): RolloutLogNotArrow {
+  const head = new TextDecoder().decode(readAt(fd, 0, ARROW_FILE_MAGIC.length));
+  const reason =
+    fileBytes === 0
+      ? "the file is empty"
+      : head === ARROW_FILE_MAGIC
+        ? "it is an Arrow IPC file (random-access format); the log is an IPC stream"
+        : first.kind === "cut" || first.kind === "damaged"
+          ? `${first.reason} at byte 0`
+          : "it does not start with a schema message";
+  return new RolloutLogNotArrow({ file, reason });
 }
 
 /** The messages of batch `i`, read and checked against the checksum it carries; RolloutLogBatchDamaged when they differ. */

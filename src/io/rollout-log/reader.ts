@@ -1,8 +1,8 @@
 /**
  * Reads a rollout log back into rows. The framing index finds the complete batches first, so a file cut by
  * a crash still yields every complete batch, and the cut is reported (a warning value, or an error in strict
- * mode) rather than passed over. A complete batch that fails its checksum is an error in either mode: it is
- * damage, not a crash's tail.
+ * mode) rather than passed over. A batch that fails its checksum, or whose framing or header cannot be read
+ * although its bytes are all there, is an error in either mode: it is damage, not a crash's tail.
  */
 import fs from "node:fs";
 import type { Data, Int32 } from "apache-arrow";
@@ -64,6 +64,7 @@ export function readRolloutLog(path: string, options: ReadRolloutLogOptions = {}
       }
       rows.push(...decodeBatch(path, batch, metadata, selected));
     }
+    if (index.damaged !== undefined) throw index.damaged;
     return { metadata, rows, totalRows, truncated };
   } finally {
     fs.closeSync(fd);

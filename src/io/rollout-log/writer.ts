@@ -154,6 +154,7 @@ function resumeLog(file: string, wanted: RolloutLogMetadata, durable: boolean): 
     checkSameLog(file, wanted, found, index.schema);
     // Appending after a damaged batch would make it part of the run's record; the caller resumes from before it.
     for (const i of index.batches.keys()) verifyIndexedBatch(fd, index, i);
+    if (index.damaged !== undefined) throw index.damaged;
     const discardedBytes = index.fileBytes - index.completeBytes;
     if (discardedBytes > 0) {
       fileOperation(file, "cut the incomplete tail of", () => {

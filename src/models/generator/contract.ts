@@ -89,13 +89,19 @@ export class GeneratorContractError extends Schema.TaggedError<GeneratorContract
   foundOutputs: Schema.Array(Schema.String),
 }) {
   override get message() {
+    // Errors about sizes past the signature check carry no signature: the model's inputs are then fine, not "none".
+    const signature = this.foundInputs.length + this.foundOutputs.length === 0
+      ? []
+      : [
+          `expected inputs:  ${EXPECTED_INPUTS.join("; ")}`,
+          `found inputs:     ${this.foundInputs.join("; ") || "none"}`,
+          `expected outputs: ${EXPECTED_OUTPUTS.join("; ")}`,
+          `found outputs:    ${this.foundOutputs.join("; ") || "none"}`,
+        ];
     return [
       `${this.source}: not a usable generator (${this.problems.length} problem${this.problems.length === 1 ? "" : "s"}):`,
       ...this.problems.map((p) => `  - ${p.tensor}: expected ${p.expected}, found ${p.found}`),
-      `expected inputs:  ${EXPECTED_INPUTS.join("; ")}`,
-      `found inputs:     ${this.foundInputs.join("; ") || "none"}`,
-      `expected outputs: ${EXPECTED_OUTPUTS.join("; ")}`,
-      `found outputs:    ${this.foundOutputs.join("; ") || "none"}`,
+      ...signature,
     ].join("\n");
   }
 }

@@ -13,22 +13,22 @@ interface FieldDoc<T> {
 }
 
 const describeDefault = (value: unknown): string => JSON.stringify(value);
+const unitText = (unit: string | undefined): string => (unit === undefined ? "" : ` Unit: ${unit}.`);
 
 /** A key that may be left out of a pipeline file: decoding fills in `doc.default`. */
 export const field = <S extends Schema.Top>(schema: S, doc: FieldDoc<S["Rebuild"]["Encoded"]>) => {
-  const unit = doc.unit === undefined ? "" : ` Unit: ${doc.unit}.`;
   // The annotation must sit on the encoded side (inside the default) for the JSON Schema to show it.
-  const annotated = schema.annotate({ description: `${doc.description}${unit} Default: ${describeDefault(doc.default)}.`, default: doc.default });
+  const annotated = schema.annotate({ description: `${doc.description}${unitText(doc.unit)} Default: ${describeDefault(doc.default)}.`, default: doc.default });
   return Schema.withDecodingDefaultKey<S["Rebuild"]>(Effect.succeed(doc.default))(annotated);
 };
 
 /** A key whose absence means something (a feature switched off); it stays absent after decoding. */
-export const optionalField = <S extends Schema.Top>(schema: S, doc: { readonly description: string; readonly whenAbsent: string }) =>
-  Schema.optionalKey(schema.annotate({ description: `${doc.description} Optional; when absent: ${doc.whenAbsent}.` }));
+export const optionalField = <S extends Schema.Top>(schema: S, doc: { readonly description: string; readonly unit?: string; readonly whenAbsent: string }) =>
+  Schema.optionalKey(schema.annotate({ description: `${doc.description}${unitText(doc.unit)} Optional; when absent: ${doc.whenAbsent}.` }));
 
 /** A key the file must give (only inside optional blocks, e.g. the paths of an external model). */
 export const requiredField = <S extends Schema.Top>(schema: S, doc: { readonly description: string; readonly unit?: string }) =>
-  schema.annotate({ description: `${doc.description}${doc.unit === undefined ? "" : ` Unit: ${doc.unit}.`} Required.` });
+  schema.annotate({ description: `${doc.description}${unitText(doc.unit)} Required.` });
 
 /** A block of fields; a file may omit the whole block to take every default in it. */
 export const section = <const Fields extends Schema.Struct.Fields>(description: string, fields: Fields) =>

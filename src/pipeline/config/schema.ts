@@ -184,6 +184,7 @@ const SamplerFile = Schema.Struct({
   ...samplerFields,
   noiseLevel: optionalField(NonNegativeNumber, {
     description: "Noise level a of the stochastic sampler (0 turns both samplers into the ODE).",
+    unit: "dimensionless",
     whenAbsent: "0.8 for cps, 0.7 for sde, 0 for ode",
   }),
 }).annotate({ description: "The stochastic sampler that produces rollouts with log-probabilities." });
@@ -274,8 +275,8 @@ const RewardComponent = Schema.Union([
   expected: 'a reward component { kind: "adversarial-dino" | "dino-similarity" | "frozen-discriminator" | "ocr", weight, ... }',
 });
 
-const Rewards = field(Schema.Array(RewardComponent), {
-  description: "Reward components, each recorded separately; the total reward is their weighted sum.",
+const Rewards = field(Schema.Array(RewardComponent).check(Schema.isMaxLength(16, { expected: "at most 16 reward components (each holds its model and scores every rollout)" })), {
+  description: "Reward components, each recorded separately; the total reward is their weighted sum. At most 16: each holds its model and scores every rollout.",
   default: [{ kind: "adversarial-dino" }],
 });
 

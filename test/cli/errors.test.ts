@@ -1,0 +1,54 @@
+/** How the CLI reports bad input: one line naming the field and file, a tag only where it tells something, no stack trace. */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const node = (...args: string[]) => spawnSync(join(process.cwd(), "node_modules/.bin/node"), args, { encoding: "utf8" });
+const cli = (...args: string[]) => node("src/cli/main.ts", ...args);
+
+const pipelineWith = (dir: string, text: string) => {
+  const file = join(dir, "p.yaml");
+  writeFileSync(file, [`extends: ${join(process.cwd(), "pipelines/default.yaml")}`, `run: { outputDir: ${join(dir, "runs")} }`, text].join("\n"));
+  return file;
+};
+
+describe("advgrpo errors", () => {
+  it("a missing prompt file fails the run naming the field and the file, with the error's tag and no stack", () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-cli-errors-"));
+    const result = cli("run", pipelineWith(dir, `prompts: { train: ${join(dir, "nope.txt")} }\nreferences: { source: ${dir} }`));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`advgrpo run: MissingConfiguredFiles: files the pipeline names do not exist (relative paths are read from ${process.cwd()}):\n  prompts.train: ${join(dir, "nope.txt")}\n`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("a run folder that already holds a run is refused naming the folder, with the RunFolderError tag", () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-cli-errors-"));
+    const folder = join(dir, "runs", "default");
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, "rollouts.arrows"), "");
+    const result = cli("run", pipelineWith(dir, ""));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`advgrpo run: RunFolderError: ${folder}: already holds a run; resume it with --resume`);
+  });
+
+  it("a file that is not ONNX fails naming the field, with the import error's tag", () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-cli-errors-"));
+    writeFileSync(join(dir, "bad.onnx"), "not onnx at all");
+    const result = cli("run", pipelineWith(dir, `features: { backbone: ${join(dir, "bad.onnx")} }`));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^advgrpo run: OnnxImportError: cannot import ONNX model '.*bad\.onnx \(features\.backbone\)': not a valid ONNX protobuf/m);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("the pretraining script answers --help with its usage, and a bad flag with the flag and the usage, no stack", () => {
+    const help = node("src/pretrain/main.ts", "--help");
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: node src\/pretrain\/main\.ts --out DIR --steps N/);
+    const bad = node("src/pretrain/main.ts", "--bogus");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/Unknown option '--bogus'[\s\S]*\nusage: node src\/pretrain\/main\.ts/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+});
