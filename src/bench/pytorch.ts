@@ -35,6 +35,8 @@ export const pytorchMissing = (): string | undefined => {
 
 interface PytorchComparison {
   readonly torchVersion: string;
+  /** The BLAS library file(s) the PyTorch process mapped (OpenBLAS is the baseline; the reference BLAS is ~15x slower). */
+  readonly blas: string;
   readonly parameters: number;
   readonly rounds: number;
   readonly forward: SideBySide;
@@ -106,7 +108,7 @@ export const compareWithPytorch = async (config: DiTConfig, o: { forwardBatch: n
   const child = spawn(PYTHON, [script], { env });
   const ask = lineChannel(child);
   try {
-    const hello = JSON.parse(await ask(JSON.stringify({ ...config, forwardBatch: o.forwardBatch, trainBatch: o.trainBatch, threads: defaultExecution.intraOpThreads }))) as { torch: string; parameters: number };
+    const hello = JSON.parse(await ask(JSON.stringify({ ...config, forwardBatch: o.forwardBatch, trainBatch: o.trainBatch, threads: defaultExecution.intraOpThreads }))) as { torch: string; parameters: number; blas: string };
     const engineForward = () => timeOnce(() => forward.run(forwardFeeds, [GENERATOR_NAMES.velocity]));
     const engineTrain = () => timeOnce(async () => optimizer.step((await runTrainStep(train, trainGraph, trainParams, trainData)).grads));
     const torchRun = async (command: string): Promise<OneRun> => {
@@ -132,7 +134,7 @@ export const compareWithPytorch = async (config: DiTConfig, o: { forwardBatch: n
         cpuRatio: median(pairs.map((p) => p.engine.cpuMs / p.torch.cpuMs)),
       };
     };
-    return { torchVersion: hello.torch, parameters: hello.parameters, rounds: o.rounds, forward: summary(0), trainStep: summary(1) };
+    return { torchVersion: hello.torch, blas: hello.blas, parameters: hello.parameters, rounds: o.rounds, forward: summary(0), trainStep: summary(1) };
   } finally {
     child.stdin.end("quit\n");
     await Promise.all([forward.release(), train.release()]);

@@ -124,8 +124,6 @@ export const layerNorm = (x: Tensor, scale: Tensor, bias: Tensor | undefined, ax
   one(x, "LayerNormalization", [x, scale, bias], { axis, epsilon });
 export const groupNorm = (x: Tensor, scale: Tensor, bias: Tensor, numGroups: number, epsilon = 1e-5): Tensor =>
   one(x, "GroupNormalization", [x, scale, bias], { num_groups: numGroups, epsilon });
-/** Normalises each [n, c] slice of x [N, C, ...] over the remaining axes, then scale[c] and bias[c]. */
-export const instanceNorm = (x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor => one(x, "InstanceNormalization", [x, scale, bias], { epsilon });
 
 /** Nearest-neighbour upsampling of the spatial dims of [N,C,H,W] by an integer factor. */
 export const upsampleNearest = (x: Tensor, factor: number): Tensor => {

@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { Schema } from "effect";
 import type { PipelineConfig } from "./config/schema.ts";
 
 /** [field, path] of every file or folder the pipeline names ("embedded" names none). */
@@ -20,11 +21,17 @@ const configuredPaths = (config: PipelineConfig): Array<readonly [string, string
   ...config.rewards.flatMap((r, i) => (r.kind === "frozen-discriminator" && r.checkpoint !== undefined ? [[`rewards[${i}].checkpoint`, r.checkpoint] as const] : [])),
 ];
 
+/** Files a pipeline names that are not there, each with its field; relative paths were read from `cwd`. */
+class MissingConfiguredFiles extends Schema.TaggedError<MissingConfiguredFiles>()("MissingConfiguredFiles", {
+  cwd: Schema.String,
+  missing: Schema.Array(Schema.Struct({ field: Schema.String, path: Schema.String })),
+}) {
+  override get message() {
+    return [`files the pipeline names do not exist (relative paths are read from ${this.cwd}):`, ...this.missing.map(({ field, path }) => `  ${field}: ${path}`)].join("\n");
+  }
+}
+
 export const requireConfiguredFiles = (config: PipelineConfig): void => {
   const missing = configuredPaths(config).filter(([, path]) => path !== "embedded" && !existsSync(path));
-  if (missing.length > 0) {
-    throw new Error(
-      [`files the pipeline names do not exist (relative paths are read from ${process.cwd()}):`, ...missing.map(([field, path]) => `  ${field}: ${resolve(path)}`)].join("\n"),
-    );
-  }
+  if (missing.length > 0) throw new MissingConfiguredFiles({ cwd: process.cwd(), missing: missing.map(([field, path]) => ({ field, path: resolve(path) })) });
 };

@@ -4,23 +4,12 @@
  * evaluation, and image grids of chosen rollouts.
  */
 import { existsSync, writeFileSync } from "node:fs";
-import { Schema } from "effect";
 import { decodePng, encodePng, type RgbImage } from "../io/png.ts";
 import { readRolloutLog, type RecordedRollout, type RolloutLogContents } from "../io/rollout-log/index.ts";
 import { composeGrid } from "../report/grid.ts";
 import { type MetricRecord, metricsPath, readMetricsLog } from "../report/metrics-log.ts";
 import { mean, populationStd } from "../rl/advantages.ts";
-import { runFolder, type RunFolder } from "./run-folder.ts";
-
-/** A run folder that is not there or lacks what is asked of it. */
-export class RunFolderError extends Schema.TaggedError<RunFolderError>()("RunFolderError", {
-  folder: Schema.String,
-  reason: Schema.String,
-}) {
-  override get message() {
-    return `${this.folder}: ${this.reason}`;
-  }
-}
+import { runFolder, type RunFolder, RunFolderError } from "./run-folder.ts";
 
 export interface RunRecords {
   readonly folder: RunFolder;

@@ -73,55 +73,83 @@ const hostGeneratorCopies = (bytes: number, share: boolean, sharedAbove: number)
   return { copies: 3, why: "the copy each of the three policy sessions prepacks from the scratch weight file, as compute.shareImportedWeights: false lets them" };
 };
 
+/** What the generator's files bring: the plan's lines, the weight bytes held, and the learner graph's estimate. */
+interface GeneratorPlan {
+  readonly lines: readonly string[];
+  /** The generator's weights as the policy sessions hold them (0 for the embedded DiT, which is small). */
+  readonly generatorBytes: number;
+  /** The VAE decoder's. */
+  readonly otherBytes: number;
+  readonly learner?: MemoryEstimate & { readonly members: number };
+}
+
+/** The text source's widths: from the embeddings file, or from one probe run of the text encoder. */
+const planText = async (config: PipelineConfig, o: NonNullable<PipelineConfig["generator"]["onnx"]>) => {
+  if (o.textEmbeddings !== undefined) {
+    const embeddings = loadEmbeddingsFile(o.textEmbeddings);
+    checkPromptsEmbedded(embeddings, trainingPrompts(config), "prompts.train");
+    checkPromptsEmbedded(embeddings, heldOutPrompts(config), "prompts.heldOut");
+    const line = `text: ${o.textEmbeddings}: ${embeddings.prompts.length} prompts embedded ([${embeddings.tokenShape.join(", ")}] tokens, pooled ${embeddings.width}), every training and held-out prompt among them`;
+    return { text: { pooledWidth: embeddings.width, tokenShape: embeddings.tokenShape }, line };
+  }
+  // a CLIP-size encoder on the CPU: its widths come from one probe run
+  const encoder = await loadOnnxTextEncoder({ model: o.textEncoder!, tokenizer: o.tokenizer!, maxLength: o.maxTextLength }, defaultExecution);
+  const text = { pooledWidth: encoder.width, ...(encoder.tokenShape ? { tokenShape: encoder.tokenShape } : {}) };
+  await encoder.release();
+  return { text, line: `text: ${o.textEncoder} with ${o.tokenizer}: pooled ${text.pooledWidth}${text.tokenShape ? `, tokens [${text.tokenShape.join(", ")}]` : ""}` };
+};
+
+/** An imported generator: text source, transformer and VAE checked against each other, the learner graph built unweighted. */
+const planOnnxGenerator = async (config: PipelineConfig, o: NonNullable<PipelineConfig["generator"]["onnx"]>): Promise<GeneratorPlan> => {
+  const { sampleSize, latentChannels } = config.generator;
+  const latentShape = [latentChannels, sampleSize, sampleSize] as const;
+  const { text, line: textLine } = await planText(config, o);
+  const transformer = openModelFile(o.velocityModel, "generator.onnx.velocityModel");
+  // weights in external data stay unread (zeros): the graph is built only to be measured
+  const model = loadOnnx(o.velocityModel, { float16: o.float16Weights, externalWeights: "zeros" });
+  const net = onnxNetwork(model, { latentShape, text, timestepScale: o.timestepScale, ...(o.names ? { names: o.names } : {}) });
+  const graph = learnerGraph(config, net);
+  const held = (w: StoredWeights) => (o.float16Weights === "keep" ? w.bytes : w.bytes + w.halfBytes);
+  const generatorBytes = held(transformer.weights);
+  const lines = [textLine, `transformer: ${o.velocityModel}: ${describe(transformer.weights)}; fits latents [${latentShape.join(", ")}] and the text widths; held as ${gib(generatorBytes)} (float16Weights: ${o.float16Weights})`];
+  let otherBytes = 0;
+  if (o.vaeDecoder !== undefined) {
+    const vae = openModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder");
+    checkVaeDecoder({ source: o.vaeDecoder, signature: vae.signature, nodes: [], initializers: new Map() }, { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch });
+    otherBytes = held(vae.weights);
+    lines.push(`VAE decoder: ${o.vaeDecoder}: ${describe(vae.weights)}; takes latents [${latentShape.join(", ")}], decodes ${o.decodeBatch} at a time`);
+  }
+  return { lines, generatorBytes, otherBytes, learner: { ...estimateMemory(graph.lossGraph.graph), members: graph.members } };
+};
+
+/** The embedded DiT is small: its file is read whole, so a damaged or mismatched one fails here as it would in a run. */
+const planEmbeddedGenerator = async (config: PipelineConfig): Promise<GeneratorPlan> => {
+  const { file, weights } = await loadEmbeddedGenerator(config);
+  const parameters = weights.params.reduce((n, p) => n + p.data.length, 0);
+  const { sampleSize, latentChannels } = config.generator;
+  return { lines: [`generator: ${file}: ${(parameters / 1e6).toFixed(3)} M parameters, samples [${[latentChannels, sampleSize, sampleSize].join(", ")}]`], generatorBytes: 0, otherBytes: 0 };
+};
+
+/** The weights' memory on the host during the run and while loading, and on a GPU device. */
+const memoryLine = (generatorBytes: number, otherBytes: number, share: boolean, sharedAbove: number): string => {
+  const { copies, why } = hostGeneratorCopies(generatorBytes, share, sharedAbove);
+  return (
+    `weights in memory, about: host ${gib(copies * generatorBytes + otherBytes)} during the run (the generator ${copies === 1 ? "once" : `${copies} times`}: ${why}; plus the VAE and backbone), ` +
+    `and while loading another ${gib(2 * generatorBytes)} (advgrpo's decoded import and the graphs built from it, about twice the generator, released once the policy sessions are open); ` +
+    `a GPU provider copies the generator once per policy session: ${gib(3 * generatorBytes + otherBytes)} on the device`
+  );
+};
+
 /**
  * The plan's lines; throws at the first file that does not fit, naming file and field. `sharedAbove`: the generator
  * bytes past which the policy graphs go through the shared weight file (GraphSessions' threshold; tests lower it).
  */
 export const planRun = async (config: PipelineConfig, sharedAbove = SHARED_WEIGHTS_ABOVE_BYTES): Promise<string[]> => {
   requireConfiguredFiles(config);
-  const lines = [`pipeline ${config.run.name}: every named file exists`];
-  const { sampleSize, latentChannels } = config.generator;
-  const latentShape = [latentChannels, sampleSize, sampleSize] as const;
-  let generatorBytes = 0;
-  let learner: (MemoryEstimate & { readonly members: number }) | undefined;
-  let otherBytes = 0;
   const o = config.generator.onnx;
-  if (config.generator.kind === "onnx" && o) {
-    let text: { readonly pooledWidth: number; readonly tokenShape?: readonly [number, number] };
-    if (o.textEmbeddings !== undefined) {
-      const embeddings = loadEmbeddingsFile(o.textEmbeddings);
-      checkPromptsEmbedded(embeddings, trainingPrompts(config), "prompts.train");
-      checkPromptsEmbedded(embeddings, heldOutPrompts(config), "prompts.heldOut");
-      text = { pooledWidth: embeddings.width, tokenShape: embeddings.tokenShape };
-      lines.push(`text: ${o.textEmbeddings}: ${embeddings.prompts.length} prompts embedded ([${embeddings.tokenShape.join(", ")}] tokens, pooled ${embeddings.width}), every training and held-out prompt among them`);
-    } else {
-      // a CLIP-size encoder on the CPU: its widths come from one probe run
-      const encoder = await loadOnnxTextEncoder({ model: o.textEncoder!, tokenizer: o.tokenizer!, maxLength: o.maxTextLength }, defaultExecution);
-      text = { pooledWidth: encoder.width, ...(encoder.tokenShape ? { tokenShape: encoder.tokenShape } : {}) };
-      await encoder.release();
-      lines.push(`text: ${o.textEncoder} with ${o.tokenizer}: pooled ${text.pooledWidth}${text.tokenShape ? `, tokens [${text.tokenShape.join(", ")}]` : ""}`);
-    }
-    const transformer = openModelFile(o.velocityModel, "generator.onnx.velocityModel");
-    // weights in external data stay unread (zeros): the graph is built only to be measured
-    const model = loadOnnx(o.velocityModel, { float16: o.float16Weights, externalWeights: "zeros" });
-    const net = onnxNetwork(model, { latentShape, text, timestepScale: o.timestepScale, ...(o.names ? { names: o.names } : {}) });
-    const graph = learnerGraph(config, net);
-    learner = { ...estimateMemory(graph.lossGraph.graph), members: graph.members };
-    const held = (w: StoredWeights) => (o.float16Weights === "keep" ? w.bytes : w.bytes + w.halfBytes);
-    generatorBytes = held(transformer.weights);
-    lines.push(`transformer: ${o.velocityModel}: ${describe(transformer.weights)}; fits latents [${latentShape.join(", ")}] and the text widths; held as ${gib(generatorBytes)} (float16Weights: ${o.float16Weights})`);
-    if (o.vaeDecoder !== undefined) {
-      const vae = openModelFile(o.vaeDecoder, "generator.onnx.vaeDecoder");
-      checkVaeDecoder({ source: o.vaeDecoder, signature: vae.signature, nodes: [], initializers: new Map() }, { latentShape, scalingFactor: o.scalingFactor, shiftFactor: o.shiftFactor, batch: o.decodeBatch });
-      otherBytes += held(vae.weights);
-      lines.push(`VAE decoder: ${o.vaeDecoder}: ${describe(vae.weights)}; takes latents [${latentShape.join(", ")}], decodes ${o.decodeBatch} at a time`);
-    }
-  } else {
-    // The embedded DiT is small: its file is read whole, so a damaged or mismatched one fails here as it would in a run.
-    const { file, weights } = await loadEmbeddedGenerator(config);
-    const parameters = weights.params.reduce((n, p) => n + p.data.length, 0);
-    lines.push(`generator: ${file}: ${(parameters / 1e6).toFixed(3)} M parameters, samples [${latentShape.join(", ")}]`);
-  }
+  const generator = config.generator.kind === "onnx" && o ? await planOnnxGenerator(config, o) : await planEmbeddedGenerator(config);
+  const lines = [`pipeline ${config.run.name}: every named file exists`, ...generator.lines];
+  let otherBytes = generator.otherBytes;
   if (config.features.backbone !== "embedded") {
     const backbone = openModelFile(config.features.backbone, "features.backbone");
     const f = config.features;
@@ -129,14 +157,7 @@ export const planRun = async (config: PipelineConfig, sharedAbove = SHARED_WEIGH
     otherBytes += backbone.weights.bytes;
     lines.push(`backbone: ${f.backbone}: ${describe(backbone.weights)}; pixel_values at ${f.inputSize} px, token width ${dim ?? "set by the file at run time"}`);
   }
-  if (generatorBytes > 0) {
-    const { copies, why } = hostGeneratorCopies(generatorBytes, config.compute.shareImportedWeights, sharedAbove);
-    lines.push(
-      `weights in memory, about: host ${gib(copies * generatorBytes + otherBytes)} during the run (the generator ${copies === 1 ? "once" : `${copies} times`}: ${why}; plus the VAE and backbone), ` +
-        `and while loading another ${gib(2 * generatorBytes)} (advgrpo's decoded import and the graphs built from it, about twice the generator, released once the policy sessions are open); ` +
-        `a GPU provider copies the generator once per policy session: ${gib(3 * generatorBytes + otherBytes)} on the device`,
-    );
-  }
-  if (learner) lines.push(learnerMemoryLine(learner, config.sampler.groupSize));
+  if (generator.generatorBytes > 0) lines.push(memoryLine(generator.generatorBytes, otherBytes, config.compute.shareImportedWeights, sharedAbove));
+  if (generator.learner) lines.push(learnerMemoryLine(generator.learner, config.sampler.groupSize));
   return lines;
 };

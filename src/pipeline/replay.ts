@@ -22,10 +22,10 @@ import { buildRun, type RunModels, withRun } from "./compose.ts";
 import { decodePipelineConfig } from "./config/load.ts";
 import type { PipelineConfig } from "./config/schema.ts";
 import { advantagedEpoch, optimiserPhase, scoredRollouts } from "./epoch-stages.ts";
-import { formatTable, groupsOf, readRunRecords, RunFolderError, type RunRecords } from "./inspect.ts";
+import { formatTable, groupsOf, readRunRecords, type RunRecords } from "./inspect.ts";
 import { type ColumnReport, Comparison, type Where } from "./replay-comparison.ts";
 import { recordedPorts, rowAt } from "./replay-ports.ts";
-import { checkpointFile } from "./run-folder.ts";
+import { checkpointFile, RunFolderError } from "./run-folder.ts";
 import { applyState, captureState, headsTrainedIn } from "./state.ts";
 
 interface ReplayOptions {

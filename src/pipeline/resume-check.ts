@@ -19,7 +19,7 @@ import { indexStream, verifyIndexedBatch } from "../io/rollout-log/ipc-stream.ts
 import { loadTrainingState, requireMetadata, TrainingStateDamaged, type TrainingState } from "../io/training-state.ts";
 import { SafetensorsIoError } from "../io/safetensors.ts";
 import { METRICS_FILE } from "../report/metrics-log.ts";
-import { listCheckpoints, type RunFolder } from "./run-folder.ts";
+import { listCheckpoints, type RunFolder, RunFolderError } from "./run-folder.ts";
 import { processAlive } from "./run-lock.ts";
 
 interface UsableCheckpoint {
@@ -126,7 +126,7 @@ export const newestUsableCheckpoint = async (folder: RunFolder, configJson: stri
       continue;
     }
     if (requireMetadata(state, file, "config") !== configJson) {
-      throw new Error(`${file}: the run was started with a different pipeline configuration; resume with the same file, or choose another run.name`);
+      throw new RunFolderError({ folder: folder.root, reason: `${file}: the run was started with a different pipeline configuration; resume with the same file, or choose another run.name` });
     }
     const problem = coverageProblem(folder, file, state);
     if (problem !== undefined) {

@@ -10,7 +10,7 @@ import { METRICS_FILE } from "../report/metrics-log.ts";
 import type { Policy } from "./policy.ts";
 import type { RewardModel } from "./reward-model.ts";
 import { cutBack, newestUsableCheckpoint } from "./resume-check.ts";
-import type { RunFolder } from "./run-folder.ts";
+import { type RunFolder, RunFolderError } from "./run-folder.ts";
 import { applyState } from "./state.ts";
 
 export interface Resumed {
@@ -28,7 +28,7 @@ export interface Resumed {
 export const startingPoint = async (folder: RunFolder, resume: boolean, configJson: string, notice: (line: string) => void): Promise<Resumed | undefined> => {
   const resumed = resume ? await newestUsableCheckpoint(folder, configJson, notice) : undefined;
   if (existsSync(folder.rollouts) && !resumed) {
-    if (!resume) throw new Error(`${folder.root} already holds a run; resume it with --resume (or run.resume: true), or choose another run.name`);
+    if (!resume) throw new RunFolderError({ folder: folder.root, reason: "already holds a run; resume it with --resume (or run.resume: true), or choose another run.name" });
     // Killed before its first checkpoint: what it wrote belongs to the unfinished first epoch.
     for (const file of [folder.rollouts, join(folder.root, METRICS_FILE)]) rmSync(file, { force: true });
   }

@@ -1,6 +1,7 @@
 /** Where a run keeps its files: `<run.outputDir>/<run.name>/`. */
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { Schema } from "effect";
 import type { PipelineConfig } from "./config/schema.ts";
 
 export interface RunFolder {
@@ -41,3 +42,13 @@ export const listCheckpoints = (folder: RunFolder): string[] => {
     return [];
   }
 };
+
+/** A run folder that is not there or lacks what is asked of it. */
+export class RunFolderError extends Schema.TaggedError<RunFolderError>()("RunFolderError", {
+  folder: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message() {
+    return `${this.folder}: ${this.reason}`;
+  }
+}

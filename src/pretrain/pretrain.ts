@@ -12,12 +12,13 @@ import { loadGeneratorWeights, saveGeneratorWeights } from "../models/generator/
 import { initParams } from "../nn/params.ts";
 import { adamW } from "../optim/adam.ts";
 import { Ema } from "../optim/ema.ts";
+import type { Optimizer } from "../optim/optimizer.ts";
 import { clipGradNorm } from "../optim/grad-norm.ts";
 import { copyParamsInto, type ParamSet } from "../optim/param-set.ts";
 import type { ExecutionConfig } from "../runtime/execution.ts";
 import { LocalSession } from "../runtime/local-session.ts";
 import { compileTrainStep, runTrainStep } from "../train/train-graph.ts";
-import { makeRng, restoreRng } from "../util/prng.ts";
+import { makeRng, restoreRng, type Rng } from "../util/prng.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { sampleBatch } from "./data.ts";
 import { formatProgress } from "./progress.ts";
@@ -98,6 +99,50 @@ const resolved = (o: PretrainOptions) => ({
   ...(o.styleMix && Object.keys(o.styleMix).length > 0 ? { styleMix: o.styleMix } : {}),
 });
 
+type Settings = ReturnType<typeof resolved>;
+
+/** The weights training starts from: the graph's init, or `initFrom`'s weights for the same architecture. */
+const startingParams = async (settings: Settings, specs: Parameters<typeof initParams>[0]): Promise<ParamSet> => {
+  const params = initParams(specs, settings.seed);
+  if (settings.initFrom !== null) {
+    const start = await loadGeneratorWeights(settings.initFrom);
+    if (JSON.stringify(start.config) !== JSON.stringify(settings.model)) {
+      throw new CheckpointError({ file: settings.initFrom, field: "model config", expected: JSON.stringify(settings.model), found: JSON.stringify(start.config) });
+    }
+    copyParamsInto(params, start.params, `initial weights ${settings.initFrom}`);
+  }
+  return params;
+};
+
+/** Restores weights, optimiser, EMA and data stream from the checkpoint of a run with the same settings; the step it reached. */
+const resumeFrom = async (file: string, settingsJson: string, state: { params: ParamSet; optimizer: Optimizer; ema: Ema; rng: { current: Rng } }): Promise<number> => {
+  if (!existsSync(file)) throw new CheckpointError({ file, field: "file", expected: "a checkpoint to resume from", found: "no such file" });
+  const checkpoint = await loadCheckpoint(file);
+  if (checkpoint.settings !== settingsJson) {
+    throw new CheckpointError({ file, field: "settings (resume needs the same run settings)", expected: settingsJson, found: checkpoint.settings });
+  }
+  copyParamsInto(state.params, checkpoint.params, `checkpoint ${file}`);
+  state.optimizer.importState(checkpoint.optimizer);
+  state.ema.importState(checkpoint.ema);
+  state.rng.current = restoreRng(checkpoint.rng);
+  return checkpoint.step;
+};
+
+/** The EMA weights as the generator file, with what made them in its metadata. */
+const saveFinalWeights = (file: string, settings: Settings, settingsJson: string, step: number, losses: readonly number[], weights: ParamSet): Promise<void> => {
+  const finalWindow = losses.slice(-Math.min(200, losses.length));
+  return saveGeneratorWeights(file, {
+    config: settings.model,
+    params: weights,
+    metadata: {
+      "advgrpo.generator.steps": String(step),
+      "advgrpo.generator.seed": String(settings.seed),
+      "advgrpo.generator.final_loss": finalWindow.length > 0 ? (finalWindow.reduce((a, b) => a + b, 0) / finalWindow.length).toFixed(5) : "n/a",
+      "advgrpo.generator.settings": settingsJson,
+    },
+  });
+};
+
 export const pretrain = async (options: PretrainOptions): Promise<PretrainResult> => {
   const settings = resolved(options);
   const settingsJson = JSON.stringify(settings);
@@ -107,74 +152,50 @@ export const pretrain = async (options: PretrainOptions): Promise<PretrainResult
   await mkdir(options.out, { recursive: true });
 
   const graph = compileTrainStep("generator-pretrain", flowMatchingModel(settings.model, settings.batch));
-  const session = await LocalSession.create(graph.name, graph.bytes, options.execution);
-  const params = initParams(graph.params, settings.seed);
-  if (settings.initFrom !== null) {
-    const start = await loadGeneratorWeights(settings.initFrom);
-    if (JSON.stringify(start.config) !== JSON.stringify(settings.model)) {
-      throw new CheckpointError({ file: settings.initFrom, field: "model config", expected: JSON.stringify(settings.model), found: JSON.stringify(start.config) });
-    }
-    copyParamsInto(params, start.params, `initial weights ${settings.initFrom}`);
-  }
+  const params = await startingParams(settings, graph.params);
   const optimizer = adamW(params, { lr: settings.lr, weightDecay: settings.weightDecay });
   const ema = new Ema(params, { maxDecay: settings.emaDecay, every: 1 });
-  let rng = makeRng(settings.seed).fork("pretrain-data");
+  const rng = { current: makeRng(settings.seed).fork("pretrain-data") };
   let step = 0;
-
   if (options.resume) {
-    if (!existsSync(checkpointFile)) throw new CheckpointError({ file: checkpointFile, field: "file", expected: "a checkpoint to resume from", found: "no such file" });
-    const checkpoint = await loadCheckpoint(checkpointFile);
-    if (checkpoint.settings !== settingsJson) {
-      throw new CheckpointError({ file: checkpointFile, field: "settings (resume needs the same run settings)", expected: settingsJson, found: checkpoint.settings });
-    }
-    copyParamsInto(params, checkpoint.params, `checkpoint ${checkpointFile}`);
-    optimizer.importState(checkpoint.optimizer);
-    ema.importState(checkpoint.ema);
-    rng = restoreRng(checkpoint.rng);
-    step = checkpoint.step;
+    step = await resumeFrom(checkpointFile, settingsJson, { params, optimizer, ema, rng });
     log(`resumed from ${checkpointFile} at step ${step}`);
   }
 
+  const session = await LocalSession.create(graph.name, graph.bytes, options.execution);
   const losses: number[] = [];
   const started = performance.now();
   let windowStart = started;
   let windowLoss = 0;
   const last = Math.min(settings.steps, options.stopAt ?? settings.steps);
   options.stepsDone?.(step, settings.steps);
-  for (; step < last; ) {
-    optimizer.learningRate = learningRateAt(step, settings.steps, settings.lr, settings.warmupSteps, settings.minLrFraction);
-    const feeds = sampleBatch(rng, { batch: settings.batch, size: settings.model.size, promptDropout: settings.promptDropout, styleMix: settings.styleMix ?? {} });
-    const { loss, grads } = await runTrainStep(session, graph, params, feeds);
-    const gradNorm = clipGradNorm(grads, settings.maxGradNorm);
-    optimizer.step(grads);
-    ema.update(params, optimizer.stepCount);
-    losses.push(loss);
-    windowLoss += loss;
-    step++;
-    options.stepsDone?.(step, settings.steps);
-    if (step % options.checkpointEvery === 0 || step === last) {
-      await saveCheckpoint(checkpointFile, { step, params, ema: ema.weights, optimizer: optimizer.exportState(), rng: rng.state(), settings: settingsJson });
+  try {
+    for (; step < last; ) {
+      optimizer.learningRate = learningRateAt(step, settings.steps, settings.lr, settings.warmupSteps, settings.minLrFraction);
+      const feeds = sampleBatch(rng.current, { batch: settings.batch, size: settings.model.size, promptDropout: settings.promptDropout, styleMix: settings.styleMix ?? {} });
+      const { loss, grads } = await runTrainStep(session, graph, params, feeds);
+      const gradNorm = clipGradNorm(grads, settings.maxGradNorm);
+      optimizer.step(grads);
+      ema.update(params, optimizer.stepCount);
+      losses.push(loss);
+      windowLoss += loss;
+      step++;
+      options.stepsDone?.(step, settings.steps);
+      if (step % options.checkpointEvery === 0 || step === last) {
+        await saveCheckpoint(checkpointFile, { step, params, ema: ema.weights, optimizer: optimizer.exportState(), rng: rng.current.state(), settings: settingsJson });
+      }
+      const windowSteps = step % logEvery === 0 ? logEvery : step === last ? ((step - 1) % logEvery) + 1 : 0;
+      if (windowSteps > 0) {
+        const now = performance.now();
+        log(formatProgress({ step, steps: settings.steps, loss: windowLoss / windowSteps, gradNorm, lr: optimizer.learningRate, seconds: (now - windowStart) / 1000, windowSteps }));
+        windowStart = now;
+        windowLoss = 0;
+      }
     }
-    const windowSteps = step % logEvery === 0 ? logEvery : step === last ? ((step - 1) % logEvery) + 1 : 0;
-    if (windowSteps > 0) {
-      const now = performance.now();
-      log(formatProgress({ step, steps: settings.steps, loss: windowLoss / windowSteps, gradNorm, lr: optimizer.learningRate, seconds: (now - windowStart) / 1000, windowSteps }));
-      windowStart = now;
-      windowLoss = 0;
-    }
+  } finally {
+    await session.release();
   }
-  await session.release();
   const seconds = (performance.now() - started) / 1000;
-  const finalWindow = losses.slice(-Math.min(200, losses.length));
-  await saveGeneratorWeights(join(options.out, WEIGHTS_FILE), {
-    config: settings.model,
-    params: ema.weights,
-    metadata: {
-      "advgrpo.generator.steps": String(step),
-      "advgrpo.generator.seed": String(settings.seed),
-      "advgrpo.generator.final_loss": finalWindow.length > 0 ? (finalWindow.reduce((a, b) => a + b, 0) / finalWindow.length).toFixed(5) : "n/a",
-      "advgrpo.generator.settings": settingsJson,
-    },
-  });
+  await saveFinalWeights(join(options.out, WEIGHTS_FILE), settings, settingsJson, step, losses, ema.weights);
   return { step, losses, params, ema: ema.weights, seconds };
 };

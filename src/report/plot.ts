@@ -179,6 +179,90 @@ function legendRows(entries: ReadonlyArray<LegendEntry>, width: number): Array<A
 /** The width plots are drawn for; the page never shows one wider, so text keeps one size across plots. */
 export const PLOT_WIDTH = 640;
 
+/** Where a plot's parts sit: the plotting area's edges in pixels and its two axes. */
+interface Frame {
+  readonly width: number;
+  readonly height: number;
+  readonly left: number;
+  readonly right: number;
+  readonly top: number;
+  readonly bottom: number;
+  readonly xAxis: Axis;
+  readonly yAxis: Axis;
+}
+
+/** The title and the legend, its entries flowed into rows. */
+function headerSvg(options: LinePlotOptions, frame: Frame, rows: ReturnType<typeof legendRows>): string[] {
+  const { width, height, left } = frame;
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" ` +
+      `font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="${FONT_SIZE}" ` +
+      `role="img" aria-label="${escapeMarkup(options.title)}">`,
+    `<title>${escapeMarkup(options.title)}</title>`,
+    `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="600">${escapeMarkup(options.title)}</text>`,
+  ];
+  rows.forEach((row, r) =>
+    row.forEach(({ entry, x }) => {
+      const y = 34 + r * 18;
+      const dash = entry.dashed ? ` stroke-dasharray="${DASH}"` : "";
+      out.push(
+        `<line x1="${px(left + x)}" y1="${y}" x2="${px(left + x + 22)}" y2="${y}" stroke="${escapeMarkup(entry.colour)}" stroke-width="2"${dash}/>`,
+        `<text x="${px(left + x + 26)}" y="${y + 4}">${escapeMarkup(entry.name)}</text>`,
+      );
+    }),
+  );
+  return out;
+}
+
+/** Grid lines, tick labels, the plotting area's border and the axis labels. */
+function axesSvg(options: LinePlotOptions, frame: Frame): string[] {
+  const { height, left, right, top, bottom, xAxis, yAxis } = frame;
+  const [X, Y] = [xAxis.toPixel, yAxis.toPixel];
+  const out = [`<g stroke="#e3e3e3" stroke-width="1">`];
+  for (const v of yAxis.ticks.values) out.push(`<line x1="${left}" y1="${px(Y(v))}" x2="${right}" y2="${px(Y(v))}"/>`);
+  for (const v of xAxis.ticks.values) out.push(`<line x1="${px(X(v))}" y1="${top}" x2="${px(X(v))}" y2="${bottom}"/>`);
+  out.push(`</g>`);
+  out.push(`<g class="y-ticks" fill="#444444" text-anchor="end">`);
+  yAxis.ticks.values.forEach((v, i) => out.push(`<text x="${left - 6}" y="${px(Y(v) + 4)}">${escapeMarkup(yAxis.ticks.labels[i])}</text>`));
+  out.push(`</g>`, `<g class="x-ticks" fill="#444444" text-anchor="middle">`);
+  xAxis.ticks.values.forEach((v, i) =>
+    out.push(`<text x="${px(X(v))}" y="${bottom + 16}">${escapeMarkup(xAxis.ticks.labels[i])}</text>`),
+  );
+  out.push(`</g>`);
+  out.push(
+    `<rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}" fill="none" stroke="#888888"/>`,
+    `<text x="${px((left + right) / 2)}" y="${height - 8}" text-anchor="middle">${escapeMarkup(options.xLabel)}</text>`,
+    `<text transform="translate(16 ${px((top + bottom) / 2)}) rotate(-90)" text-anchor="middle">${escapeMarkup(options.yLabel)}</text>`,
+  );
+  return out;
+}
+
+/** One series: its band, its line (broken where points are missing) and, for few points, markers. */
+function seriesSvg(series: Series, colour: string, frame: Frame, pointOk: (p: Point) => boolean, bandOk: (b: readonly [number, number, number]) => boolean): string[] {
+  const [X, Y] = [frame.xAxis.toPixel, frame.yAxis.toPixel];
+  const out: string[] = [];
+  for (const run of segments(series.band ?? [], bandOk)) {
+    const upper = run.map(([x, , high]) => `${px(X(x))},${px(Y(high))}`);
+    const lower = run.map(([x, low]) => `${px(X(x))},${px(Y(low))}`).reverse();
+    out.push(`<polygon points="${[...upper, ...lower].join(" ")}" fill="${colour}" fill-opacity="0.15" stroke="none"/>`);
+  }
+  const runs = segments(series.points, pointOk);
+  const path = runs.map((run) => run.map(([x, y], k) => `${k === 0 ? "M" : "L"}${px(X(x))} ${px(Y(y))}`).join(" ")).join(" ");
+  const dash = series.dashed === true ? ` stroke-dasharray="${DASH}"` : "";
+  if (path !== "") {
+    out.push(
+      `<path d="${path}" fill="none" stroke="${colour}" stroke-width="2" stroke-linejoin="round"${dash}>` +
+        `<title>${escapeMarkup(series.name)}</title></path>`,
+    );
+  }
+  // Few points read better with markers; a lone point has no line to show it at all.
+  const few = runs.reduce((n, run) => n + run.length, 0) <= 40;
+  const marked = runs.flatMap((run) => (few || run.length === 1 ? run : []));
+  for (const [x, y] of marked) out.push(`<circle cx="${px(X(x))}" cy="${px(Y(y))}" r="2.5" fill="${colour}"/>`);
+  return out;
+}
+
 export function linePlot(options: LinePlotOptions): string {
   const width = options.width ?? PLOT_WIDTH;
   const height = options.height ?? 360;
@@ -205,79 +289,19 @@ export function linePlot(options: LinePlotOptions): string {
   const ys = [...drawn.map((p) => p[1]), ...banded.flatMap((b) => [b[1], b[2]]), ...references.map((r) => r.y).filter(yOk)];
   const xAxis = linearAxis(xs, left, right, xs.every(Number.isInteger));
   const yAxis = yLog ? logAxis(ys, bottom, top) : linearAxis(ys, bottom, top, false);
-  const X = xAxis.toPixel;
-  const Y = yAxis.toPixel;
+  const frame: Frame = { width, height, left, right, top, bottom, xAxis, yAxis };
 
-  const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" ` +
-      `font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="${FONT_SIZE}" ` +
-      `role="img" aria-label="${escapeMarkup(options.title)}">`,
-    `<title>${escapeMarkup(options.title)}</title>`,
-    `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${left}" y="20" font-size="14" font-weight="600">${escapeMarkup(options.title)}</text>`,
-  );
-
-  rows.forEach((row, r) =>
-    row.forEach(({ entry, x }) => {
-      const y = 34 + r * 18;
-      const dash = entry.dashed ? ` stroke-dasharray="${DASH}"` : "";
-      out.push(
-        `<line x1="${px(left + x)}" y1="${y}" x2="${px(left + x + 22)}" y2="${y}" stroke="${escapeMarkup(entry.colour)}" stroke-width="2"${dash}/>`,
-        `<text x="${px(left + x + 26)}" y="${y + 4}">${escapeMarkup(entry.name)}</text>`,
-      );
-    }),
-  );
-
-  out.push(`<g stroke="#e3e3e3" stroke-width="1">`);
-  for (const v of yAxis.ticks.values) out.push(`<line x1="${left}" y1="${px(Y(v))}" x2="${right}" y2="${px(Y(v))}"/>`);
-  for (const v of xAxis.ticks.values) out.push(`<line x1="${px(X(v))}" y1="${top}" x2="${px(X(v))}" y2="${bottom}"/>`);
-  out.push(`</g>`);
-  out.push(`<g class="y-ticks" fill="#444444" text-anchor="end">`);
-  yAxis.ticks.values.forEach((v, i) => out.push(`<text x="${left - 6}" y="${px(Y(v) + 4)}">${escapeMarkup(yAxis.ticks.labels[i])}</text>`));
-  out.push(`</g>`, `<g class="x-ticks" fill="#444444" text-anchor="middle">`);
-  xAxis.ticks.values.forEach((v, i) =>
-    out.push(`<text x="${px(X(v))}" y="${bottom + 16}">${escapeMarkup(xAxis.ticks.labels[i])}</text>`),
-  );
-  out.push(`</g>`);
-  out.push(
-    `<rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}" fill="none" stroke="#888888"/>`,
-    `<text x="${px((left + right) / 2)}" y="${height - 8}" text-anchor="middle">${escapeMarkup(options.xLabel)}</text>`,
-    `<text transform="translate(16 ${px((top + bottom) / 2)}) rotate(-90)" text-anchor="middle">${escapeMarkup(options.yLabel)}</text>`,
-  );
+  const out = [...headerSvg(options, frame, rows), ...axesSvg(options, frame)];
   if (drawn.length === 0 && banded.length === 0) {
     out.push(`<text x="${px((left + right) / 2)}" y="${px((top + bottom) / 2)}" text-anchor="middle" fill="#888888">no data</text>`);
   }
-
   references.forEach((reference, i) => {
     if (!yOk(reference.y)) return;
     const colour = escapeMarkup(entries[options.series.length + i].colour);
-    const y = px(Y(reference.y));
+    const y = px(yAxis.toPixel(reference.y));
     out.push(`<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="${colour}" stroke-width="1.5" stroke-dasharray="${DASH}"/>`);
   });
-
-  options.series.forEach((series, i) => {
-    const colour = escapeMarkup(entries[i].colour);
-    for (const run of segments(series.band ?? [], bandOk)) {
-      const upper = run.map(([x, , high]) => `${px(X(x))},${px(Y(high))}`);
-      const lower = run.map(([x, low]) => `${px(X(x))},${px(Y(low))}`).reverse();
-      out.push(`<polygon points="${[...upper, ...lower].join(" ")}" fill="${colour}" fill-opacity="0.15" stroke="none"/>`);
-    }
-    const runs = segments(series.points, pointOk);
-    const path = runs.map((run) => run.map(([x, y], k) => `${k === 0 ? "M" : "L"}${px(X(x))} ${px(Y(y))}`).join(" ")).join(" ");
-    const dash = series.dashed === true ? ` stroke-dasharray="${DASH}"` : "";
-    if (path !== "") {
-      out.push(
-        `<path d="${path}" fill="none" stroke="${colour}" stroke-width="2" stroke-linejoin="round"${dash}>` +
-          `<title>${escapeMarkup(series.name)}</title></path>`,
-      );
-    }
-    // Few points read better with markers; a lone point has no line to show it at all.
-    const few = runs.reduce((n, run) => n + run.length, 0) <= 40;
-    const marked = runs.flatMap((run) => (few || run.length === 1 ? run : []));
-    for (const [x, y] of marked) out.push(`<circle cx="${px(X(x))}" cy="${px(Y(y))}" r="2.5" fill="${colour}"/>`);
-  });
-
+  options.series.forEach((series, i) => out.push(...seriesSvg(series, escapeMarkup(entries[i].colour), frame, pointOk, bandOk)));
   out.push(`</svg>`);
   return out.join("\n");
 }

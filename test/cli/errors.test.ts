@@ -1,6 +1,6 @@
 /** How the CLI reports bad input: one line naming the field and file, a tag only where it tells something, no stack trace. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -15,12 +15,22 @@ const pipelineWith = (dir: string, text: string) => {
 };
 
 describe("advgrpo errors", () => {
-  it("a missing prompt file fails the run naming the field and the file, without a class name or a stack", () => {
+  it("a missing prompt file fails the run naming the field and the file, with the error's tag and no stack", () => {
     const dir = mkdtempSync(join(tmpdir(), "advgrpo-cli-errors-"));
     const result = cli("run", pipelineWith(dir, `prompts: { train: ${join(dir, "nope.txt")} }\nreferences: { source: ${dir} }`));
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain(`advgrpo run: files the pipeline names do not exist (relative paths are read from ${process.cwd()}):\n  prompts.train: ${join(dir, "nope.txt")}\n`);
-    expect(result.stderr).not.toMatch(/Error:|\n\s+at /);
+    expect(result.stderr).toContain(`advgrpo run: MissingConfiguredFiles: files the pipeline names do not exist (relative paths are read from ${process.cwd()}):\n  prompts.train: ${join(dir, "nope.txt")}\n`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("a run folder that already holds a run is refused naming the folder, with the RunFolderError tag", () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-cli-errors-"));
+    const folder = join(dir, "runs", "default");
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, "rollouts.arrows"), "");
+    const result = cli("run", pipelineWith(dir, ""));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`advgrpo run: RunFolderError: ${folder}: already holds a run; resume it with --resume`);
   });
 
   it("a file that is not ONNX fails naming the field, with the import error's tag", () => {
@@ -32,13 +42,18 @@ describe("advgrpo errors", () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("the pretraining script answers --help with its usage, and a bad flag with the flag and the usage, no stack", () => {
-    const help = node("src/pretrain/main.ts", "--help");
-    expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^usage: node src\/pretrain\/main\.ts --out DIR --steps N/);
-    const bad = node("src/pretrain/main.ts", "--bogus");
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/Unknown option '--bogus'[\s\S]*\nusage: node src\/pretrain\/main\.ts/);
-    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  it("the maintainer scripts answer --help with their usage, and a bad flag or value with the reason and the usage, no stack", () => {
+    for (const script of ["src/pretrain/main.ts", "src/pretrain-backbone/main.ts", "src/pretrain/evaluate-main.ts", "src/eval/train-style-classifier.ts"]) {
+      const help = node(script, "--help");
+      expect([script, help.status, help.stdout.startsWith(`usage: node ${script} `)]).toEqual([script, 0, true]);
+      const bad = node(script, "--bogus");
+      expect([script, bad.status]).toEqual([script, 2]);
+      expect(bad.stderr).toMatch(new RegExp(`^Unknown option '--bogus'[\\s\\S]*\\nusage: node ${script.replaceAll(".", "\\.")} `));
+    }
+    const method = node("src/pretrain/evaluate-main.ts", "--method", "euler");
+    expect([method.status, method.stderr.split("\n")[0]]).toEqual([2, "--method: expected one of ode, sde, cps, got euler"]);
+    const seeds = node("src/pretrain/evaluate-main.ts", "--seeds", "0");
+    expect([seeds.status, seeds.stderr.split("\n")[0]]).toEqual([2, "--seeds: expected an integer >= 1, got '0'"]);
+    expect(node("src/pretrain/main.ts", "--steps", "3").stderr).toMatch(/^--out: missing\nusage: /);
   });
 });

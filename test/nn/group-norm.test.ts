@@ -8,9 +8,9 @@ import { LocalSession } from "../../src/runtime/local-session.ts";
 import { f32 } from "../../src/runtime/tensors.ts";
 import { makeRng } from "../../src/util/prng.ts";
 
-// Its gradient is the composition of rules each checked against finite differences (InstanceNormalization in
-// imported-rules.test.ts; Reshape, Mul, Add in rules.test.ts), and test/train trains a model through it.
-describe("groupNorm layer (InstanceNormalization over groups, then the per-channel affine)", () => {
+// Its gradient is the composition of rules each checked against finite differences (LayerNormalization, Reshape,
+// Mul, Add in rules.test.ts), and test/train trains a model through it.
+describe("groupNorm layer (LayerNormalization over groups, then the per-channel affine)", () => {
   it("computes what ONNX GroupNormalization computes, weights and bias included", async () => {
     const shape = [2, 6, 3, 4];
     const g = new Graph("group-norm");

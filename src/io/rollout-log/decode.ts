@@ -24,41 +24,20 @@ export interface RecordedRollout extends Omit<AdvantagedRollout, "image" | "cls"
   readonly patches?: Float32Array;
 }
 
-/** Rows `indices` of `batch` (whose columns were checked against the metadata's schema). */
-export function decodeBatch(
-  file: string,
-  batch: RecordBatch,
-  metadata: RolloutLogMetadata,
-  indices: Iterable<number>,
-): RecordedRollout[] {
-  const column = <T extends Data>(name: string) => batch.getChild(name)!.data[0] as unknown as T;
-  const int32 = (name: string) => column<Data<Int32>>(name);
-  const float64 = (name: string) => column<Data<Float64>>(name);
-  const tensor = (name: string) => column<Data<FixedSizeList<Float32>>>(name);
+/** The column `name` of `batch` as its (single) Data chunk. */
+const columnOf = <T extends Data>(batch: RecordBatch, name: string) => batch.getChild(name)!.data[0] as unknown as T;
 
-  const runId = column<Data<Dictionary<Utf8, Int32>>>("runId");
-  const prompt = column<Data<Dictionary<Utf8, Int32>>>("prompt");
-  const [epoch, policyVersion, promptIndex, groupId, member, imageHeight, imageWidth] = [
-    "epoch", "policyVersion", "promptIndex", "groupId", "member", "imageHeight", "imageWidth",
-  ].map(int32) as [Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>];
-  const seed = column<Data<Int64>>("seed");
-  const steps = column<Data<List<Struct>>>("steps");
+/**
+ * A reader of each row's trained steps. Step j of a row goes from its chain's latent j to latent j+1, so
+ * neighbouring steps share that array.
+ */
+function stepsReader(file: string, batch: RecordBatch, metadata: RolloutLogMetadata): (row: number) => TrajectoryStep[] {
+  const steps = columnOf<Data<List<Struct>>>(batch, "steps");
   const [stepIndex, sigma, sigmaNext, logProb] = steps.children[0]!.children as [Data<Int32>, Data<Float64>, Data<Float64>, Data<Float64>];
-  const latents = metadata.latentDtype === "none" ? undefined : column<Data<List<FixedSizeList<Float32 | Float16>>>>("latents");
+  const latents = metadata.latentDtype === "none" ? undefined : columnOf<Data<List<FixedSizeList<Float32 | Float16>>>>(batch, "latents");
   const chainItems = latents?.children[0] as Data<FixedSizeList<Float32 | Float16>> | undefined;
-  const clean = metadata.cleanLatents ? column<Data<FixedSizeList<Float32 | Float16>>>("clean") : undefined;
   const unrecorded = new Float32Array(0);
-  const rewards = metadata.rewardComponents.map((c) => [c, float64(rewardColumn(c))] as const);
-  const [reward, advantage, discLogitCls, discLogitPatch] = ["reward", "advantage", "discLogitCls", "discLogitPatch"].map(float64) as [
-    Data<Float64>, Data<Float64>, Data<Float64>, Data<Float64>,
-  ];
-  const pooled = tensor("pooled");
-  const tokens = metadata.tensorSizes.patchTokens === null ? undefined : { cls: tensor("cls"), patches: tensor("patches") };
-  const png = column<Data<Binary>>("png");
-  const timings = column<Data<Map_<Utf8, Float64>>>("timings");
-
-  // Step j of a row goes from its chain's latent j to latent j+1; neighbouring steps share that array.
-  const decodeSteps = (row: number): TrajectoryStep[] => {
+  return (row) => {
     const [start, end] = readListRange(steps, row);
     // Without recorded latents a step's x and xNext are empty: replay samples them again (record.latentDtype: none).
     const [chainStart, chainEnd] = latents === undefined ? [0, end === start ? 0 : end - start + 1] : readListRange(latents, row);
@@ -81,6 +60,36 @@ export function decodeBatch(
     }
     return out;
   };
+}
+
+/** Rows `indices` of `batch` (whose columns were checked against the metadata's schema). */
+export function decodeBatch(
+  file: string,
+  batch: RecordBatch,
+  metadata: RolloutLogMetadata,
+  indices: Iterable<number>,
+): RecordedRollout[] {
+  const column = <T extends Data>(name: string) => columnOf<T>(batch, name);
+  const int32 = (name: string) => column<Data<Int32>>(name);
+  const float64 = (name: string) => column<Data<Float64>>(name);
+  const tensor = (name: string) => column<Data<FixedSizeList<Float32>>>(name);
+
+  const runId = column<Data<Dictionary<Utf8, Int32>>>("runId");
+  const prompt = column<Data<Dictionary<Utf8, Int32>>>("prompt");
+  const [epoch, policyVersion, promptIndex, groupId, member, imageHeight, imageWidth] = [
+    "epoch", "policyVersion", "promptIndex", "groupId", "member", "imageHeight", "imageWidth",
+  ].map(int32) as [Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>, Data<Int32>];
+  const seed = column<Data<Int64>>("seed");
+  const decodeSteps = stepsReader(file, batch, metadata);
+  const clean = metadata.cleanLatents ? column<Data<FixedSizeList<Float32 | Float16>>>("clean") : undefined;
+  const rewards = metadata.rewardComponents.map((c) => [c, float64(rewardColumn(c))] as const);
+  const [reward, advantage, discLogitCls, discLogitPatch] = ["reward", "advantage", "discLogitCls", "discLogitPatch"].map(float64) as [
+    Data<Float64>, Data<Float64>, Data<Float64>, Data<Float64>,
+  ];
+  const pooled = tensor("pooled");
+  const tokens = metadata.tensorSizes.patchTokens === null ? undefined : { cls: tensor("cls"), patches: tensor("patches") };
+  const png = column<Data<Binary>>("png");
+  const timings = column<Data<Map_<Utf8, Float64>>>("timings");
 
   return Array.from(indices, (i) => ({
     runId: readDictionary(runId, i),
