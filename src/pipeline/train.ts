@@ -140,8 +140,9 @@ const trainEpochs = async (run: TrainingRun, c: EpochsContext): Promise<RunSumma
     // A fault of the distributed run surfaces as whatever the stage that met it made of it: report the fault.
     const fault = rolloutFault?.failure();
     if (!fault) throw error;
+    // A checkpoint being written when the fault came is finished (and kept) before the run's scope closes the logs and models.
+    await ending.catch(() => {});
     if (!(fault instanceof NatsGone)) throw fault;
-    await ending.catch(() => {}); // a checkpoint being written when the fault came is kept
     return fault;
   } finally {
     metrics.close();
