@@ -12,6 +12,7 @@ import type { Schema as ArrowSchema } from "apache-arrow";
 import type { AdvantagedRollout } from "../../rollout/rollout.ts";
 import { encodeBatch, validateRow } from "./encode.ts";
 import type { EncodePng } from "./encode.ts";
+import { requireFinite } from "./finite.ts";
 import {
   RolloutLogClosed,
   RolloutLogColumnType,
@@ -63,7 +64,10 @@ export interface RolloutLogWriter {
   readonly rowsBuffered: number;
   /** Set when the writer continued an existing log. */
   readonly resumed: ResumedLog | undefined;
-  /** Validates all rows first (an invalid row rejects the whole call), then writes every full batch. */
+  /**
+   * Validates all rows first (an invalid row, or a NaN or infinity where the log keeps finite values, rejects
+   * the whole call), then writes every full batch.
+   */
   append(rows: readonly AdvantagedRollout[]): void;
   /** Writes the buffered rows as a (possibly short) batch. */
   flush(): void;
@@ -218,7 +222,10 @@ export function openRolloutLog(path: string, options: RolloutLogWriterOptions): 
     },
     append(rows) {
       ensureOpen();
-      rows.forEach((row, i) => validateRow(path, metadata, row, `rows[${i}]`));
+      rows.forEach((row, i) => {
+        validateRow(path, metadata, row, `rows[${i}]`);
+        requireFinite(path, metadata, row, `rows[${i}]`);
+      });
       buffer.push(...rows);
       while (buffer.length >= batchRows) writeBatch(batchRows);
     },
