@@ -40,6 +40,7 @@ const pytorchSection: Section = async (_config, log) => {
   if (missing) return void log(`PyTorch side by side: skipped (${missing})\n`);
   const torch = await compareWithPytorch(defaultDiTConfig, { forwardBatch: 32, trainBatch: 16, rounds: 7, warmup: 2 });
   log(`default DiT (${(torch.parameters / 1e6).toFixed(2)}M parameters) vs PyTorch ${torch.torchVersion} eager, 2 threads each, ${torch.rounds} alternated rounds, medians`);
+  log(`  PyTorch's BLAS: ${torch.blas}`);
   log("                  elapsed: engine vs PyTorch (ratio)        CPU time, all threads: engine vs PyTorch (ratio)");
   for (const [label, s] of [["forward B32", torch.forward], ["train step B16", torch.trainStep]] as const) {
     log(

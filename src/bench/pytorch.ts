@@ -4,7 +4,9 @@
  * so both sides see the same load. Needs /usr/bin/python3 with torch (Debian's python3-torch); skipped with a
  * note when it is missing. PyTorch runs with OPENBLAS_NUM_THREADS=1 and the same thread count as ORT's
  * intra-op pool: OpenMP and OpenBLAS threads together oversubscribe the cores (docs/platform-notes); its
- * idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE) as ORT's do with spinning off.
+ * idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE) as ORT's do with spinning off. The baseline is that torch
+ * on OpenBLAS (libopenblas0-pthread): Debian's python3-torch links libblas.so.3, which without OpenBLAS installed
+ * is the reference BLAS, about 15x slower on these products, so the report prints the library the process mapped.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -30,11 +32,13 @@ const script = fileURLToPath(new URL("./pytorch_dit.py", import.meta.url));
 export const pytorchMissing = (): string | undefined => {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   const probe = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8", timeout: 60_000 });
-  return probe.status === 0 ? undefined : `${PYTHON} cannot import torch (apt-get install python3-torch)`;
+  return probe.status === 0 ? undefined : `${PYTHON} cannot import torch (apt-get install python3-torch libopenblas0-pthread)`;
 };
 
 interface PytorchComparison {
   readonly torchVersion: string;
+  /** The BLAS library file(s) the PyTorch process mapped (OpenBLAS is the baseline; the reference BLAS is ~15x slower). */
+  readonly blas: string;
   readonly parameters: number;
   readonly rounds: number;
   readonly forward: SideBySide;
@@ -106,7 +110,7 @@ export const compareWithPytorch = async (config: DiTConfig, o: { forwardBatch: n
   const child = spawn(PYTHON, [script], { env });
   const ask = lineChannel(child);
   try {
-    const hello = JSON.parse(await ask(JSON.stringify({ ...config, forwardBatch: o.forwardBatch, trainBatch: o.trainBatch, threads: defaultExecution.intraOpThreads }))) as { torch: string; parameters: number };
+    const hello = JSON.parse(await ask(JSON.stringify({ ...config, forwardBatch: o.forwardBatch, trainBatch: o.trainBatch, threads: defaultExecution.intraOpThreads }))) as { torch: string; parameters: number; blas: string };
     const engineForward = () => timeOnce(() => forward.run(forwardFeeds, [GENERATOR_NAMES.velocity]));
     const engineTrain = () => timeOnce(async () => optimizer.step((await runTrainStep(train, trainGraph, trainParams, trainData)).grads));
     const torchRun = async (command: string): Promise<OneRun> => {
@@ -132,7 +136,7 @@ export const compareWithPytorch = async (config: DiTConfig, o: { forwardBatch: n
         cpuRatio: median(pairs.map((p) => p.engine.cpuMs / p.torch.cpuMs)),
       };
     };
-    return { torchVersion: hello.torch, parameters: hello.parameters, rounds: o.rounds, forward: summary(0), trainStep: summary(1) };
+    return { torchVersion: hello.torch, blas: hello.blas, parameters: hello.parameters, rounds: o.rounds, forward: summary(0), trainStep: summary(1) };
   } finally {
     child.stdin.end("quit\n");
     await Promise.all([forward.release(), train.release()]);

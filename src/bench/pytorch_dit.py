@@ -94,6 +94,15 @@ def inputs(c, batch):
     )
 
 
+def mapped_blas():
+    """The BLAS library this process has mapped. Debian's torch links libblas.so.3, which the alternatives system
+    points at OpenBLAS or at the reference BLAS; the reference one is about 15x slower on these products, which
+    would make the side by side meaningless."""
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "blas" in line.rsplit("/", 1)[-1]})
+    return ", ".join(paths) or "none found"
+
+
 def main():
     config = json.loads(sys.stdin.readline())
     torch.set_num_threads(config["threads"])
@@ -118,7 +127,8 @@ def main():
         optimizer.step()
 
     commands = {"forward": forward, "train": train}
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters())}), flush=True)
+    hello = {"torch": torch.__version__, "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters()), "blas": mapped_blas()}
+    print(json.dumps(hello), flush=True)
     for line in sys.stdin:
         command = line.strip()
         if command == "quit":

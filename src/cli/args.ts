@@ -43,3 +43,45 @@ export const numberFlag = (flag: string, text: string | undefined, usage: string
   }
   return value;
 };
+
+/**
+ * A maintainer script's flags (`node src/<...>.ts --flag value`, no positional argument): `--help` prints the usage;
+ * an unknown flag, a flag without its value, a bad number or an unknown choice prints the reason and the usage and
+ * exits 2, never a stack trace.
+ */
+export const scriptFlags = <O extends ParseArgsOptionsConfig>(usage: string, options: O) => {
+  const fail = (reason: string): never => {
+    process.stderr.write(`${reason}\n${usage}\n`);
+    return process.exit(2);
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: process.argv.slice(2), options: { ...options, help: { type: "boolean" } }, strict: true });
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  if ((parsed.values as { readonly help?: boolean }).help === true) {
+    process.stdout.write(`${usage}\n`);
+    return process.exit(0);
+  }
+  const values = parsed.values as ParsedArgs<O>["values"];
+  const text = (flag: string) => (values as Readonly<Record<string, unknown>>)[flag] as string | undefined;
+  return {
+    values,
+    /** The flag's value as a number of at least `min` (`integer`: no fractions); a missing one fails too. */
+    number: (flag: string, o: { readonly integer: boolean; readonly min: number }): number => {
+      try {
+        return numberFlag(flag, text(flag), usage, o) ?? fail(`--${flag}: missing`);
+      } catch (error) {
+        return fail(error instanceof UsageError ? error.reason : String(error));
+      }
+    },
+    /** The flag's value, one of `choices`. */
+    choice: <C extends string>(flag: string, choices: readonly C[]): C => {
+      const value = text(flag);
+      return choices.includes(value as C) ? (value as C) : fail(`--${flag}: expected one of ${choices.join(", ")}, got ${value ?? "nothing"}`);
+    },
+    /** The flag's value; a missing one fails. */
+    required: (flag: string): string => text(flag) ?? fail(`--${flag}: missing`),
+  };
+};

@@ -55,7 +55,12 @@ export const openRemoteRollouts = async (config: PipelineConfig, policy: Policy,
     await bus.jsm.streams.purge(bus.names.rolloutStream);
   }
   await claimRun(bus, hash);
-  const instance = await runInstance(bus, options.fresh);
+  const { id: instance, renewed } = await runInstance(bus, options.fresh);
+  if (renewed) {
+    // Every group not yet learned on is issued again under the new id; the old queue's tasks would only be done twice.
+    options.progress(`stream ${bus.names.rolloutStream} was re-created since the run's tasks were issued (the results it held are gone): issuing every missing group again`);
+    await bus.jsm.streams.purge(bus.names.taskStream);
+  }
   const metadata = wireMetadata(config, policy, rewards);
   const lag = config.learner.maxPolicyLag;
   const promptSource = { prompts: trainingPrompts(config), promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, seed: config.run.seed };

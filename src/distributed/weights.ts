@@ -53,13 +53,36 @@ export const claimRun = async (bus: RunBus, configHash: string): Promise<void> =
 
 const INSTANCE_KEY = "run.instance";
 
-/** The run's instance id: a new one for a run from scratch, the stored one for a resume (or a new one if none is stored). */
-export const runInstance = async (bus: RunBus, fresh: boolean): Promise<string> => {
-  const stored = fresh ? undefined : (await bus.kv.get(INSTANCE_KEY))?.string();
-  if (stored) return stored;
-  const instance = randomUUID().slice(0, 8);
-  await bus.kv.put(INSTANCE_KEY, instance);
-  return instance;
+/** A run's instance: the id in its tasks' message ids, and the results stream (by creation time) those tasks answer into. */
+interface Instance {
+  readonly id: string;
+  readonly resultsStreamCreated: string;
+}
+
+const storedInstance = async (bus: RunBus): Promise<Instance | undefined> => {
+  const text = (await bus.kv.get(INSTANCE_KEY))?.string();
+  try {
+    const found = JSON.parse(text ?? "") as Partial<Instance>;
+    return typeof found.id === "string" && typeof found.resultsStreamCreated === "string" ? { id: found.id, resultsStreamCreated: found.resultsStreamCreated } : undefined;
+  } catch {
+    return undefined; // none stored, or stored by an older advgrpo: a new instance only costs re-done groups
+  }
+};
+
+/**
+ * The run's instance id. A resume keeps it, so the task queue's duplicate window drops re-issues of tasks still
+ * queued, but only while the results stream is the one its tasks answered into: a stream deleted and re-created
+ * since took the results of tasks already done (and acknowledged) with it, and their re-issues under the old ids
+ * would be dropped as duplicates with nothing left to answer them. A run from scratch, or one whose results
+ * stream is new, draws a new id; `renewed` says a resume had to.
+ */
+export const runInstance = async (bus: RunBus, fresh: boolean): Promise<{ id: string; renewed: boolean }> => {
+  const resultsStreamCreated = (await bus.jsm.streams.info(bus.names.rolloutStream)).created;
+  const stored = fresh ? undefined : await storedInstance(bus);
+  if (stored?.resultsStreamCreated === resultsStreamCreated) return { id: stored.id, renewed: false };
+  const instance: Instance = { id: randomUUID().slice(0, 8), resultsStreamCreated };
+  await bus.kv.put(INSTANCE_KEY, JSON.stringify(instance));
+  return { id: instance.id, renewed: !fresh };
 };
 
 /** A learner that ends (finished or stopped cleanly) releases the run: workers started later wait for the next learner instead of judging it by this one's pipeline. */

@@ -6,46 +6,33 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { scriptFlags } from "../cli/args.ts";
 import { totalCount } from "../optim/param-set.ts";
 import { makeRng } from "../util/prng.ts";
 import { saveStyleClassifier, StyleClassifier, WEIGHTS_FILE } from "./style-classifier.ts";
 import { evaluateOnSources, trainStyleClassifier, type SourceAccuracy } from "./style-training.ts";
 
-const { values } = parseArgs({
-  options: {
-    out: { type: "string" },
-    seed: { type: "string", default: "1" },
-    steps: { type: "string", default: "4000" },
-    batch: { type: "string", default: "64" },
-    lr: { type: "string", default: "2e-3" },
-    pool: { type: "string", default: "16000" },
-    "eval-per-source": { type: "string", default: "72" },
-  },
+const USAGE = "usage: node src/eval/train-style-classifier.ts --out DIR [--seed 1] [--steps 4000] [--batch 64] [--lr 2e-3] [--pool 16000] [--eval-per-source 72]";
+const flags = scriptFlags(USAGE, {
+  out: { type: "string" },
+  seed: { type: "string", default: "1" },
+  steps: { type: "string", default: "4000" },
+  batch: { type: "string", default: "64" },
+  lr: { type: "string", default: "2e-3" },
+  pool: { type: "string", default: "16000" },
+  "eval-per-source": { type: "string", default: "72" },
 });
-
-const number = (flag: string, text: string | undefined): number => {
-  const value = Number(text);
-  if (text === undefined || !Number.isFinite(value) || value <= 0) {
-    process.stderr.write(`--${flag}: expected a positive number, got ${text ?? "nothing"}\n`);
-    process.exit(2);
-  }
-  return value;
-};
-
-if (values.out === undefined) {
-  process.stderr.write("usage: node src/eval/train-style-classifier.ts --out DIR [--seed 1] [--steps 4000] [--batch 64] [--lr 2e-3] [--pool 16000] [--eval-per-source 72]\n");
-  process.exit(2);
-}
+const out = flags.required("out");
+const count = (flag: string) => flags.number(flag, { integer: true, min: 1 });
 
 const settings = {
-  seed: number("seed", values.seed),
-  steps: number("steps", values.steps),
-  batch: number("batch", values.batch),
-  lr: number("lr", values.lr),
-  poolSize: number("pool", values.pool),
+  seed: flags.number("seed", { integer: true, min: 0 }),
+  steps: count("steps"),
+  batch: count("batch"),
+  lr: flags.number("lr", { integer: false, min: 0 }),
+  poolSize: count("pool"),
 };
-const perSource = number("eval-per-source", values["eval-per-source"]);
+const perSource = count("eval-per-source");
 const command = `node src/eval/train-style-classifier.ts ${process.argv.slice(2).join(" ")}`;
 
 const trained = await trainStyleClassifier(settings);
@@ -72,8 +59,8 @@ const damagedReferences = pooled(accuracy.filter((a) => /^(shaded|striped)\+/.te
 const table = accuracy.map((a) => `| ${a.source} | ${a.expected} | ${a.correct}/${a.total} | ${percent(a)} |`).join("\n");
 const summary = `held-out accuracy: ${accuracy.map((a) => `${a.source} ${percent(a)}`).join(", ")}; damaged reference renders called "other": ${percent(damagedReferences)}`;
 
-await mkdir(values.out, { recursive: true });
-await saveStyleClassifier(join(values.out, WEIGHTS_FILE), {
+await mkdir(out, { recursive: true });
+await saveStyleClassifier(join(out, WEIGHTS_FILE), {
   config: trained.config,
   params: trained.params,
   metadata: { command, seed: String(settings.seed), steps: String(settings.steps), seconds: trained.seconds.toFixed(0), accuracy: JSON.stringify(accuracy) },
@@ -105,5 +92,5 @@ Damaged reference renders (shaded+* and striped+*) called "other": ${damagedRefe
 
 ${SHRINK_NOTE}
 `;
-await writeFile(join(values.out, "README.md"), readme);
-process.stderr.write(`${summary}\nwrote ${join(values.out, WEIGHTS_FILE)} and README.md in ${trained.seconds.toFixed(0)} s of training\n`);
+await writeFile(join(out, "README.md"), readme);
+process.stderr.write(`${summary}\nwrote ${join(out, WEIGHTS_FILE)} and README.md in ${trained.seconds.toFixed(0)} s of training\n`);

@@ -100,9 +100,16 @@ export const groupNorm = (scope: ParamScope, x: Tensor, groups: number, epsilon 
   return add(mul(normalised, reshape(weight, perChannel)), reshape(bias, perChannel));
 };
 
+/**
+ * [..., D] as the rows [N, D] of one matrix. Layers run their products on rows: ORT turns a MatMul + Add on a
+ * [B, T, D] input into a Gemm wrapped in its own pair of Reshapes (two nodes per product, each with its per-node
+ * cost), where rows taken once serve every product of the layer.
+ */
+const rows = (x: Tensor): Tensor => reshape(x, [x.shape.slice(0, -1).reduce((a, b) => a * b, 1), x.shape[x.shape.length - 1]!]);
+
 /** Linear -> GELU -> Linear. */
 export const mlp = (scope: ParamScope, x: Tensor, hidden: number, outFeatures = x.shape[x.shape.length - 1]!): Tensor =>
-  linear(scope.child("fc2"), gelu(linear(scope.child("fc1"), x, hidden)), outFeatures);
+  reshape(linear(scope.child("fc2"), gelu(linear(scope.child("fc1"), rows(x), hidden)), outFeatures), [...x.shape.slice(0, -1), outFeatures]);
 
 /**
  * Multi-head self-attention over [B,T,D] with a fused qkv projection (one [D, 3D] weight, as torch stores it). The
@@ -112,9 +119,9 @@ export const mlp = (scope: ParamScope, x: Tensor, hidden: number, outFeatures = 
 export const selfAttention = (scope: ParamScope, x: Tensor, heads: number): Tensor => {
   const [b, t, d] = x.shape as [number, number, number];
   if (d % heads !== 0) throw new Error(`attention width ${d} is not divisible by ${heads} heads (${scope.prefix})`);
-  const [q, k, v] = linearParts(scope.child("qkv"), x, [d, d, d]).map((p) => transpose(reshape(p, [b, t, heads, d / heads]), [0, 2, 1, 3]));
-  const merged = reshape(transpose(attention(q!, k!, v!), [0, 2, 1, 3]), [b, t, d]);
-  return linear(scope.child("proj"), merged, d);
+  const [q, k, v] = linearParts(scope.child("qkv"), rows(x), [d, d, d]).map((p) => transpose(reshape(p, [b, t, heads, d / heads]), [0, 2, 1, 3]));
+  const merged = reshape(transpose(attention(q!, k!, v!), [0, 2, 1, 3]), [b * t, d]);
+  return reshape(linear(scope.child("proj"), merged, d), [b, t, d]);
 };
 
 /** Pre-norm transformer block: x + attn(ln(x)), then + mlp(ln(x)). */

@@ -35,3 +35,31 @@ export const requireConfiguredFiles = (config: PipelineConfig): void => {
   const missing = configuredPaths(config).filter(([, path]) => path !== "embedded" && !existsSync(path));
   if (missing.length > 0) throw new MissingConfiguredFiles({ cwd: process.cwd(), missing: missing.map(([field, path]) => ({ field, path: resolve(path) })) });
 };
+
+/** A file a pipeline field names that cannot be used: the field, then what is wrong with the file. */
+export class ConfiguredFileError extends Schema.TaggedError<ConfiguredFileError>()("ConfiguredFileError", {
+  field: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message() {
+    return `${this.field}: ${this.reason}`;
+  }
+}
+
+/** Runs a load of the file `field` names; whatever fails is reported under that field. */
+export const loadingField = <T>(field: string, load: () => T): T => {
+  try {
+    return load();
+  } catch (error) {
+    throw new ConfiguredFileError({ field, reason: error instanceof Error ? error.message : String(error) });
+  }
+};
+
+/** `error` with the field `from` called `to`: where a command-line flag set that field, the error names the flag the user gave. */
+export const withFieldCalled = (error: unknown, from: string, to: string): unknown => {
+  if (error instanceof ConfiguredFileError && error.field === from) return new ConfiguredFileError({ field: to, reason: error.reason });
+  if (error instanceof MissingConfiguredFiles && error.missing.some((m) => m.field === from)) {
+    return new MissingConfiguredFiles({ cwd: error.cwd, missing: error.missing.map((m) => (m.field === from ? { ...m, field: to } : m)) });
+  }
+  return error;
+};

@@ -8,11 +8,15 @@ import { Effect } from "effect";
 import { readSafetensors, toParamSet } from "../io/safetensors.ts";
 import type { Discriminator } from "../models/discriminator/discriminator.ts";
 import { copyParamsInto, type ParamSet } from "../optim/param-set.ts";
+import { ConfiguredFileError } from "./configured-files.ts";
 
 const RUN_CHECKPOINT_SET = "discriminator/";
 
 export const loadFrozenHead = async (file: string, field: string, head: Discriminator): Promise<void> => {
-  if (!existsSync(file)) throw new Error(`${field}: the frozen discriminator's checkpoint ${file} does not exist; train a head first (a run's checkpoints/epoch-*.safetensors holds one) or remove ${field} to train it during discriminator.warmupEpochs`);
+  if (!existsSync(file)) {
+    const reason = `the frozen discriminator's checkpoint ${file} does not exist; train a head first (a run's checkpoints/epoch-*.safetensors holds one) or remove ${field} to train it during discriminator.warmupEpochs`;
+    throw new ConfiguredFileError({ field, reason });
+  }
   const tensors = toParamSet(await Effect.runPromise(readSafetensors(file)), file);
   const fromRun = tensors.filter((t) => t.name.startsWith(RUN_CHECKPOINT_SET));
   const params: ParamSet = fromRun.length > 0 ? fromRun.map((t) => ({ ...t, name: t.name.slice(RUN_CHECKPOINT_SET.length) })) : tensors;

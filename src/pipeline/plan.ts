@@ -18,7 +18,7 @@ import { checkVaeDecoder } from "../models/generator/vae.ts";
 import { checkPromptsEmbedded, loadEmbeddingsFile } from "../models/text/embeddings-file.ts";
 import { defaultExecution } from "../runtime/execution.ts";
 import type { PipelineConfig } from "./config/schema.ts";
-import { requireConfiguredFiles } from "./configured-files.ts";
+import { loadingField, requireConfiguredFiles } from "./configured-files.ts";
 import { learnerMemoryLine } from "./console-text.ts";
 import { learnerGraph, loadEmbeddedGenerator } from "./policy.ts";
 import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
@@ -35,12 +35,7 @@ interface StoredWeights {
 
 /** The file's signature and weights, its external data checked (readModelFile). */
 const openModelFile = (path: string, field: string) => {
-  let bytes: Uint8Array;
-  try {
-    bytes = readModelFile(path);
-  } catch (error) {
-    throw new Error(`${field}: ${(error as Error).message}`);
-  }
+  const bytes = loadingField(field, () => readModelFile(path));
   const model = parseModel(bytes, path);
   let [parameters, stored, halfBytes] = [0, 0, 0];
   const files = new Set<string>();

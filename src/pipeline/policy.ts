@@ -34,6 +34,7 @@ import type { ExecutionConfig } from "../runtime/execution.ts";
 import { GraphSessions } from "../train/open-graph.ts";
 import { type CompiledGraph, compileForward, compileTrainStep } from "../train/train-graph.ts";
 import type { PipelineConfig } from "./config/schema.ts";
+import { ConfiguredFileError } from "./configured-files.ts";
 import { heldOutPrompts, trainingPrompts } from "./prompts.ts";
 
 const EMBEDDED_GENERATOR = fileURLToPath(new URL("../../weights/generator/generator.safetensors", import.meta.url));
@@ -172,11 +173,12 @@ interface GeneratorParts {
 export const loadEmbeddedGenerator = async (config: PipelineConfig) => {
   const file = config.generator.checkpoint === "embedded" ? EMBEDDED_GENERATOR : config.generator.checkpoint;
   const weights = await loadGeneratorWeights(file).catch((error: Error) => {
-    throw new Error(`generator.checkpoint: ${error.message}`, { cause: error });
+    throw new ConfiguredFileError({ field: "generator.checkpoint", reason: error.message });
   });
   const net = weights.config;
   if (net.size !== config.generator.sampleSize || net.channels !== config.generator.latentChannels) {
-    throw new Error(`generator.checkpoint: ${file}: the generator samples ${net.channels}x${net.size}x${net.size}, but generator.sampleSize / latentChannels say ${config.generator.latentChannels}x${config.generator.sampleSize}x${config.generator.sampleSize}`);
+    const reason = `${file}: the generator samples ${net.channels}x${net.size}x${net.size}, but generator.sampleSize / latentChannels say ${config.generator.latentChannels}x${config.generator.sampleSize}x${config.generator.sampleSize}`;
+    throw new ConfiguredFileError({ field: "generator.checkpoint", reason });
   }
   return { file, weights };
 };

@@ -1,5 +1,5 @@
 /** Where a run keeps its files: `<run.outputDir>/<run.name>/`. */
-import { mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Schema } from "effect";
 import type { PipelineConfig } from "./config/schema.ts";
@@ -31,16 +31,14 @@ export const createRunFolder = (folder: RunFolder): void => {
 
 export const checkpointFile = (folder: RunFolder, epoch: number): string => join(folder.checkpoints, `epoch-${String(epoch).padStart(4, "0")}.safetensors`);
 
-/** Checkpoint files, oldest first. */
+/** Checkpoint files, oldest first; none before the folder has any. */
 export const listCheckpoints = (folder: RunFolder): string[] => {
-  try {
-    return readdirSync(folder.checkpoints)
-      .filter((f) => /^epoch-\d+\.safetensors$/.test(f))
-      .sort()
-      .map((f) => join(folder.checkpoints, f));
-  } catch {
-    return [];
-  }
+  // Only a missing folder means "none": an unreadable one must not make a resume start over.
+  if (!existsSync(folder.checkpoints)) return [];
+  return readdirSync(folder.checkpoints)
+    .filter((f) => /^epoch-\d+\.safetensors$/.test(f))
+    .sort()
+    .map((f) => join(folder.checkpoints, f));
 };
 
 /** A run folder that is not there or lacks what is asked of it. */

@@ -24,21 +24,16 @@ import { checkpointFile, type RunFolder } from "./run-folder.ts";
 
 type Reply = { kind: "group"; epoch: number; groupId: number; rows: ScoredRollout[] } | { kind: "failed"; epoch: number; groupId: number; message: string };
 
-export const openThreadRollouts = (
-  config: PipelineConfig,
-  policy: Policy,
-  rewards: RewardModel,
-  o: { readonly folder: RunFolder; readonly progress: (line: string) => void },
-): { ports: Pick<Ports, "sampler" | "features" | "rewards">; close(): Promise<void> } => {
-  const lag = config.learner.maxPolicyLag;
-  const thread = new Worker(new URL("./rollout-thread.ts", import.meta.url), { workerData: { config } });
-  const post = (m: ThreadMessage, transfer: ArrayBuffer[] = []) => thread.postMessage(m, transfer);
+/**
+ * The thread's replies by group: a reply waits here until its port call asks, or the call waits for it. A thread
+ * error, or an exit before close, fails every waiting call and every later one.
+ */
+const threadReplies = (thread: Worker) => {
   const key = (epoch: number, groupId: number) => `${epoch}/${groupId}`;
   const arrived = new Map<string, Reply>();
   const waiting = new Map<string, (reply: Reply) => void>();
   let broken: Error | undefined;
   let closing = false;
-
   const deliver = (reply: Reply) => {
     const k = key(reply.epoch, reply.groupId);
     const waiter = waiting.get(k);
@@ -63,7 +58,31 @@ export const openThreadRollouts = (
       resolve();
     }),
   );
+  return {
+    throwIfBroken: () => {
+      if (broken) throw broken;
+    },
+    of: async (epoch: number, groupId: number): Promise<Reply> => {
+      const k = key(epoch, groupId);
+      const reply = arrived.get(k) ?? (await new Promise<Reply>((resolve) => waiting.set(k, resolve)));
+      arrived.delete(k);
+      return reply;
+    },
+    /** Waits for the thread to exit after `stop` asked it to, which is then no failure. */
+    close: async (stop: () => void) => {
+      closing = true;
+      stop();
+      await exited;
+    },
+  };
+};
 
+/**
+ * What the thread is told at the start of each epoch: the snapshot S_epoch of the weights, then the tasks of every
+ * epoch up to epoch + lag not yet issued, each naming the snapshot it samples with.
+ */
+const epochStarts = (config: PipelineConfig, policy: Policy, rewards: RewardModel, o: { readonly folder: RunFolder; readonly progress: (line: string) => void }, post: (m: ThreadMessage, transfer?: ArrayBuffer[]) => void) => {
+  const lag = config.learner.maxPolicyLag;
   const promptSource = { prompts: trainingPrompts(config), promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, seed: config.run.seed };
   const snapshots = new Set<number>();
   /** Gives the thread S_epoch: the live weights at the epoch's start, or (resume) the checkpoint that ended epoch - 1. */
@@ -102,7 +121,7 @@ export const openThreadRollouts = (
 
   const started = new Set<number>();
   /** Once per epoch, at its first group, while the weights are the epoch's start weights. */
-  const startEpoch = (epoch: number) => {
+  return (epoch: number) => {
     if (started.has(epoch)) return;
     started.add(epoch);
     snapshot(epoch, epoch);
@@ -111,24 +130,30 @@ export const openThreadRollouts = (
     post({ kind: "forget", before: samplingEpoch(epoch, lag) });
     o.progress(`epoch ${epoch + 1} samples with the weights of epoch ${samplingEpoch(epoch, lag) + 1} (lag ${epoch - samplingEpoch(epoch, lag)} epochs); the sampling thread works up to epoch ${ahead + 1}`);
   };
+};
+
+export const openThreadRollouts = (
+  config: PipelineConfig,
+  policy: Policy,
+  rewards: RewardModel,
+  o: { readonly folder: RunFolder; readonly progress: (line: string) => void },
+): { ports: Pick<Ports, "sampler" | "features" | "rewards">; close(): Promise<void> } => {
+  const thread = new Worker(new URL("./rollout-thread.ts", import.meta.url), { workerData: { config } });
+  const post = (m: ThreadMessage, transfer: ArrayBuffer[] = []) => thread.postMessage(m, transfer);
+  const replies = threadReplies(thread);
+  const startEpoch = epochStarts(config, policy, rewards, o, post);
 
   const sampleGroup = async (keys: readonly RolloutKey[]): Promise<ScoredRollout[]> => {
     const { epoch, groupId } = keys[0]!;
-    if (broken) throw broken;
+    replies.throwIfBroken();
     startEpoch(epoch);
-    const k = key(epoch, groupId);
-    const reply = arrived.get(k) ?? (await new Promise<Reply>((resolve) => waiting.set(k, resolve)));
-    arrived.delete(k);
+    const reply = await replies.of(epoch, groupId);
     if (reply.kind === "failed") throw new Error(`the sampling thread, group ${groupId} of epoch ${epoch}: ${reply.message}`);
     return reply.rows;
   };
 
   return {
     ports: aheadPorts(sampleGroup),
-    close: async () => {
-      closing = true;
-      post({ kind: "stop" });
-      await exited;
-    },
+    close: () => replies.close(() => post({ kind: "stop" })),
   };
 };

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { scriptFlags } from "../cli/args.ts";
 import { encodeSafetensors, fromParamSet } from "../io/safetensors.ts";
 import { normaliseInto } from "../models/backbone/preprocess.ts";
 import { DEFAULT_VIT, exportVitOnnx } from "../models/backbone/vit.ts";
@@ -18,8 +18,9 @@ import { contrastiveObjective, DEFAULT_CONTRASTIVE } from "./contrastive.ts";
 import { DEFAULT_DINO, dinoObjective } from "./dino.ts";
 import { GROUP_SIZE, sampleGroup } from "./world-images.ts";
 
-const { values } = parseArgs({
-  options: {
+const flags = scriptFlags(
+  "usage: node src/pretrain-backbone/main.ts [--objective contrastive|dino] [--steps 1500] [--groups 12] [--locals 2] [--seed 7] [--lr 5e-4] [--out weights/backbone] [--max-minutes 23]",
+  {
     objective: { type: "string", default: "contrastive" },
     steps: { type: "string", default: "1500" },
     groups: { type: "string", default: "12" },
@@ -29,12 +30,15 @@ const { values } = parseArgs({
     out: { type: "string", default: "weights/backbone" },
     "max-minutes": { type: "string", default: "23" },
   },
-});
-const steps = Number(values.steps);
-const images = Number(values.groups) * GROUP_SIZE;
-const seed = Number(values.seed);
-const peakLr = Number(values.lr);
-const maxMs = Number(values["max-minutes"]) * 60_000;
+);
+const out = flags.required("out");
+const objectiveName = flags.choice("objective", ["contrastive", "dino"] as const);
+const steps = flags.number("steps", { integer: true, min: 1 });
+const images = flags.number("groups", { integer: true, min: 1 }) * GROUP_SIZE;
+const locals = flags.number("locals", { integer: true, min: 0 });
+const seed = flags.number("seed", { integer: true, min: 0 });
+const peakLr = flags.number("lr", { integer: false, min: 0 });
+const maxMs = flags.number("max-minutes", { integer: false, min: 0 }) * 60_000;
 const vit = DEFAULT_VIT;
 const size = vit.imageSize;
 const plane = 3 * size * size;
@@ -42,24 +46,20 @@ const plane = 3 * size * size;
 const EXPORT_BATCH = 16;
 
 const objective =
-  values.objective === "dino"
-    ? await dinoObjective(vit, DEFAULT_DINO, images, Number(values.locals), seed)
-    : values.objective === "contrastive"
-      ? await contrastiveObjective(vit, DEFAULT_CONTRASTIVE, images, seed)
-      : (() => {
-          throw new Error(`--objective must be 'contrastive' or 'dino', got '${values.objective}'`);
-        })();
+  objectiveName === "dino"
+    ? await dinoObjective(vit, DEFAULT_DINO, images, locals, seed)
+    : await contrastiveObjective(vit, DEFAULT_CONTRASTIVE, images, seed);
 
 const warmup = Math.max(1, Math.round(0.06 * steps));
 const learningRate = (step: number): number =>
   step < warmup ? (peakLr * (step + 1)) / warmup : 1e-6 + 0.5 * (peakLr - 1e-6) * (1 + Math.cos((Math.PI * (step - warmup)) / (steps - warmup)));
 
 const save = (step: number, elapsedMs: number) => {
-  mkdirSync(values.out, { recursive: true });
+  mkdirSync(out, { recursive: true });
   const weights = objective.backbone();
-  const metadata = { config: JSON.stringify(vit), objective: values.objective, steps: String(step), seed: String(seed), images_per_step: String(images), elapsed_s: (elapsedMs / 1000).toFixed(0) };
-  writeFileSync(join(values.out, "backbone.safetensors"), encodeSafetensors({ tensors: fromParamSet(weights), metadata }));
-  writeFileSync(join(values.out, "backbone.onnx"), exportVitOnnx(vit, weights, EXPORT_BATCH));
+  const metadata = { config: JSON.stringify(vit), objective: objectiveName, steps: String(step), seed: String(seed), images_per_step: String(images), elapsed_s: (elapsedMs / 1000).toFixed(0) };
+  writeFileSync(join(out, "backbone.safetensors"), encodeSafetensors({ tensors: fromParamSet(weights), metadata }));
+  writeFileSync(join(out, "backbone.onnx"), exportVitOnnx(vit, weights, EXPORT_BATCH));
 };
 
 const root = makeRng(seed).fork("data");

@@ -5,7 +5,7 @@
  *        [--grid docs/generator-samples.png] [--seeds 4] [--guidance 3] [--steps 10] [--shift 1] [--method ode|sde|cps]
  */
 import { writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { scriptFlags } from "../cli/args.ts";
 import { cpsMethod, odeMethod, sdeMethod, type StepMethod } from "../flow/steps.ts";
 import { loadGeneratorWeights } from "../models/generator/weights.ts";
 import { gridPng } from "../report/grid.ts";
@@ -14,8 +14,9 @@ import { formatPrompt, promptsOf } from "../world/prompt.ts";
 import { renderReference } from "../world/render.ts";
 import { evaluateGenerator } from "./evaluate.ts";
 
-const { values } = parseArgs({
-  options: {
+const flags = scriptFlags(
+  "usage: node src/pretrain/evaluate-main.ts [--weights weights/generator/generator.safetensors] [--grid out.png] [--seeds 4] [--guidance 3] [--steps 10] [--shift 1] [--method ode|sde|cps] [--rows 8]",
+  {
     weights: { type: "string", default: "weights/generator/generator.safetensors" },
     grid: { type: "string" },
     seeds: { type: "string", default: "4" },
@@ -25,23 +26,22 @@ const { values } = parseArgs({
     method: { type: "string", default: "ode" },
     rows: { type: "string", default: "8" },
   },
-});
-
-const methods: Readonly<Record<string, StepMethod>> = { ode: odeMethod, sde: sdeMethod(), cps: cpsMethod() };
-const method = methods[values.method] ?? (() => {
-  process.stderr.write(`--method: expected one of ${Object.keys(methods).join(", ")}, got ${values.method}\n`);
-  process.exit(2);
-})();
+);
+const { values } = flags;
+const methods = { ode: odeMethod, sde: sdeMethod(), cps: cpsMethod() } as const satisfies Readonly<Record<string, StepMethod>>;
+const method = methods[flags.choice("method", Object.keys(methods) as (keyof typeof methods)[])];
+const [seeds, steps, rowCount] = (["seeds", "steps", "rows"] as const).map((flag) => flags.number(flag, { integer: true, min: 1 })) as [number, number, number];
+const [guidance, shift] = (["guidance", "shift"] as const).map((flag) => flags.number(flag, { integer: false, min: 0 })) as [number, number];
 
 const weights = await loadGeneratorWeights(values.weights);
 const prompts = promptsOf("heldout");
 const started = performance.now();
 const { images, rates } = await evaluateGenerator(weights, {
   prompts,
-  seeds: Number(values.seeds),
-  guidance: Number(values.guidance),
-  steps: Number(values.steps),
-  shift: Number(values.shift),
+  seeds,
+  guidance,
+  steps,
+  shift,
   method,
 });
 const seconds = (performance.now() - started) / 1000;
@@ -52,7 +52,6 @@ process.stdout.write(
 );
 
 if (values.grid !== undefined) {
-  const rowCount = Number(values.rows);
   const stride = Math.floor(prompts.length / rowCount);
   const shown = Array.from({ length: rowCount }, (_, r) => r * stride);
   const rows = shown.map((p) => [

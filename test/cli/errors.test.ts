@@ -42,13 +42,33 @@ describe("advgrpo errors", () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("the pretraining script answers --help with its usage, and a bad flag with the flag and the usage, no stack", () => {
-    const help = node("src/pretrain/main.ts", "--help");
-    expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^usage: node src\/pretrain\/main\.ts --out DIR --steps N/);
-    const bad = node("src/pretrain/main.ts", "--bogus");
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/Unknown option '--bogus'[\s\S]*\nusage: node src\/pretrain\/main\.ts/);
-    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  it("eval --weights: a missing, unreadable or empty weights file, or one for an ONNX generator, is named as --weights", () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-cli-errors-"));
+    const pipeline = pipelineWith(dir, "");
+    const missing = cli("eval", pipeline, "--weights", join(dir, "nope.safetensors"));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`\n  --weights: ${join(dir, "nope.safetensors")}\n`);
+    writeFileSync(join(dir, "cut.safetensors"), "\x10\x00\x00\x00\x00\x00\x00\x00{");
+    const cut = cli("eval", pipeline, "--weights", join(dir, "cut.safetensors"));
+    expect(cut.stderr).toMatch(new RegExp(`^advgrpo eval: ConfiguredFileError: --weights: ${join(dir, "cut.safetensors").replaceAll(".", "\\.")}: `, "m"));
+    expect(cli("eval", pipeline, "--weights", "").stderr).toMatch(/^advgrpo eval: UsageError: --weights: expected a \.safetensors file, got ''$/m);
+    const onnx = cli("eval", "pipelines/presets/sd3-architecture-tiny.yaml", "--weights", join(dir, "cut.safetensors"));
+    expect(onnx.stderr).toMatch(/^advgrpo eval: UsageError: --weights: .* has generator\.kind onnx; only the embedded generator starts from a weights file$/m);
+    for (const result of [missing, cut]) expect(result.stderr).not.toContain("generator.checkpoint");
+  });
+
+  it("the maintainer scripts answer --help with their usage, and a bad flag or value with the reason and the usage, no stack", () => {
+    for (const script of ["src/pretrain/main.ts", "src/pretrain-backbone/main.ts", "src/pretrain/evaluate-main.ts", "src/eval/train-style-classifier.ts"]) {
+      const help = node(script, "--help");
+      expect([script, help.status, help.stdout.startsWith(`usage: node ${script} `)]).toEqual([script, 0, true]);
+      const bad = node(script, "--bogus");
+      expect([script, bad.status]).toEqual([script, 2]);
+      expect(bad.stderr).toMatch(new RegExp(`^Unknown option '--bogus'[\\s\\S]*\\nusage: node ${script.replaceAll(".", "\\.")} `));
+    }
+    const method = node("src/pretrain/evaluate-main.ts", "--method", "euler");
+    expect([method.status, method.stderr.split("\n")[0]]).toEqual([2, "--method: expected one of ode, sde, cps, got euler"]);
+    const seeds = node("src/pretrain/evaluate-main.ts", "--seeds", "0");
+    expect([seeds.status, seeds.stderr.split("\n")[0]]).toEqual([2, "--seeds: expected an integer >= 1, got '0'"]);
+    expect(node("src/pretrain/main.ts", "--steps", "3").stderr).toMatch(/^--out: missing\nusage: /);
   });
 });

@@ -269,20 +269,29 @@ describe("learner + workers over NATS JetStream", () => {
     await stopWorkers();
   });
 
-  // Skipped at the end of round 3: in one of six runs (a full .ci/run on a loaded machine, after the
-  // outage test) this test hung until vitest's 600 s guard; it passed alone 3 of 3 times and in the other
-  // suite runs. Where it waits (the learner's run, the worker's exit or the resumed run) is not yet known;
-  // issue 10 stays open for it. Run it alone with: npx vitest run test/distributed/learner-worker.test.ts -t "deleted mid-run"
-  it.skip("a stream of the run deleted mid-run stops learner and worker at once with an error naming it; --resume re-creates it and ends where the undisturbed run ends", async () => {
+  it("a stream of the run deleted mid-run stops learner and worker at once with an error naming it; --resume re-creates it, issues again the groups whose results went with it, and ends where the undisturbed run ends", async () => {
     const pipeline = distributedPipeline("deleted");
     const config = await Effect.runPromise(loadPipelineFile(pipeline));
     const folder = runFolderOf(config);
     const admin = await natsAdmin();
     const w = worker(pipeline);
-    const run = runTraining(config, folder, quiet).catch((e: Error) => e);
+    // The worker is frozen when epoch 0's checkpoint is written, before epoch 1's tasks exist, so the deletion comes
+    // while the learner waits for epoch 1 however loaded the machine is.
+    const run = runTraining(config, folder, { ...quiet, epochsDone: (done) => void (done === 1 && w.kill("SIGSTOP")) }).catch((e: Error) => e);
+    // A task of epoch 1 done and acknowledged: its result is only on the stream about to be deleted (the test
+    // acknowledges it as the worker would have after publishing; once the stream is gone the two are the same).
     await until("the first checkpoint", async () => listCheckpoints(folder).length >= 1);
+    const tasks = await admin.js.consumers.get(admin.names.taskStream, admin.names.taskConsumer);
+    await until("a task of epoch 1 taken and acknowledged", async () => {
+      for await (const msg of await tasks.fetch({ max_messages: 1, expires: 1000 })) {
+        await msg.ackAck();
+        if ((JSON.parse(new TextDecoder().decode(msg.data)) as { epoch: number }).epoch === 1) return true;
+      }
+      return false;
+    });
     await admin.jsm.streams.delete(admin.names.rolloutStream);
     await admin.nc.close();
+    w.kill("SIGCONT");
     const stream = admin.names.rolloutStream.replace(/[-]/g, "\\-");
     const named = new RegExp(`JetStream stream '${stream}' of run 'tiny' on nats://127\\.0\\.0\\.1:\\d+ was deleted while the run used it`);
     const error = await run;
@@ -293,7 +302,9 @@ describe("learner + workers over NATS JetStream", () => {
     expect(w.exitCode).toBe(1);
     expect(w.output).toMatch(named);
     worker(pipeline);
-    await runTraining(config, folder, { ...quiet, resume: true });
+    const lines: string[] = [];
+    await runTraining(config, folder, { ...quiet, resume: true, progress: (l) => lines.push(l) });
+    expect(lines).toContain(`stream ${admin.names.rolloutStream} was re-created since the run's tasks were issued (the results it held are gone): issuing every missing group again`);
     const got = await outcome(pipeline);
     expect(got.rows).toEqual(baseline.rows);
     expect(got.state).toEqual(baseline.state);

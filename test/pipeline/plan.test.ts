@@ -87,6 +87,7 @@ describe("advgrpo plan", () => {
     await expect(plan(writeTinyPipeline(dir, `${file}, sampleSize: 64`, 1))).rejects.toThrow(/^generator\.checkpoint: .*tiny-generator\.safetensors: the generator samples 3x\d+x\d+, but generator\.sampleSize/);
     truncateSync(file, statSync(file).size - 100);
     await expect(plan(writeTinyPipeline(dir, file, 1))).rejects.toThrow(/^generator\.checkpoint: .*tiny-generator\.safetensors: /);
+    await expect(plan(writeTinyPipeline(dir, file, 1))).rejects.toMatchObject({ _tag: "ConfiguredFileError", field: "generator.checkpoint" });
   });
 
   it("fails on a transformer that does not fit the pipeline's latents, naming the file", async () => {

@@ -32,70 +32,81 @@ function describe(value: unknown): string {
   return value === null || typeof value !== "object" ? String(value) : "an object";
 }
 
-/** Checks a row against the log's layout so that a bad row fails its append call, naming the value. */
-export function validateRow(file: string, metadata: RolloutLogMetadata, row: AdvantagedRollout, path: string): void {
+/** Checks of one row's values; each failure names the value by its path in the append call, e.g. `rows[3].steps[1].x`. */
+const rowChecks = (file: string, path: string, metadata: RolloutLogMetadata) => {
   const fail = (field: string, expected: string, value: unknown): never => {
     throw new RolloutLogRowInvalid({ file, field: `${path}.${field}`, expected, found: describe(value) });
   };
-  const int32 = (field: string, value: unknown, min = 0) => {
-    if (!Number.isInteger(value) || (value as number) < min || (value as number) > INT32_MAX) {
-      fail(field, `an integer in [${min}, ${INT32_MAX}]`, value);
-    }
-  };
-  const number = (field: string, value: unknown) => typeof value === "number" || fail(field, "a number", value);
-  const string = (field: string, value: unknown) => typeof value === "string" || fail(field, "a string", value);
-  const record = (field: string, value: unknown) =>
-    (typeof value === "object" && value !== null) || fail(field, "a record of numbers", value);
   const tensor = (field: string, value: unknown, size: number) =>
     (value instanceof Float32Array && value.length === size) || fail(field, `a Float32Array of ${size} values`, value);
-
-  const sizes = metadata.tensorSizes;
-  string("runId", row.runId);
-  string("prompt", row.prompt);
-  for (const key of ["epoch", "policyVersion", "promptIndex", "groupId", "member"] as const) int32(key, row[key]);
-  if (!Number.isSafeInteger(row.seed)) fail("seed", "a safe integer", row.seed);
-  if (!Array.isArray(row.steps)) fail("steps", "an array of trajectory steps", row.steps);
-  // Only a float16 log rounds; a value it cannot hold must fail here rather than be stored as an infinity.
-  const latent = (field: string, value: Float32Array) => {
-    tensor(field, value, sizes.latent);
-    if (metadata.latentDtype !== "float16") return;
-    const i = value.findIndex((v) => !(Math.abs(v) <= FLOAT16_MAX));
-    if (i >= 0) fail(`${field}[${i}]`, `a finite value within +-${FLOAT16_MAX} (record.latentDtype: float16)`, value[i]);
+  return {
+    fail,
+    tensor,
+    int32: (field: string, value: unknown, min = 0) => {
+      if (!Number.isInteger(value) || (value as number) < min || (value as number) > INT32_MAX) fail(field, `an integer in [${min}, ${INT32_MAX}]`, value);
+    },
+    number: (field: string, value: unknown) => typeof value === "number" || fail(field, "a number", value),
+    string: (field: string, value: unknown) => typeof value === "string" || fail(field, "a string", value),
+    record: (field: string, value: unknown) => (typeof value === "object" && value !== null) || fail(field, "a record of numbers", value),
+    /** A latent of the log's size; only a float16 log rounds, so a value it cannot hold must fail here rather than be stored as an infinity. */
+    latent: (field: string, value: Float32Array) => {
+      tensor(field, value, metadata.tensorSizes.latent);
+      if (metadata.latentDtype !== "float16") return;
+      const i = value.findIndex((v) => !(Math.abs(v) <= FLOAT16_MAX));
+      if (i >= 0) fail(`${field}[${i}]`, `a finite value within +-${FLOAT16_MAX} (record.latentDtype: float16)`, value[i]);
+    },
   };
-  row.steps.forEach((step: TrajectoryStep, i) => {
-    int32(`steps[${i}].stepIndex`, step.stepIndex);
-    for (const key of ["sigma", "sigmaNext", "logProb"] as const) number(`steps[${i}].${key}`, step[key]);
-    latent(`steps[${i}].x`, step.x);
-    latent(`steps[${i}].xNext`, step.xNext);
-    // The log keeps one chain of latents, so each step must start where the one before it ended.
-    const before = row.steps[i - 1];
+};
+
+type RowChecks = ReturnType<typeof rowChecks>;
+
+/** The window's steps: consecutive, and one chain of latents (each step starts where the one before it ended). */
+function validateSteps(check: RowChecks, steps: readonly TrajectoryStep[]): void {
+  steps.forEach((step, i) => {
+    check.int32(`steps[${i}].stepIndex`, step.stepIndex);
+    for (const key of ["sigma", "sigmaNext", "logProb"] as const) check.number(`steps[${i}].${key}`, step[key]);
+    check.latent(`steps[${i}].x`, step.x);
+    check.latent(`steps[${i}].xNext`, step.xNext);
+    const before = steps[i - 1];
     if (before === undefined) return;
-    if (step.stepIndex !== before.stepIndex + 1) fail(`steps[${i}].stepIndex`, `${before.stepIndex + 1} (the steps of one window are consecutive)`, step.stepIndex);
+    if (step.stepIndex !== before.stepIndex + 1) check.fail(`steps[${i}].stepIndex`, `${before.stepIndex + 1} (the steps of one window are consecutive)`, step.stepIndex);
     const differs = step.x.findIndex((v, j) => !Object.is(v, before.xNext[j]));
-    if (differs >= 0) fail(`steps[${i}].x[${differs}]`, `steps[${i - 1}].xNext[${differs}] = ${before.xNext[differs]} (one chain of latents)`, step.x[differs]);
+    if (differs >= 0) check.fail(`steps[${i}].x[${differs}]`, `steps[${i - 1}].xNext[${differs}] = ${before.xNext[differs]} (one chain of latents)`, step.x[differs]);
   });
+}
+
+/** Checks a row against the log's layout so that a bad row fails its append call, naming the value. */
+export function validateRow(file: string, metadata: RolloutLogMetadata, row: AdvantagedRollout, path: string): void {
+  const check = rowChecks(file, path, metadata);
+  const sizes = metadata.tensorSizes;
+  check.string("runId", row.runId);
+  check.string("prompt", row.prompt);
+  for (const key of ["epoch", "policyVersion", "promptIndex", "groupId", "member"] as const) check.int32(key, row[key]);
+  if (!Number.isSafeInteger(row.seed)) check.fail("seed", "a safe integer", row.seed);
+  if (!Array.isArray(row.steps)) check.fail("steps", "an array of trajectory steps", row.steps);
+  validateSteps(check, row.steps);
   if (metadata.cleanLatents) {
-    if (row.clean === undefined) fail("clean", `a Float32Array of ${sizes.latent} values (the log keeps each row's final latent)`, row.clean);
-    latent("clean", row.clean!);
+    if (row.clean === undefined) check.fail("clean", `a Float32Array of ${sizes.latent} values (the log keeps each row's final latent)`, row.clean);
+    check.latent("clean", row.clean!);
   }
-  record("rewards", row.rewards);
+  check.record("rewards", row.rewards);
   const components = Object.keys(row.rewards);
   const expectedComponents = metadata.rewardComponents;
   if (components.length !== expectedComponents.length || components.some((c) => !expectedComponents.includes(c))) {
-    fail("rewards", `exactly the components ${JSON.stringify(expectedComponents)}`, components);
+    check.fail("rewards", `exactly the components ${JSON.stringify(expectedComponents)}`, components);
   }
-  for (const name of expectedComponents) number(`rewards.${name}`, row.rewards[name]);
-  for (const key of ["reward", "advantage", "discLogitCls", "discLogitPatch"] as const) number(key, row[key]);
-  tensor("pooled", row.pooled, sizes.feature);
+  for (const name of expectedComponents) check.number(`rewards.${name}`, row.rewards[name]);
+  for (const key of ["reward", "advantage", "discLogitCls", "discLogitPatch"] as const) check.number(key, row[key]);
+  check.tensor("pooled", row.pooled, sizes.feature);
   if (sizes.patchTokens !== null) {
-    tensor("cls", row.cls, sizes.feature);
-    tensor("patches", row.patches, sizes.patchTokens * sizes.feature);
+    check.tensor("cls", row.cls, sizes.feature);
+    check.tensor("patches", row.patches, sizes.patchTokens * sizes.feature);
   }
-  int32("imageHeight", row.imageHeight, 1);
-  int32("imageWidth", row.imageWidth, 1);
-  tensor("image", row.image, 3 * row.imageHeight * row.imageWidth);
-  record("timings", row.timings);
-  for (const [stage, ms] of Object.entries(row.timings)) number(`timings.${stage}`, ms);
+  check.int32("imageHeight", row.imageHeight, 1);
+  check.int32("imageWidth", row.imageWidth, 1);
+  check.tensor("image", row.image, 3 * row.imageHeight * row.imageWidth);
+  check.record("timings", row.timings);
+  for (const [stage, ms] of Object.entries(row.timings)) check.number(`timings.${stage}`, ms);
 }
 
 /** One batch of already validated rows; `pngs[i]` is row i's encoded image. */
