@@ -4,7 +4,9 @@
  * so both sides see the same load. Needs /usr/bin/python3 with torch (Debian's python3-torch); skipped with a
  * note when it is missing. PyTorch runs with OPENBLAS_NUM_THREADS=1 and the same thread count as ORT's
  * intra-op pool: OpenMP and OpenBLAS threads together oversubscribe the cores (docs/platform-notes); its
- * idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE) as ORT's do with spinning off.
+ * idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE) as ORT's do with spinning off. The baseline is that torch
+ * on OpenBLAS (libopenblas0-pthread): Debian's python3-torch links libblas.so.3, which without OpenBLAS installed
+ * is the reference BLAS, about 15x slower on these products, so the report prints the library the process mapped.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -30,7 +32,7 @@ const script = fileURLToPath(new URL("./pytorch_dit.py", import.meta.url));
 export const pytorchMissing = (): string | undefined => {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   const probe = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8", timeout: 60_000 });
-  return probe.status === 0 ? undefined : `${PYTHON} cannot import torch (apt-get install python3-torch)`;
+  return probe.status === 0 ? undefined : `${PYTHON} cannot import torch (apt-get install python3-torch libopenblas0-pthread)`;
 };
 
 interface PytorchComparison {

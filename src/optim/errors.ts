@@ -78,3 +78,20 @@ export class OptimizerConfigError extends Schema.TaggedError<OptimizerConfigErro
     return `optimizer config: ${this.field} = ${this.value}, expected ${this.expected}`;
   }
 }
+
+/** The optimiser's helper thread threw while updating a block; carries what it threw across the thread boundary. */
+export class OptimizerHelperFailed extends Schema.TaggedError<OptimizerHelperFailed>()("OptimizerHelperFailed", {
+  /** The staging slot of the block (helper-protocol.ts). */
+  slot: Schema.Number,
+  /** The thrown value's class name (e.g. RuntimeError for a WebAssembly trap). */
+  causeName: Schema.String,
+  causeMessage: Schema.String,
+  /** Its stack in the helper thread, "" when it had none. */
+  causeStack: Schema.String,
+}) {
+  override get message(): string {
+    const frames = this.causeStack.split("\n").filter((line) => line.trimStart().startsWith("at "));
+    const where = frames.length === 0 ? "" : `\n  in the helper thread:\n${frames.join("\n")}`;
+    return `the optimiser's helper thread failed on a block (slot ${this.slot}): ${this.causeName}: ${this.causeMessage}${where}`;
+  }
+}

@@ -54,3 +54,12 @@ export const loadingField = <T>(field: string, load: () => T): T => {
     throw new ConfiguredFileError({ field, reason: error instanceof Error ? error.message : String(error) });
   }
 };
+
+/** `error` with the field `from` called `to`: where a command-line flag set that field, the error names the flag the user gave. */
+export const withFieldCalled = (error: unknown, from: string, to: string): unknown => {
+  if (error instanceof ConfiguredFileError && error.field === from) return new ConfiguredFileError({ field: to, reason: error.reason });
+  if (error instanceof MissingConfiguredFiles && error.missing.some((m) => m.field === from)) {
+    return new MissingConfiguredFiles({ cwd: error.cwd, missing: error.missing.map((m) => (m.field === from ? { ...m, field: to } : m)) });
+  }
+  return error;
+};

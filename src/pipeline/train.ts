@@ -76,23 +76,24 @@ interface EpochsContext {
   readonly options: RunOptions;
 }
 
-/** The run's epochs on its built models and ports; a distributed run whose NATS stayed away ends with that fault. */
-const trainEpochs = async (run: TrainingRun, c: EpochsContext): Promise<RunSummary | NatsGone> => {
-  const { config, prompts, policy, evaluator, ports, samplingConcurrency, clock, log, rolloutFault } = run;
-  const { folder, configJson, options } = c;
-  options.progress(learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize));
-  const metrics = openMetricsLog(folder.root);
-  const append = (record: MetricRecord) => metrics.append(record);
-  const evaluations = new RunEvaluations({ config, folder, configJson, append, progress: options.progress }, c.startEpoch !== undefined);
-  const checkpoint = { folder, policy, rewards: run.rewards, configJson, keep: config.run.keepCheckpoints };
-  const startEpoch = c.startEpoch ?? 0;
-  let epochsCompleted = startEpoch;
-  let stoppedEarly = false;
-  let ending: Promise<void> = Promise.resolve();
+/** What the epochs leave behind for the summary, and the end-of-epoch work (evaluation, checkpoint) in flight. */
+interface EpochsState {
+  epochsCompleted: number;
+  stoppedEarly: boolean;
+  ending: Promise<void>;
+}
 
-  const epochStream = (prompts$: Observable<PromptItem>, epoch: number): Observable<unknown> => {
+/**
+ * One epoch's stream: its stages, each report tallied, then its end (console line, the last evaluation, the
+ * checkpoint). An epoch asked to stop, or after a reward-hacking stop, is empty and ends the run.
+ */
+const epochStreams = (run: TrainingRun, c: EpochsContext, evaluations: RunEvaluations, append: (record: MetricRecord) => void, state: EpochsState) => {
+  const { config, policy, evaluator, ports, samplingConcurrency, clock, log } = run;
+  const { options } = c;
+  const checkpoint = { folder: c.folder, policy, rewards: run.rewards, configJson: c.configJson, keep: config.run.keepCheckpoints };
+  return (prompts$: Observable<PromptItem>, epoch: number): Observable<unknown> => {
     if (options.stopRequested() || evaluations.stopReason !== undefined) {
-      stoppedEarly = true;
+      state.stoppedEarly = true;
       return EMPTY;
     }
     const started = performance.now();
@@ -106,8 +107,8 @@ const trainEpochs = async (run: TrainingRun, c: EpochsContext): Promise<RunSumma
       options.progress(epochLine(tally, config.run.epochs, seconds, timings, rss));
       if (epoch + 1 === config.run.epochs && !evaluatedAfter) evaluations.record(epoch + 1, await evaluator.evaluate(epoch + 1));
       await writeCheckpoint(checkpoint, epoch, log.rowsWritten);
-      epochsCompleted = epoch + 1;
-      options.epochsDone?.(epochsCompleted, config.run.epochs);
+      state.epochsCompleted = epoch + 1;
+      options.epochsDone?.(state.epochsCompleted, config.run.epochs);
     };
     return prompts$.pipe(
       epochStages(config, ports, {
@@ -124,25 +125,37 @@ const trainEpochs = async (run: TrainingRun, c: EpochsContext): Promise<RunSumma
           evaluations.record(epoch + 1, report.metrics);
         }
       }),
-      concatWith(defer(() => from((ending = endOfEpoch())))),
+      concatWith(defer(() => from((state.ending = endOfEpoch())))),
     );
   };
+};
 
+/** The run's epochs on its built models and ports; a distributed run whose NATS stayed away ends with that fault. */
+const trainEpochs = async (run: TrainingRun, c: EpochsContext): Promise<RunSummary | NatsGone> => {
+  const { config, prompts, policy, evaluator, log, rolloutFault } = run;
+  const { folder, configJson, options } = c;
+  options.progress(learnerMemoryLine(policy.learnerMemory, config.sampler.groupSize));
+  const metrics = openMetricsLog(folder.root);
+  const append = (record: MetricRecord) => metrics.append(record);
+  const evaluations = new RunEvaluations({ config, folder, configJson, append, progress: options.progress }, c.startEpoch !== undefined);
+  const startEpoch = c.startEpoch ?? 0;
+  const state: EpochsState = { epochsCompleted: startEpoch, stoppedEarly: false, ending: Promise.resolve() };
   try {
     if (c.startEpoch === undefined) evaluations.record(0, await evaluator.evaluate(0));
     options.epochsDone?.(startEpoch, config.run.epochs);
-    const epochs = forEachEpoch({ prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed }, epochStream);
+    const source = { prompts, promptsPerEpoch: config.sampler.promptsPerEpoch, epochs: config.run.epochs, startEpoch, seed: config.run.seed };
+    const epochs = forEachEpoch(source, epochStreams(run, c, evaluations, append, state));
     await lastValueFrom(rolloutFault ? epochs.pipe(abortWhen(rolloutFault.fault$)) : epochs, { defaultValue: undefined });
     const { stopReason } = evaluations;
     writeRunReport(folder, configJson, stopReason);
+    const { epochsCompleted, stoppedEarly } = state;
     return { folder, epochsCompleted, stoppedEarly, lastEvaluation: evaluations.last, generatorSteps: policy.optimizer.stepCount, rolloutRows: log.rowsWritten, ...(stopReason ? { stopReason } : {}) };
   } catch (error) {
     // A fault of the distributed run surfaces as whatever the stage that met it made of it: report the fault.
     const fault = rolloutFault?.failure();
     if (!fault) throw error;
-    // A checkpoint being written when the fault came is finished (and kept) before the run's scope closes the logs and models.
-    await ending.catch(() => {});
     if (!(fault instanceof NatsGone)) throw fault;
+    await state.ending.catch(() => {}); // a checkpoint being written when the fault came is kept
     return fault;
   } finally {
     metrics.close();

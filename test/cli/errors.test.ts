@@ -42,6 +42,21 @@ describe("advgrpo errors", () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("eval --weights: a missing, unreadable or empty weights file, or one for an ONNX generator, is named as --weights", () => {
+    const dir = mkdtempSync(join(tmpdir(), "advgrpo-cli-errors-"));
+    const pipeline = pipelineWith(dir, "");
+    const missing = cli("eval", pipeline, "--weights", join(dir, "nope.safetensors"));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`\n  --weights: ${join(dir, "nope.safetensors")}\n`);
+    writeFileSync(join(dir, "cut.safetensors"), "\x10\x00\x00\x00\x00\x00\x00\x00{");
+    const cut = cli("eval", pipeline, "--weights", join(dir, "cut.safetensors"));
+    expect(cut.stderr).toMatch(new RegExp(`^advgrpo eval: ConfiguredFileError: --weights: ${join(dir, "cut.safetensors").replaceAll(".", "\\.")}: `, "m"));
+    expect(cli("eval", pipeline, "--weights", "").stderr).toMatch(/^advgrpo eval: UsageError: --weights: expected a \.safetensors file, got ''$/m);
+    const onnx = cli("eval", "pipelines/presets/sd3-architecture-tiny.yaml", "--weights", join(dir, "cut.safetensors"));
+    expect(onnx.stderr).toMatch(/^advgrpo eval: UsageError: --weights: .* has generator\.kind onnx; only the embedded generator starts from a weights file$/m);
+    for (const result of [missing, cut]) expect(result.stderr).not.toContain("generator.checkpoint");
+  });
+
   it("the maintainer scripts answer --help with their usage, and a bad flag or value with the reason and the usage, no stack", () => {
     for (const script of ["src/pretrain/main.ts", "src/pretrain-backbone/main.ts", "src/pretrain/evaluate-main.ts", "src/eval/train-style-classifier.ts"]) {
       const help = node(script, "--help");

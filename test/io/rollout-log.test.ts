@@ -52,8 +52,10 @@ function options(sizes: TensorSizes, overrides: Partial<RolloutLogWriterOptions>
 }
 
 const tensor = (rng: Rng, size: number) => rng.fillNormal(new Float32Array(size));
-/** Finite values mostly, with the non-finite ones a log must keep (NaN logits when no discriminator runs). */
-const scalar = (rng: Rng) => [NaN, Infinity, -Infinity, -0, 1e-310][rng.int(40)] ?? rng.normal() * 10 ** rng.int(6);
+/** Finite values mostly, with edge cases (the log refuses NaN and infinities in these columns). */
+const scalar = (rng: Rng) => [-Number.MAX_VALUE, Number.MAX_VALUE, Number.MIN_VALUE, -0, 1e-310][rng.int(40)] ?? rng.normal() * 10 ** rng.int(6);
+/** A discriminator logit: NaN, the one non-finite value a log keeps (no discriminator ran), among finite ones. */
+const logit = (rng: Rng) => [NaN, NaN, NaN, -0, 1e-310][rng.int(40)] ?? rng.normal() * 10 ** rng.int(6);
 
 /** A window of consecutive steps whose latents form one chain, as the sampler records them. */
 function randomWindow(rng: Rng, sizes: TensorSizes): TrajectoryStep[] {
@@ -94,8 +96,8 @@ function randomRollout(rng: Rng, sizes: TensorSizes, index: number): AdvantagedR
     ...tokens,
     rewards: Object.fromEntries(COMPONENTS.map((c) => [c, scalar(rng)])),
     reward: scalar(rng),
-    discLogitCls: scalar(rng),
-    discLogitPatch: scalar(rng),
+    discLogitCls: logit(rng),
+    discLogitPatch: logit(rng),
     advantage: scalar(rng),
   };
 }
@@ -547,6 +549,40 @@ describe("bad input", () => {
     writer.close();
     expect(() => writer.append([good!])).toThrow(RolloutLogClosed);
     expect(readRolloutLog(file).rows).toEqual([]);
+  });
+
+  it("refuses NaN and infinities where the log keeps finite values, naming column, row and value, and loses nothing recorded", () => {
+    const rows = rolloutsFor(12, 6).map((r) => ({ ...r, steps: r.steps.length > 0 ? r.steps : [{ stepIndex: 0, sigma: 0.5, sigmaNext: 0.4, logProb: -1, x: new Float32Array(6), xNext: new Float32Array(6) }] }));
+    const file = freshPath();
+    const writer = openRolloutLog(file, options(SIZES, { batchRows: 4 }));
+    writer.append(rows.slice(0, 5));
+    expect([writer.rowsWritten, writer.rowsBuffered]).toEqual([4, 1]);
+    const row = rows[5]!;
+    const latent = Float32Array.from(row.steps[0]!.xNext);
+    latent[2] = -Infinity;
+    const cases: [Partial<AdvantagedRollout>, string, string, number][] = [
+      [{ advantage: NaN }, "advantage", "rows[1].advantage", NaN],
+      [{ reward: Infinity }, "reward", "rows[1].reward", Infinity],
+      [{ rewards: { ...row.rewards, "ocr.words": NaN } }, "reward.ocr.words", "rows[1].rewards.ocr.words", NaN],
+      [{ steps: [{ ...row.steps[0]!, logProb: -Infinity }] }, "steps.logProb", "rows[1].steps[0].logProb", -Infinity],
+      [{ steps: [{ ...row.steps[0]!, xNext: latent }] }, "latents", "rows[1].steps[0].xNext[2]", -Infinity],
+      [{ discLogitCls: Infinity }, "discLogitCls", "rows[1].discLogitCls", Infinity],
+      [{ pooled: Float32Array.of(0, NaN, 0, 0) }, "pooled", "rows[1].pooled[1]", NaN],
+      [{ timings: { sample: NaN } }, "timings", "rows[1].timings.sample", NaN],
+    ];
+    for (const [change, column, field, value] of cases) {
+      const bad = { ...row, ...change };
+      expect(() => writer.append([row, bad])).toThrow(
+        expect.objectContaining({ _tag: "RolloutLogNonFinite", column, field, epoch: row.epoch, groupId: row.groupId, member: row.member, value }),
+      );
+    }
+    expect(() => writer.append([{ ...row, advantage: NaN }])).toThrow(
+      `column 'advantage' is NaN in the row of epoch ${row.epoch}, group ${row.groupId}, member ${row.member} (rows[0].advantage)`,
+    );
+    expect([writer.rowsWritten, writer.rowsBuffered]).toEqual([4, 1]);
+    writer.append([{ ...row, discLogitCls: NaN, discLogitPatch: NaN }]);
+    writer.close();
+    expect(readRolloutLog(file).rows).toEqual([...rows.slice(0, 5), { ...row, discLogitCls: NaN, discLogitPatch: NaN }].map((r) => recorded(r, SIZES)));
   });
 });
 

@@ -33,8 +33,7 @@ const windows = (t: Tensor, kernel: readonly number[], attrs: { strides: readonl
  */
 const weightGrad = (x: Tensor, g: Tensor, geometry: ConvGeometry): Tensor => {
   const { kernel, strides, dilations, pads } = geometry;
-  const rank = kernel.length;
-  const last = rank - 1;
+  const last = kernel.length - 1;
   const [images, channels] = x.shape as [number, number];
   const lead = (v: readonly number[], lastValue: number) => [...v.slice(0, last), lastValue];
   const rows = windows(x, lead(kernel, 1), { strides: lead(strides, 1), dilations: lead(dilations, 1), pads });

@@ -99,6 +99,30 @@ export class RolloutLogRowInvalid extends Schema.TaggedError<RolloutLogRowInvali
   }
 }
 
+/**
+ * A value that the log keeps only as a finite number is NaN or infinite (finite.ts says which columns allow NaN).
+ * Like an invalid row, it rejects its whole append call: nothing of that call is buffered or written.
+ */
+export class RolloutLogNonFinite extends Schema.TaggedError<RolloutLogNonFinite>()("RolloutLogNonFinite", {
+  file: Schema.String,
+  /** The log column, e.g. `reward.dino`, `steps.logProb`, `latents`. */
+  column: Schema.String,
+  /** Path of the value in the append call, e.g. `rows[3].steps[1].logProb`, `rows[0].pooled[17]`. */
+  field: Schema.String,
+  /** The row's own epoch (from 0), group and member. */
+  epoch: Schema.Number,
+  groupId: Schema.Number,
+  member: Schema.Number,
+  value: Schema.Number,
+}) {
+  override get message() {
+    return (
+      `cannot record into '${this.file}': column '${this.column}' is ${this.value} in the row of epoch ${this.epoch}, ` +
+      `group ${this.groupId}, member ${this.member} (${this.field}); the log keeps only finite values there`
+    );
+  }
+}
+
 /** Writer options that cannot describe a log (sizes, component names, batch size). */
 export class RolloutLogInvalidOptions extends Schema.TaggedError<RolloutLogInvalidOptions>()(
   "RolloutLogInvalidOptions",
@@ -151,6 +175,7 @@ export type RolloutLogError =
   | RolloutLogColumnType
   | RolloutLogMetadataMismatch
   | RolloutLogRowInvalid
+  | RolloutLogNonFinite
   | RolloutLogInvalidOptions
   | RolloutLogExists
   | RolloutLogIoError

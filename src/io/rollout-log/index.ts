@@ -15,6 +15,7 @@ export {
   RolloutLogIoError,
   RolloutLogMetadataMismatch,
   RolloutLogMissingColumn,
+  RolloutLogNonFinite,
   RolloutLogNotArrow,
   RolloutLogRowInvalid,
   RolloutLogTruncated,

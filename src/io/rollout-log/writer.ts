@@ -12,6 +12,7 @@ import type { Schema as ArrowSchema } from "apache-arrow";
 import type { AdvantagedRollout } from "../../rollout/rollout.ts";
 import { encodeBatch, validateRow } from "./encode.ts";
 import type { EncodePng } from "./encode.ts";
+import { requireFinite } from "./finite.ts";
 import {
   RolloutLogClosed,
   RolloutLogColumnType,
@@ -63,7 +64,10 @@ export interface RolloutLogWriter {
   readonly rowsBuffered: number;
   /** Set when the writer continued an existing log. */
   readonly resumed: ResumedLog | undefined;
-  /** Validates all rows first (an invalid row rejects the whole call), then writes every full batch. */
+  /**
+   * Validates all rows first (an invalid row, or a NaN or infinity where the log keeps finite values, rejects
+   * the whole call), then writes every full batch.
+   */
   append(rows: readonly AdvantagedRollout[]): void;
   /** Writes the buffered rows as a (possibly short) batch. */
   flush(): void;
@@ -173,67 +177,96 @@ function resumeLog(file: string, wanted: RolloutLogMetadata, durable: boolean): 
 /** Opens a new log at `path`, or continues an existing one with `resume: true`. */
 export function openRolloutLog(path: string, options: RolloutLogWriterOptions): RolloutLogWriter {
   const wanted = checkOptions(path, options);
-  const batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
+  return new BatchingWriter(path, openLogFile(path, wanted, options), options);
+}
+
+/** Creates the file, or continues the one there when resuming was asked for; an existing file is never overwritten. */
+function openLogFile(path: string, wanted: RolloutLogMetadata, options: RolloutLogWriterOptions): OpenedFile {
   const durable = options.fsync ?? true;
   const exists = fs.existsSync(path);
   if (exists && options.resume !== true) throw new RolloutLogExists({ file: path });
-  const opened = exists
-    ? resumeLog(path, wanted, durable)
-    : createLog(path, wanted, encodeSchemaMessage(rolloutLogSchema(wanted)), durable);
-  const { fd, metadata } = opened;
-  // A resumed log's metadata (its createdAt) is the file's, so the schema is rebuilt from it.
-  const schema = rolloutLogSchema(metadata);
-  const schemaMessage = encodeSchemaMessage(schema);
-  let position = opened.position;
-  let rowsWritten = opened.resumed?.rows ?? 0;
-  let buffer: AdvantagedRollout[] = [];
-  let closed = false;
+  return exists ? resumeLog(path, wanted, durable) : createLog(path, wanted, encodeSchemaMessage(rolloutLogSchema(wanted)), durable);
+}
+
+/** Buffers checked rows and appends every full batch to the opened file as one write. */
+class BatchingWriter implements RolloutLogWriter {
+  readonly path: string;
+  readonly metadata: RolloutLogMetadata;
+  readonly resumed: ResumedLog | undefined;
+  readonly #fd: number;
+  readonly #schema: ArrowSchema;
+  readonly #schemaMessage: Uint8Array;
+  readonly #batchRows: number;
+  readonly #durable: boolean;
+  readonly #encodePng: EncodePng;
+  #position: number;
+  #rowsWritten: number;
+  #buffer: AdvantagedRollout[] = [];
+  #closed = false;
+
+  constructor(path: string, opened: OpenedFile, options: RolloutLogWriterOptions) {
+    this.path = path;
+    this.metadata = opened.metadata;
+    this.resumed = opened.resumed;
+    this.#fd = opened.fd;
+    // A resumed log's metadata (its createdAt) is the file's, so the schema is rebuilt from it.
+    this.#schema = rolloutLogSchema(opened.metadata);
+    this.#schemaMessage = encodeSchemaMessage(this.#schema);
+    this.#batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
+    this.#durable = options.fsync ?? true;
+    this.#encodePng = options.encodePng;
+    this.#position = opened.position;
+    this.#rowsWritten = opened.resumed?.rows ?? 0;
+  }
+
+  get rowsWritten(): number {
+    return this.#rowsWritten;
+  }
+
+  get rowsBuffered(): number {
+    return this.#buffer.length;
+  }
+
+  append(rows: readonly AdvantagedRollout[]): void {
+    this.#ensureOpen();
+    rows.forEach((row, i) => {
+      validateRow(this.path, this.metadata, row, `rows[${i}]`);
+      requireFinite(this.path, this.metadata, row, `rows[${i}]`);
+    });
+    this.#buffer.push(...rows);
+    while (this.#buffer.length >= this.#batchRows) this.#writeBatch(this.#batchRows);
+  }
+
+  flush(): void {
+    this.#ensureOpen();
+    if (this.#buffer.length > 0) this.#writeBatch(this.#buffer.length);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    try {
+      if (this.#buffer.length > 0) this.#writeBatch(this.#buffer.length);
+    } finally {
+      this.#closed = true;
+      fs.closeSync(this.#fd);
+    }
+  }
 
   // Rows leave the buffer only once their batch is on disk, so a failed write (disk full) loses nothing.
-  const writeBatch = (count: number) => {
-    const rows = buffer.slice(0, count);
-    const pngs = rows.map((r) => options.encodePng(r.image, r.imageHeight, r.imageWidth));
-    const bytes = encodeBatchMessages(schemaMessage, encodeBatch(schema, metadata, rows, pngs));
-    fileOperation(path, "append a batch to", () => {
-      writeAt(fd, bytes, position);
-      if (durable) fs.fsyncSync(fd);
+  #writeBatch(count: number): void {
+    const rows = this.#buffer.slice(0, count);
+    const pngs = rows.map((r) => this.#encodePng(r.image, r.imageHeight, r.imageWidth));
+    const bytes = encodeBatchMessages(this.#schemaMessage, encodeBatch(this.#schema, this.metadata, rows, pngs));
+    fileOperation(this.path, "append a batch to", () => {
+      writeAt(this.#fd, bytes, this.#position);
+      if (this.#durable) fs.fsyncSync(this.#fd);
     });
-    position += bytes.length;
-    rowsWritten += rows.length;
-    buffer = buffer.slice(count);
-  };
-  const ensureOpen = () => {
-    if (closed) throw new RolloutLogClosed({ file: path });
-  };
+    this.#position += bytes.length;
+    this.#rowsWritten += rows.length;
+    this.#buffer = this.#buffer.slice(count);
+  }
 
-  return {
-    path,
-    metadata,
-    resumed: opened.resumed,
-    get rowsWritten() {
-      return rowsWritten;
-    },
-    get rowsBuffered() {
-      return buffer.length;
-    },
-    append(rows) {
-      ensureOpen();
-      rows.forEach((row, i) => validateRow(path, metadata, row, `rows[${i}]`));
-      buffer.push(...rows);
-      while (buffer.length >= batchRows) writeBatch(batchRows);
-    },
-    flush() {
-      ensureOpen();
-      if (buffer.length > 0) writeBatch(buffer.length);
-    },
-    close() {
-      if (closed) return;
-      try {
-        if (buffer.length > 0) writeBatch(buffer.length);
-      } finally {
-        closed = true;
-        fs.closeSync(fd);
-      }
-    },
-  };
+  #ensureOpen(): void {
+    if (this.#closed) throw new RolloutLogClosed({ file: this.path });
+  }
 }

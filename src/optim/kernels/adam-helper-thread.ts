@@ -4,7 +4,7 @@
  * from its port synchronously, so it never needs its own event loop.
  */
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { CLAIMED, DONE, FAILED, type HelperMessage, jobIndex, READY, SLOTS, stateIndex, WAKE } from "./helper-protocol.ts";
+import { CLAIMED, DONE, FAILED, type HelperFailure, type HelperMessage, jobIndex, READY, SLOTS, stateIndex, WAKE } from "./helper-protocol.ts";
 import { type ArenaMemory, instantiateKernel, type UpdateKernel } from "./wasm.ts";
 
 const { control: controlBuffer, constants: constantsBuffer, port } = workerData as { control: SharedArrayBuffer; constants: SharedArrayBuffer; port: MessagePort };
@@ -48,8 +48,14 @@ for (;;) {
   let outcome = DONE;
   try {
     run(slot);
-  } catch {
+  } catch (error) {
     outcome = FAILED;
+    // Posted before the state changes, so it is queued when the optimiser sees FAILED and reads its port.
+    const failure: HelperFailure =
+      error instanceof Error
+        ? { failed: slot, name: error.name, message: error.message, stack: error.stack ?? "" }
+        : { failed: slot, name: typeof error, message: String(error), stack: "" };
+    port.postMessage(failure);
   }
   Atomics.store(control, stateIndex(slot), outcome);
   Atomics.notify(control, stateIndex(slot));

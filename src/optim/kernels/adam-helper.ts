@@ -4,8 +4,9 @@
  * a second core roughly halves it; each element's arithmetic is the same kernel either way, so results do not
  * depend on which thread ran which block. See helper-protocol.ts for the slot states.
  */
-import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
-import { CLAIMED, CONTROL_INTS, DONE, FAILED, FREE, type HelperMessage, JOB_INTS, jobIndex, READY, SLOTS, stateIndex, WAKE } from "./helper-protocol.ts";
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import { OptimizerHelperFailed } from "../errors.ts";
+import { CLAIMED, CONTROL_INTS, DONE, FAILED, FREE, type HelperFailure, type HelperMessage, JOB_INTS, jobIndex, READY, SLOTS, stateIndex, WAKE } from "./helper-protocol.ts";
 import type { ArenaMemory, KernelConstants } from "./wasm.ts";
 
 /** A block the helper claimed is 8192 elements (~20 us); this long without it finishing means the thread is gone. */
@@ -78,8 +79,17 @@ export class AdamHelper {
   /** Whether the helper finished the block in `slot`; throws if it failed on it. */
   done(slot: number): boolean {
     const state = Atomics.load(this.#control, stateIndex(slot));
-    if (state === FAILED) throw new Error(`the optimiser's helper thread failed on a block (slot ${slot}): an arena it was never given`);
+    if (state === FAILED) throw this.#failure(slot);
     return state === DONE;
+  }
+
+  /** The cause the helper posted for the block in `slot` (helper-protocol.ts HelperFailure). */
+  #failure(slot: number): OptimizerHelperFailed {
+    for (let received = receiveMessageOnPort(this.#port); received !== undefined; received = receiveMessageOnPort(this.#port)) {
+      const failure = received.message as HelperFailure;
+      if (failure.failed === slot) return new OptimizerHelperFailed({ slot, causeName: failure.name, causeMessage: failure.message, causeStack: failure.stack });
+    }
+    return new OptimizerHelperFailed({ slot, causeName: "unknown", causeMessage: "the helper thread posted no cause", causeStack: "" });
   }
 
   /** Blocks until the helper finishes the block in `slot`, which it has claimed or will claim. */

@@ -24,3 +24,14 @@ export const CONTROL_INTS = 1 + SLOTS + SLOTS * JOB_INTS;
 
 /** Messages on the helper's port: an arena to address (with its memory) or one to let go. */
 export type HelperMessage = { readonly arena: number; readonly memory: unknown } | { readonly forget: number };
+
+/**
+ * The helper's one message back, posted before it marks a slot FAILED, so the optimiser's thread finds it
+ * (synchronously, receiveMessageOnPort) when it sees that state: what the kernel threw, as plain data.
+ */
+export interface HelperFailure {
+  readonly failed: number;
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string;
+}
