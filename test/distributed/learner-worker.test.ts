@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Effect } from "effect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
 import { configHash } from "../../src/distributed/identity.ts";
@@ -73,7 +73,6 @@ const distributedPipeline = (name: string, extra = "") => {
 };
 
 beforeAll(async () => {
-  server = await startNatsServer();
   const dir = mkdtempSync(join(tmpdir(), "advgrpo-single-"));
   generator = await writeTinyGenerator(dir);
   const single = writeTinyPipeline(dir, generator, EPOCHS);
@@ -82,9 +81,15 @@ beforeAll(async () => {
   baseline = await outcome(single);
 });
 
-afterAll(async () => {
+// A server per test: streams are named after run.name, which every test shares ("tiny", the baseline's runId), so
+// anything a test leaves behind (a worker, a learner that failed in this process) must not reach the next test.
+beforeEach(async () => {
+  server = await startNatsServer();
+});
+
+afterEach(async () => {
   await stopWorkers();
-  await server?.stop();
+  await server.stop();
 });
 
 /** Polls until `ready` holds (the learner runs in this process, so it is a promise, not a thread); the limit only catches hangs. */
